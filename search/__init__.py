@@ -1,0 +1,48 @@
+"""Hyperparameter search for Keras models on Optuna.
+
+Launch a study, stop and resume it at will, watch it in optuna-dashboard, and
+end with one honest evaluation on held-out data.
+
+Example:
+    >>> from search import run_study, evaluate_holdout
+    >>> study = run_study("imdb-bow", n_trials=30)  # doctest: +SKIP
+    >>> evaluate_holdout("imdb-bow")["accuracy"]  # doctest: +SKIP
+    0.8893
+"""
+
+from __future__ import annotations
+
+from search._config import StudyConfig, available_studies, load_study_config
+from search._datasets import HoldoutData, SearchData, load_holdout_data, load_search_data
+from search._errors import SearchError
+from search._holdout import evaluate_holdout, holdout_metrics
+from search._objective import Objective
+from search._report import format_holdout, list_studies, study_summary
+from search._storage import artifact_dir, default_storage, open_storage
+from search._study import load_study, make_pruner, make_sampler, run_study
+from search._task import Task
+
+__all__ = [
+    "HoldoutData",
+    "Objective",
+    "SearchData",
+    "SearchError",
+    "StudyConfig",
+    "Task",
+    "artifact_dir",
+    "available_studies",
+    "default_storage",
+    "evaluate_holdout",
+    "format_holdout",
+    "holdout_metrics",
+    "list_studies",
+    "load_holdout_data",
+    "load_search_data",
+    "load_study",
+    "load_study_config",
+    "make_pruner",
+    "make_sampler",
+    "open_storage",
+    "run_study",
+    "study_summary",
+]

@@ -1,0 +1,210 @@
+"""IMDB reviews as bag-of-words vectors, vectorized once and cached on disk."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from search._errors import SearchError
+from search._imdb import find_imdb, read_imdb
+from search._paths import cache_dir, settings_key
+
+__all__ = ["BowArrays", "load_imdb_bow"]
+
+# Bump when tokenization or the cache layout changes, so old entries are not reused.
+_FORMAT = 1
+_MODES = ("multi-hot", "count", "tf-idf")
+_SOURCES = ("archive", "keras", "tfds")
+_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
+
+
+@dataclasses.dataclass(frozen=True)
+class BowArrays:
+    """Vectorized IMDB train and test splits as ``float32`` CSR matrices.
+
+    Attributes:
+        x_train: ``(25000, vocab)`` training reviews.
+        y_train: ``int8`` labels of the training reviews.
+        x_test: ``(25000, vocab)`` test reviews.
+        y_test: ``int8`` labels of the test reviews.
+        train_ids: Review ids, in the row order of ``x_train``.
+        test_ids: Review ids, in the row order of ``x_test``.
+    """
+
+    x_train: sp.csr_matrix
+    y_train: np.ndarray
+    x_test: sp.csr_matrix
+    y_test: np.ndarray
+    train_ids: list[str]
+    test_ids: list[str]
+
+
+def _preprocess(text: str) -> str:
+    return _BREAK.sub(" ", text).lower()
+
+
+def load_imdb_bow(
+    *, source: str = "archive", vocab_size: int = 10000, mode: str = "multi-hot", ngrams: int = 1
+) -> BowArrays:
+    """Vectorized IMDB reviews, from the cache or vectorized now and cached.
+
+    The vocabulary is the ``vocab_size`` most frequent words (or n-grams) of the
+    25,000 training reviews; the test reviews never shape it.
+
+    Args:
+        source: ``"archive"`` (``aclImdb`` layout, see :func:`search._imdb.find_imdb`),
+            ``"keras"`` (``keras.datasets.imdb``) or ``"tfds"`` (``imdb_reviews``).
+        vocab_size: Number of features.
+        mode: ``"multi-hot"``, ``"count"`` or ``"tf-idf"``.
+        ngrams: Longest n-gram (1: words only, 2: words and bigrams).
+
+    Raises:
+        SearchError: Invalid settings or unavailable data.
+
+    Example:
+        >>> arrays = load_imdb_bow(vocab_size=10000)  # doctest: +SKIP
+        >>> arrays.x_train.shape  # doctest: +SKIP
+        (25000, 10000)
+    """
+    if source not in _SOURCES:
+        raise SearchError(f"unknown IMDB source {source!r} (known: {', '.join(_SOURCES)})")
+    if mode not in _MODES:
+        raise SearchError(f"unknown bag-of-words mode {mode!r} (known: {', '.join(_MODES)})")
+    if not isinstance(vocab_size, int) or vocab_size < 2:
+        raise SearchError(f"vocab_size must be an integer of at least 2, got {vocab_size!r}")
+    if ngrams not in (1, 2, 3):
+        raise SearchError(f"ngrams must be 1, 2 or 3, got {ngrams!r}")
+    if source == "keras" and (mode == "tf-idf" or ngrams != 1):
+        raise SearchError("source 'keras' gives word indices only: use mode multi-hot or count with ngrams = 1")
+    settings: dict[str, Any] = {
+        "format": _FORMAT,
+        "source": source,
+        "vocab_size": vocab_size,
+        "mode": mode,
+        "ngrams": ngrams,
+    }
+    if source == "archive":
+        path = find_imdb()
+        stat = path.stat()
+        settings["archive"] = [str(path.resolve()), stat.st_size, int(stat.st_mtime)]
+    entry = cache_dir() / "imdb-bow" / settings_key(settings)
+    if (entry / "meta.json").is_file():
+        return _read_entry(entry)
+    if source == "keras":
+        arrays = _from_keras(vocab_size, binary=mode == "multi-hot")
+    else:
+        texts = _texts_from_archive(path) if source == "archive" else _texts_from_tfds()
+        arrays = _vectorize(texts, vocab_size=vocab_size, mode=mode, ngrams=ngrams)
+    _write_entry(entry, arrays, settings)
+    return arrays
+
+
+def _texts_from_archive(path: Path) -> dict[str, tuple[list[str], np.ndarray, list[str]]]:
+    data = read_imdb(path)
+    return {name: (split.texts, split.labels, split.ids) for name, split in data.items()}
+
+
+def _texts_from_tfds() -> dict[str, tuple[list[str], np.ndarray, list[str]]]:
+    try:
+        import tensorflow_datasets as tfds
+
+        train, test = tfds.load("imdb_reviews", split=["train", "test"], as_supervised=True, batch_size=-1)
+    except Exception as exc:  # TFDS raises many types when offline
+        raise SearchError(f"TFDS imdb_reviews is not available: {type(exc).__name__}: {exc}".splitlines()[0]) from None
+    result = {}
+    for name, (texts, labels) in (("train", train), ("test", test)):
+        decoded = [t.decode("utf-8") for t in texts.numpy()]
+        result[name] = (decoded, labels.numpy().astype(np.int8), [f"{name}/{i}" for i in range(len(decoded))])
+    return result
+
+
+def _vectorize(
+    texts: dict[str, tuple[list[str], np.ndarray, list[str]]], *, vocab_size: int, mode: str, ngrams: int
+) -> BowArrays:
+    from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
+
+    vectorizer = CountVectorizer(
+        preprocessor=_preprocess,
+        max_features=vocab_size,
+        ngram_range=(1, ngrams),
+        binary=mode == "multi-hot",
+        dtype=np.float32,
+    )
+    x_train = vectorizer.fit_transform(texts["train"][0])
+    x_test = vectorizer.transform(texts["test"][0])
+    if mode == "tf-idf":
+        tfidf = TfidfTransformer(sublinear_tf=True).fit(x_train)
+        x_train, x_test = tfidf.transform(x_train), tfidf.transform(x_test)
+    return BowArrays(
+        x_train=sp.csr_matrix(x_train, dtype=np.float32),
+        y_train=texts["train"][1],
+        x_test=sp.csr_matrix(x_test, dtype=np.float32),
+        y_test=texts["test"][1],
+        train_ids=texts["train"][2],
+        test_ids=texts["test"][2],
+    )
+
+
+def _from_keras(vocab_size: int, *, binary: bool) -> BowArrays:
+    import keras
+
+    try:
+        (x_tr, y_tr), (x_te, y_te) = keras.datasets.imdb.load_data(num_words=vocab_size)
+    except Exception as exc:  # network errors surface as several types
+        raise SearchError(f"keras.datasets.imdb is not available: {type(exc).__name__}") from None
+
+    def multi_hot(sequences: np.ndarray) -> sp.csr_matrix:
+        rows = np.repeat(np.arange(len(sequences)), [len(s) for s in sequences])
+        cols = np.concatenate([np.asarray(s, dtype=np.int64) for s in sequences])
+        matrix = sp.csr_matrix((np.ones(len(cols), np.float32), (rows, cols)), shape=(len(sequences), vocab_size))
+        if binary:
+            matrix.data[:] = 1.0
+        return matrix
+
+    return BowArrays(
+        x_train=multi_hot(x_tr),
+        y_train=y_tr.astype(np.int8),
+        x_test=multi_hot(x_te),
+        y_test=y_te.astype(np.int8),
+        train_ids=[f"train/{i}" for i in range(len(y_tr))],
+        test_ids=[f"test/{i}" for i in range(len(y_te))],
+    )
+
+
+def _write_entry(entry: Path, arrays: BowArrays, settings: dict[str, Any]) -> None:
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=entry.parent, prefix=".tmp-"))
+    try:
+        sp.save_npz(tmp / "train.npz", arrays.x_train, compressed=False)
+        sp.save_npz(tmp / "test.npz", arrays.x_test, compressed=False)
+        np.savez(tmp / "labels.npz", y_train=arrays.y_train, y_test=arrays.y_test)
+        meta = {"settings": settings, "train_ids": arrays.train_ids, "test_ids": arrays.test_ids}
+        (tmp / "meta.json").write_text(json.dumps(meta))
+        try:
+            os.replace(tmp, entry)  # atomic: a reader sees the whole entry or none
+        except OSError:  # another process wrote the same entry first
+            pass
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _read_entry(entry: Path) -> BowArrays:
+    meta = json.loads((entry / "meta.json").read_text())
+    labels = np.load(entry / "labels.npz")
+    return BowArrays(
+        x_train=sp.load_npz(entry / "train.npz").tocsr(),
+        y_train=labels["y_train"],
+        x_test=sp.load_npz(entry / "test.npz").tocsr(),
+        y_test=labels["y_test"],
+        train_ids=meta["train_ids"],
+        test_ids=meta["test_ids"],
+    )

@@ -1,0 +1,177 @@
+"""Command line: ``python -m search {run,holdout,list,dashboard} ...``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tomllib
+from collections.abc import Sequence
+from typing import Any
+
+from search._errors import SearchError
+
+__all__ = ["main"]
+
+
+def _parse_set(items: list[str]) -> dict[str, Any]:
+    """``["data.vocab_size=20000", "trials=5"]`` -> nested overrides (values read as TOML)."""
+    overrides: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise SearchError(f"--set expects KEY=VALUE, got {item!r}")
+        try:
+            value = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw
+        *tables, leaf = key.split(".")
+        target = overrides
+        for table in tables:
+            target = target.setdefault(table, {})
+        target[leaf] = value
+    return overrides
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=None, default=str))
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from search._report import study_summary
+    from search._storage import default_storage
+    from search._study import run_study
+
+    url = args.storage or default_storage()
+    try:
+        study = run_study(
+            args.study,
+            n_trials=args.trials,
+            timeout=args.timeout,
+            storage=url,
+            allow_changes=args.allow_changes,
+            show_progress=not args.no_progress,
+            overrides=_parse_set(args.set),
+        )
+    except KeyboardInterrupt:
+        print(
+            f"\ninterrupted: finished trials are saved in {url}; run the same command to resume",
+            file=sys.stderr,
+        )
+        return 130
+    summary = study_summary(study)
+    summary["storage"] = url
+    if args.json:
+        _print_json(summary)
+    else:
+        print(f"study {summary['study']}: {summary['n_finished']} finished trials "
+              f"({summary['n_complete']} complete, {summary['n_pruned']} pruned, {summary['n_failed']} failed)")
+        if summary["best_trial"] is not None:
+            print(f"best value {summary['best_value']:.4f} (trial {summary['best_trial']}, best epoch {summary['best_epoch']})")
+            print(f"best config {json.dumps(summary['best_config'])}")
+        print(f"next: python -m search holdout {args.study}" + (f" --storage {args.storage}" if args.storage else ""))
+    return 0
+
+
+def _cmd_holdout(args: argparse.Namespace) -> int:
+    from search._holdout import evaluate_holdout
+    from search._report import format_holdout
+
+    result = evaluate_holdout(args.study, storage=args.storage, force=args.force, show_progress=not args.json)
+    if args.json:
+        _print_json(result)
+    else:
+        print(format_holdout(args.study, result))
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from search._report import list_studies
+    from search._storage import default_storage
+
+    url = args.storage or default_storage()
+    studies = list_studies(url)
+    if args.json:
+        _print_json({"storage": url, "studies": studies})
+        return 0
+    print(f"studies in {url}")
+    for s in studies:
+        best = "-" if s["best_value"] is None else f"{s['best_value']:.4f}"
+        holdout = "-" if s["holdout_accuracy"] is None else f"{s['holdout_accuracy']:.4f}"
+        print(f"  {s['study']:<20} finished {s['n_finished']:>4}  failed {s['n_failed']:>3}  "
+              f"best {best}  holdout accuracy {holdout}")
+    return 0
+
+
+def _cmd_dashboard(args: argparse.Namespace) -> int:
+    import optuna_dashboard
+
+    from search._storage import artifact_store, default_storage, open_storage
+
+    url = args.storage or default_storage()
+    storage = open_storage(url, must_exist=True)
+    print(f"optuna-dashboard for {url} at http://{args.host}:{args.port}/", file=sys.stderr, flush=True)
+    try:
+        optuna_dashboard.run_server(storage, host=args.host, port=args.port, artifact_store=artifact_store(url))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m search",
+        description="Hyperparameter search for Keras models on Optuna.",
+        epilog="Environment: SEARCH_DATA_DIR (data folder), SEARCH_CACHE_DIR (vectorized-data cache), "
+        "SEARCH_STORAGE (default storage URL), SEARCH_HOME (default database and models folder).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def storage_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--storage", metavar="URL", help="Optuna storage URL (default: SEARCH_STORAGE or a SQLite file)")
+
+    run = sub.add_parser("run", help="run or resume a study until its trial budget is reached")
+    run.add_argument("study", help="study name (see studies/) or path to a study .toml")
+    run.add_argument("--trials", type=int, metavar="N", help="total finished trials of the study")
+    run.add_argument("--timeout", type=float, metavar="S", help="stop starting trials after S seconds")
+    storage_option(run)
+    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a definition field, e.g. data.vocab_size=20000 (repeatable)")
+    run.add_argument("--allow-changes", action="store_true", help="resume although the definition or space changed")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    run.set_defaults(func=_cmd_run)
+
+    holdout = sub.add_parser("holdout", help="retrain the best configuration and evaluate it once on the test split")
+    holdout.add_argument("study")
+    storage_option(holdout)
+    holdout.add_argument("--force", action="store_true", help="recompute even if a stored result exists")
+    holdout.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    holdout.set_defaults(func=_cmd_holdout)
+
+    listing = sub.add_parser("list", help="list the studies in a storage")
+    storage_option(listing)
+    listing.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    listing.set_defaults(func=_cmd_list)
+
+    dashboard = sub.add_parser("dashboard", help="start optuna-dashboard on the study database")
+    storage_option(dashboard)
+    dashboard.add_argument("--host", default="127.0.0.1")
+    dashboard.add_argument("--port", type=int, default=8080)
+    dashboard.set_defaults(func=_cmd_dashboard)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status.
+
+    Example:
+        >>> main(["list", "--json"])  # doctest: +SKIP
+        0
+    """
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except SearchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

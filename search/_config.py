@@ -1,0 +1,171 @@
+"""Declarative study definitions: TOML files in the ``studies`` package."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.resources
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from search._errors import SearchError
+
+__all__ = ["StudyConfig", "available_studies", "load_study_config"]
+
+_DIRECTIONS = ("maximize", "minimize")
+
+
+@dataclasses.dataclass(frozen=True)
+class StudyConfig:
+    """Everything that defines a study, read from ``studies/<name>.toml``.
+
+    Attributes:
+        name: Study name in the storage.
+        metric: Validation metric that early stopping, pruning and the objective use.
+        direction: ``"maximize"`` or ``"minimize"``.
+        seed: Seed of the sampler, the data split and each trial's initialisation.
+        data: Data settings; ``kind`` selects the loader.
+        space: ``module`` (an importable module with ``suggest`` and ``build``) and
+            keyword bounds passed to its ``suggest``.
+        sampler: ``name`` of an ``optuna.samplers`` class and its keyword options.
+        pruner: ``name`` of an ``optuna.pruners`` class and its keyword options.
+        trials: Total number of finished (complete or pruned) trials of the study.
+        max_epochs: Upper bound on epochs; early stopping decides the count.
+        patience: Early-stopping patience in epochs.
+        description: One line shown by ``list``.
+
+    Example:
+        >>> config = load_study_config("imdb-bow")
+        >>> config.metric, config.direction
+        ('val_accuracy', 'maximize')
+    """
+
+    name: str
+    metric: str
+    direction: str
+    seed: int
+    data: dict[str, Any]
+    space: dict[str, Any]
+    sampler: dict[str, Any]
+    pruner: dict[str, Any]
+    trials: int
+    max_epochs: int
+    patience: int
+    description: str = ""
+
+    @property
+    def space_module(self) -> str:
+        return str(self.space["module"])
+
+    @property
+    def space_bounds(self) -> dict[str, Any]:
+        return {k: v for k, v in self.space.items() if k != "module"}
+
+    def replace(self, **changes: Any) -> StudyConfig:
+        """Return a copy with some fields changed (``dataclasses.replace``)."""
+        return dataclasses.replace(self, **changes)
+
+    def fingerprint(self) -> dict[str, Any]:
+        """Settings that must not change while a study is resumed."""
+        return {
+            "metric": self.metric,
+            "direction": self.direction,
+            "seed": self.seed,
+            "data": self.data,
+            "space": self.space,
+            "max_epochs": self.max_epochs,
+            "patience": self.patience,
+        }
+
+
+def available_studies() -> list[str]:
+    """Names of the study definitions shipped in the ``studies`` package.
+
+    Example:
+        >>> "imdb-bow" in available_studies()
+        True
+    """
+    root = importlib.resources.files("studies")
+    return sorted(p.name.removesuffix(".toml") for p in root.iterdir() if p.name.endswith(".toml"))
+
+
+def load_study_config(name_or_path: str | Path, **overrides: Any) -> StudyConfig:
+    """Read and validate a study definition.
+
+    Args:
+        name_or_path: A study name from :func:`available_studies` or a path to a
+            ``.toml`` file of the same form.
+        **overrides: Top-level fields to replace, e.g. ``trials=10``; a dict value
+            is merged into the table of that name (``data={"vocab_size": 2000}``).
+
+    Raises:
+        SearchError: Unknown study or an invalid definition.
+
+    Example:
+        >>> load_study_config("imdb-bow", trials=5).trials
+        5
+    """
+    path = Path(name_or_path)
+    if path.suffix == ".toml" and path.is_file():
+        text = path.read_text()
+        source = str(path)
+    else:
+        resource = importlib.resources.files("studies") / f"{name_or_path}.toml"
+        if not resource.is_file():
+            known = ", ".join(available_studies())
+            raise SearchError(f"unknown study {str(name_or_path)!r} (known: {known})")
+        text = resource.read_text()
+        source = f"studies/{name_or_path}.toml"
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SearchError(f"{source}: invalid TOML: {exc}") from None
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if isinstance(value, dict):
+            raw[key] = {**raw.get(key, {}), **value}
+        else:
+            raw[key] = value
+    return _validate(raw, source)
+
+
+def _validate(raw: dict[str, Any], source: str) -> StudyConfig:
+    budget = raw.pop("budget", {})
+    fields = {
+        "name": raw.get("name"),
+        "metric": raw.get("metric"),
+        "direction": raw.get("direction"),
+        "seed": raw.get("seed", 0),
+        "data": raw.get("data", {}),
+        "space": raw.get("space", {}),
+        "sampler": raw.get("sampler", {"name": "TPESampler"}),
+        "pruner": raw.get("pruner", {"name": "MedianPruner"}),
+        "trials": raw.get("trials", budget.get("trials", 20)),
+        "max_epochs": raw.get("max_epochs", budget.get("max_epochs", 20)),
+        "patience": raw.get("patience", budget.get("patience", 3)),
+        "description": raw.get("description", ""),
+    }
+    if not isinstance(fields["name"], str) or not fields["name"]:
+        raise SearchError(f"{source}: 'name' must be a non-empty string")
+    if not isinstance(fields["metric"], str) or not fields["metric"]:
+        raise SearchError(f"{source}: 'metric' must be a non-empty string")
+    if fields["direction"] not in _DIRECTIONS:
+        raise SearchError(f"{source}: 'direction' must be one of {_DIRECTIONS}, got {fields['direction']!r}")
+    for key in ("data", "space", "sampler", "pruner"):
+        if not isinstance(fields[key], dict):
+            raise SearchError(f"{source}: [{key}] must be a table")
+    if "kind" not in fields["data"]:
+        raise SearchError(f"{source}: [data] needs a 'kind'")
+    if "module" not in fields["space"]:
+        raise SearchError(f"{source}: [space] needs a 'module'")
+    for key in ("sampler", "pruner"):
+        if "name" not in fields[key]:
+            raise SearchError(f"{source}: [{key}] needs a 'name'")
+    for key in ("seed", "trials", "max_epochs", "patience"):
+        value = fields[key]
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise SearchError(f"{source}: {key!r} must be a non-negative integer, got {value!r}")
+    if fields["trials"] < 1 or fields["max_epochs"] < 1:
+        raise SearchError(f"{source}: 'trials' and 'max_epochs' must be at least 1")
+    return StudyConfig(**fields)

@@ -1,0 +1,195 @@
+"""Study data: the search split (train/validation) and the holdout split (all train/test).
+
+Trials only ever receive :class:`SearchData`; the test split is loaded by
+:func:`load_holdout_data` alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from search._errors import SearchError
+from search._task import Task
+
+__all__ = ["HoldoutData", "SearchData", "load_holdout_data", "load_search_data", "split_train_validation"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+    """A whole data set as a loader returns it, before the train/validation split."""
+
+    x_train: Any
+    y_train: np.ndarray
+    x_test: Any
+    y_test: np.ndarray
+    task: Task
+    train_ids: list[str]
+    test_ids: list[str]
+    class_names: list[str] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchData:
+    """What a trial sees: partial-train and validation arrays, never the test split."""
+
+    x_train: Any
+    y_train: np.ndarray
+    x_val: Any
+    y_val: np.ndarray
+    task: Task
+    train_ids: list[str]
+    val_ids: list[str]
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.x_train.shape[1:])
+
+
+@dataclasses.dataclass(frozen=True)
+class HoldoutData:
+    """What the holdout evaluation sees: all training examples and the test split."""
+
+    x_train: Any
+    y_train: np.ndarray
+    x_test: Any
+    y_test: np.ndarray
+    task: Task
+    class_names: list[str]
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.x_train.shape[1:])
+
+
+def split_train_validation(
+    labels: np.ndarray, *, validation_size: int | float, seed: int, stratify: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded shuffle split of example indices into partial-train and validation.
+
+    Stratified on ``labels`` for classification, so the validation set keeps the
+    class balance even when the source is sorted by label.
+
+    Example:
+        >>> train, val = split_train_validation(np.array([0] * 50 + [1] * 50), validation_size=20, seed=0)
+        >>> len(train), len(val)
+        (80, 20)
+    """
+    from sklearn.model_selection import train_test_split
+
+    n = len(labels)
+    if isinstance(validation_size, int) and not 0 < validation_size < n:
+        raise SearchError(f"validation_size must be between 1 and {n - 1}, got {validation_size}")
+    if isinstance(validation_size, float) and not 0.0 < validation_size < 1.0:
+        raise SearchError(f"validation_size as a fraction must be in (0, 1), got {validation_size}")
+    train, val = train_test_split(
+        np.arange(n), test_size=validation_size, random_state=seed, stratify=labels if stratify else None
+    )
+    return np.sort(train), np.sort(val)
+
+
+def _load_imdb_bow(settings: dict[str, Any], seed: int) -> Dataset:
+    from search._bow import load_imdb_bow
+
+    known = {"kind", "source", "vocab_size", "mode", "ngrams", "validation_size", "subset"}
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise SearchError(f"unknown [data] setting(s) for imdb-bow: {', '.join(unknown)}")
+    arrays = load_imdb_bow(
+        source=settings.get("source", "archive"),
+        vocab_size=settings.get("vocab_size", 10000),
+        mode=settings.get("mode", "multi-hot"),
+        ngrams=settings.get("ngrams", 1),
+    )
+    train_rows = np.arange(arrays.x_train.shape[0])
+    test_rows = np.arange(arrays.x_test.shape[0])
+    subset = settings.get("subset")
+    if subset:  # a smaller, still balanced, sample of each split for quick runs
+        train_rows = _subsample(arrays.y_train, subset, seed)
+        test_rows = _subsample(arrays.y_test, subset, seed)
+    return Dataset(
+        x_train=arrays.x_train[train_rows].toarray(),
+        y_train=arrays.y_train[train_rows].astype(np.float32),
+        x_test=arrays.x_test[test_rows].toarray(),
+        y_test=arrays.y_test[test_rows].astype(np.float32),
+        task=Task("binary"),
+        train_ids=[arrays.train_ids[i] for i in train_rows],
+        test_ids=[arrays.test_ids[i] for i in test_rows],
+        class_names=["negative", "positive"],
+    )
+
+
+def _subsample(labels: np.ndarray, size: int, seed: int) -> np.ndarray:
+    if size >= len(labels):
+        return np.arange(len(labels))
+    _, rows = split_train_validation(labels, validation_size=int(size), seed=seed)
+    return rows
+
+
+_LOADERS: dict[str, Callable[[dict[str, Any], int], Dataset]] = {
+    "imdb-bow": _load_imdb_bow,
+}
+
+
+def register_loader(kind: str, loader: Callable[[dict[str, Any], int], Dataset]) -> None:
+    """Make ``[data] kind = "<kind>"`` load with ``loader(settings, seed)``."""
+    _LOADERS[kind] = loader
+
+
+def _load(settings: dict[str, Any], seed: int) -> Dataset:
+    kind = settings.get("kind")
+    if kind not in _LOADERS:
+        raise SearchError(f"unknown data kind {kind!r} (known: {', '.join(sorted(_LOADERS))})")
+    return _LOADERS[kind](settings, seed)
+
+
+def load_search_data(settings: dict[str, Any], *, seed: int) -> SearchData:
+    """Load the data of a study and split its training part into partial-train and validation.
+
+    Args:
+        settings: The study's ``[data]`` table.
+        seed: Seed of the split.
+
+    Raises:
+        SearchError: Unknown data kind or unavailable data.
+
+    Example:
+        >>> data = load_search_data({"kind": "imdb-bow"}, seed=42)  # doctest: +SKIP
+        >>> data.x_train.shape, data.x_val.shape  # doctest: +SKIP
+        ((15000, 10000), (10000, 10000))
+    """
+    dataset = _load(settings, seed)
+    stratify = dataset.task.kind != "regression"
+    validation_size = settings.get("validation_size", 0.2)
+    train, val = split_train_validation(dataset.y_train, validation_size=validation_size, seed=seed, stratify=stratify)
+    return SearchData(
+        x_train=dataset.x_train[train],
+        y_train=dataset.y_train[train],
+        x_val=dataset.x_train[val],
+        y_val=dataset.y_train[val],
+        task=dataset.task,
+        train_ids=[dataset.train_ids[i] for i in train],
+        val_ids=[dataset.train_ids[i] for i in val],
+    )
+
+
+def load_holdout_data(settings: dict[str, Any], *, seed: int) -> HoldoutData:
+    """Load all training examples and the untouched test split of a study.
+
+    Example:
+        >>> data = load_holdout_data({"kind": "imdb-bow"}, seed=42)  # doctest: +SKIP
+        >>> data.x_test.shape  # doctest: +SKIP
+        (25000, 10000)
+    """
+    dataset = _load(settings, seed)
+    return HoldoutData(
+        x_train=dataset.x_train,
+        y_train=dataset.y_train,
+        x_test=dataset.x_test,
+        y_test=dataset.y_test,
+        task=dataset.task,
+        class_names=dataset.class_names,
+    )

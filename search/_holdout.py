@@ -1,0 +1,172 @@
+"""One honest evaluation: retrain the best configuration on all training data, test once."""
+
+from __future__ import annotations
+
+import datetime
+import math
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from search._errors import SearchError
+from search._storage import artifact_dir, artifact_store
+from search._study import load_study
+
+if TYPE_CHECKING:
+    import optuna
+
+    from search._task import Task
+
+__all__ = ["evaluate_holdout", "holdout_metrics"]
+
+
+def holdout_metrics(task: Task, y_true: np.ndarray, y_score: np.ndarray, class_names: list[str]) -> dict[str, Any]:
+    """Test-set metrics of a task from the model's raw outputs.
+
+    Classification: ``accuracy``, ``precision``, ``recall``, ``f1`` (of the
+    positive class for binary tasks, macro-averaged otherwise), ``per_class``
+    and ``confusion_matrix`` (rows: true class). Regression: ``rmse``, ``mae``, ``r2``.
+
+    Example:
+        >>> from search import Task
+        >>> holdout_metrics(Task("binary"), np.array([0, 1, 1]), np.array([[0.2], [0.9], [0.4]]), ["neg", "pos"])["accuracy"]
+        0.6666666666666666
+    """
+    from sklearn import metrics
+
+    if task.kind == "regression":
+        pred = np.asarray(y_score, dtype=np.float64).reshape(-1)
+        return {
+            "rmse": math.sqrt(metrics.mean_squared_error(y_true, pred)),
+            "mae": float(metrics.mean_absolute_error(y_true, pred)),
+            "r2": float(metrics.r2_score(y_true, pred)),
+        }
+    score = np.asarray(y_score)
+    pred = (score.reshape(-1) > 0.5).astype(int) if task.kind == "binary" else score.argmax(axis=1)
+    true = np.asarray(y_true).astype(int).reshape(-1)
+    labels = list(range(task.output_units if task.kind == "multiclass" else 2))
+    names = class_names or [str(i) for i in labels]
+    average = "binary" if task.kind == "binary" else "macro"
+    precision, recall, f1, _ = metrics.precision_recall_fscore_support(
+        true, pred, labels=labels, average=average, zero_division=0
+    )
+    report = metrics.classification_report(
+        true, pred, labels=labels, target_names=names, output_dict=True, zero_division=0
+    )
+    return {
+        "accuracy": float(metrics.accuracy_score(true, pred)),
+        "precision": float(precision),
+        "recall": float(recall),
+        "f1": float(f1),
+        "per_class": {name: {k: float(v) for k, v in report[name].items()} for name in names},
+        "confusion_matrix": metrics.confusion_matrix(true, pred, labels=labels).tolist(),
+        "class_names": names,
+    }
+
+
+def evaluate_holdout(
+    name: str, *, storage: str | None = None, force: bool = False, show_progress: bool = True
+) -> dict[str, Any]:
+    """Retrain the best trial's configuration on all training data and test it once.
+
+    The model trains for the best trial's best epoch count (early stopping's
+    choice on the validation split), is evaluated once on the test split, saved
+    as ``.keras`` and attached to the study as an Optuna artifact. The metrics are
+    stored on the study as the ``holdout`` user attribute, and a second call
+    returns them without retraining unless ``force`` is set.
+
+    Args:
+        name: Study name.
+        storage: Storage URL; default :func:`search.default_storage`.
+        force: Recompute even if a stored result exists.
+        show_progress: Show the retraining epochs on stderr.
+
+    Returns:
+        The metrics (see :func:`holdout_metrics`) plus ``loss``, ``trial``,
+        ``epochs``, ``model_path``, ``artifact_id`` and ``computed_at``.
+
+    Raises:
+        SearchError: No such study, or no completed trial yet.
+
+    Example:
+        >>> evaluate_holdout("imdb-bow")["accuracy"]  # doctest: +SKIP
+        0.8893
+    """
+    study, config, url = load_study(name, storage=storage)
+    stored = study.user_attrs.get("holdout")
+    if stored and not force:
+        return dict(stored, cached=True)
+    try:
+        best = study.best_trial
+    except ValueError:
+        raise SearchError(f"study {name!r} has no completed trial yet; run it first") from None
+
+    from search._datasets import load_holdout_data
+    from search._training import epoch_recorder, free_memory, quiet_tensorflow, set_seed
+    from spaces import load_space
+
+    quiet_tensorflow()
+    data = load_holdout_data(config.data, seed=config.seed)
+    model_config = best.user_attrs["config"]
+    epochs = int(best.user_attrs["best_epoch"]) + 1
+    space = load_space(config.space_module)
+    set_seed(config.seed + best.number)  # the best trial's own initialisation seed
+    start = time.perf_counter()
+    model = space.build(model_config, input_shape=data.input_shape, task=data.task)
+    bar = _EpochBar(epochs) if show_progress else None
+    model.fit(
+        data.x_train,
+        data.y_train,
+        batch_size=model_config["batch_size"],
+        epochs=epochs,
+        callbacks=[epoch_recorder(bar)] if bar else [],
+        verbose=0,
+    )
+    if bar:
+        bar.close()
+    evaluation = model.evaluate(data.x_test, data.y_test, batch_size=1024, verbose=0, return_dict=True)
+    scores = model.predict(data.x_test, batch_size=1024, verbose=0)
+    result = holdout_metrics(data.task, data.y_test, scores, data.class_names)
+    result.update(
+        loss=float(evaluation["loss"]),
+        trial=best.number,
+        validation_value=best.value,
+        epochs=epochs,
+        n_train=int(len(data.y_train)),
+        n_test=int(len(data.y_test)),
+        train_time_s=round(time.perf_counter() - start, 2),
+        computed_at=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    )
+    result.update(_save_model(study, model, url))
+    free_memory()
+    study.set_user_attr("holdout", result)
+    return result
+
+
+def _save_model(study: optuna.Study, model: Any, url: str) -> dict[str, str]:
+    from optuna.artifacts import upload_artifact
+
+    folder = artifact_dir(url) / "models"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{study.study_name}.keras"
+    model.save(path)
+    artifact_id = upload_artifact(
+        artifact_store=artifact_store(url), file_path=str(path), study_or_trial=study, mimetype="application/zip"
+    )
+    return {"model_path": str(path), "artifact_id": artifact_id}
+
+
+class _EpochBar:
+    def __init__(self, epochs: int) -> None:
+        from tqdm.auto import tqdm
+
+        self._bar = tqdm(total=epochs, desc="holdout retraining", unit="epoch", file=sys.stderr)
+
+    def __call__(self, epoch: int, history: dict[str, list[float]]) -> None:
+        self._bar.set_postfix({k: f"{v[-1]:.4f}" for k, v in history.items() if k != "epoch_time"})
+        self._bar.update(1)
+
+    def close(self) -> None:
+        self._bar.close()

@@ -1,0 +1,65 @@
+"""Trials whose worker died or was interrupted: mark failed, re-queue once."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from search._workers import is_dead
+
+if TYPE_CHECKING:
+    import optuna
+
+__all__ = ["recover_trials", "requeue_failed_trial"]
+
+# How a trial that was stopped from outside (not by its own training) is recorded.
+INTERRUPTED = ("KeyboardInterrupt", "worker_died")
+MAX_ATTEMPTS = 5
+
+
+def requeue_failed_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
+    """Enqueue the parameters of a failed trial once more, unless already done.
+
+    A retry carries ``retry_of`` (the failed trial's number) and ``attempt``; a
+    chain of retries stops after ``MAX_ATTEMPTS``. Returns whether it enqueued.
+
+    Also the storage's ``failed_trial_callback`` for trials with a stale heartbeat.
+
+    Example:
+        >>> requeue_failed_trial(study, study.trials[3])  # doctest: +SKIP
+    """
+    attempt = int(trial.user_attrs.get("attempt", 1))
+    if attempt >= MAX_ATTEMPTS:
+        return False
+    done = {t.user_attrs.get("retry_of") for t in study.get_trials(deepcopy=False, states=None)}
+    if trial.number in done:
+        return False
+    study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number, "attempt": attempt + 1}, skip_if_exists=False)
+    return True
+
+
+def recover_trials(study: optuna.Study) -> list[int]:
+    """Fail the RUNNING trials of dead workers on this host and re-queue interrupted ones.
+
+    Completed and pruned trials are never touched.
+
+    Returns:
+        Numbers of the trials that were re-queued.
+
+    Example:
+        >>> recover_trials(study)  # doctest: +SKIP
+        [7]
+    """
+    import optuna
+
+    state = optuna.trial.TrialState
+    requeued = []
+    for trial in study.get_trials(deepcopy=False, states=(state.RUNNING,)):
+        if is_dead(trial.user_attrs.get("worker")):
+            study.tell(trial.number, state=state.FAIL, skip_if_finished=True)
+            if requeue_failed_trial(study, trial):
+                requeued.append(trial.number)
+    for trial in study.get_trials(deepcopy=False, states=(state.FAIL,)):
+        if trial.user_attrs.get("stopped_by") in INTERRUPTED:
+            if requeue_failed_trial(study, trial):
+                requeued.append(trial.number)
+    return requeued

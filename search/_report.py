@@ -1,0 +1,92 @@
+"""Plain-text reports of studies and holdout results."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import optuna
+
+__all__ = ["format_holdout", "list_studies", "study_summary"]
+
+
+def study_summary(study: optuna.Study) -> dict[str, Any]:
+    """A JSON-able summary: trial counts by state, best trial and stored holdout.
+
+    Example:
+        >>> study_summary(study)["n_complete"]  # doctest: +SKIP
+        30
+    """
+    counts: dict[str, int] = {}
+    for trial in study.get_trials(deepcopy=False):
+        counts[trial.state.name] = counts.get(trial.state.name, 0) + 1
+    summary: dict[str, Any] = {
+        "study": study.study_name,
+        "direction": study.direction.name.lower(),
+        "n_trials": sum(counts.values()),
+        "n_complete": counts.get("COMPLETE", 0),
+        "n_pruned": counts.get("PRUNED", 0),
+        "n_failed": counts.get("FAIL", 0),
+        "n_running": counts.get("RUNNING", 0),
+        "n_finished": counts.get("COMPLETE", 0) + counts.get("PRUNED", 0),
+        "best_value": None,
+        "best_trial": None,
+        "best_params": None,
+        "best_config": None,
+    }
+    try:
+        best = study.best_trial
+    except ValueError:
+        best = None
+    if best is not None:
+        summary.update(
+            best_value=best.value,
+            best_trial=best.number,
+            best_params=best.params,
+            best_config=best.user_attrs.get("config"),
+            best_epoch=best.user_attrs.get("best_epoch"),
+        )
+    holdout = study.user_attrs.get("holdout")
+    summary["holdout_accuracy"] = holdout.get("accuracy") if holdout else None
+    return summary
+
+
+def list_studies(storage: str | None = None) -> list[dict[str, Any]]:
+    """Summaries of every study in a storage (see :func:`study_summary`).
+
+    Example:
+        >>> [s["study"] for s in list_studies()]  # doctest: +SKIP
+        ['imdb-bow']
+    """
+    import optuna
+
+    from search._storage import default_storage, open_storage
+
+    storage_obj = open_storage(storage or default_storage(), must_exist=True)
+    names = [s.study_name for s in optuna.get_all_study_summaries(storage_obj, include_best_trial=False)]
+    return [study_summary(optuna.load_study(study_name=name, storage=storage_obj)) for name in names]
+
+
+def format_holdout(name: str, result: dict[str, Any]) -> str:
+    """A human-readable holdout report.
+
+    Example:
+        >>> print(format_holdout("iris", {"accuracy": 0.97, "trial": 3, "epochs": 12}))  # doctest: +ELLIPSIS
+        Holdout evaluation of study 'iris' ...
+    """
+    lines = [f"Holdout evaluation of study {name!r} (best trial {result.get('trial')}, {result.get('epochs')} epochs"
+             f"{', stored result' if result.get('cached') else ''})"]
+    for key in ("accuracy", "precision", "recall", "f1", "rmse", "mae", "r2", "loss", "validation_value"):
+        if key in result:
+            lines.append(f"  {key:<17}{result[key]:.4f}")
+    matrix = result.get("confusion_matrix")
+    if matrix:
+        names = result.get("class_names") or [str(i) for i in range(len(matrix))]
+        width = max(8, *(len(n) + 1 for n in names))
+        lines.append("  confusion matrix (rows: true, columns: predicted)")
+        lines.append("  " + " " * width + "".join(f"{n:>{width}}" for n in names))
+        for label, row in zip(names, matrix, strict=True):
+            lines.append("  " + f"{label:>{width}}" + "".join(f"{v:>{width}}" for v in row))
+    if result.get("model_path"):
+        lines.append(f"  model            {result['model_path']}")
+    return "\n".join(lines)

@@ -1,0 +1,322 @@
+"""Create or resume a study and run it until its trial budget is reached."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sys
+import time
+import warnings
+from collections.abc import Iterator
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from search._config import StudyConfig, load_study_config
+from search._errors import SearchError
+from search._storage import check_storage, default_storage, open_storage
+
+if TYPE_CHECKING:
+    import optuna
+
+__all__ = ["load_study", "make_pruner", "make_sampler", "run_study"]
+
+_FINISHED = ("COMPLETE", "PRUNED")
+# Stop when this many trials in a row fail: the space or the data is broken.
+_MAX_FAILURES_IN_A_ROW = 5
+
+
+def make_sampler(config: StudyConfig, *, offset: int = 0) -> optuna.samplers.BaseSampler:
+    """The study's sampler, seeded with ``config.seed + offset``.
+
+    Resuming a study with ``n`` trials uses ``offset=n``, so a resumed run is as
+    reproducible as a fresh one.
+
+    Example:
+        >>> make_sampler(load_study_config("imdb-bow")).__class__.__name__
+        'TPESampler'
+    """
+    import optuna
+
+    options = {k: v for k, v in config.sampler.items() if k != "name"}
+    cls = getattr(optuna.samplers, config.sampler["name"], None)
+    if not isinstance(cls, type) or not issubclass(cls, optuna.samplers.BaseSampler):
+        raise SearchError(f"unknown sampler {config.sampler['name']!r} (an optuna.samplers class name)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return cls(seed=config.seed + offset, **options)  # type: ignore[no-any-return]
+    except TypeError as exc:
+        raise SearchError(f"invalid options for sampler {config.sampler['name']}: {exc}") from None
+
+
+def make_pruner(config: StudyConfig) -> optuna.pruners.BasePruner:
+    """The study's pruner (``NopPruner`` disables pruning).
+
+    Example:
+        >>> make_pruner(load_study_config("imdb-bow")).__class__.__name__
+        'MedianPruner'
+    """
+    import optuna
+
+    options = {k: v for k, v in config.pruner.items() if k != "name"}
+    cls = getattr(optuna.pruners, config.pruner["name"], None)
+    if not isinstance(cls, type) or not issubclass(cls, optuna.pruners.BasePruner):
+        raise SearchError(f"unknown pruner {config.pruner['name']!r} (an optuna.pruners class name)")
+    try:
+        return cls(**options)  # type: ignore[no-any-return]
+    except (TypeError, ValueError) as exc:
+        raise SearchError(f"invalid options for pruner {config.pruner['name']}: {exc}") from None
+
+
+def _check_space(config: StudyConfig) -> ModuleType:
+    """Load the space and sample it once in memory, so bad bounds fail before any write."""
+    import optuna
+
+    from spaces import load_space
+
+    space = load_space(config.space_module)
+    with _quiet_optuna():
+        probe = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+        space.suggest(probe.ask(), **config.space_bounds)
+    return space
+
+
+@contextlib.contextmanager
+def _quiet_optuna() -> Iterator[None]:
+    """Hide Optuna's INFO logs (e.g. of throw-away in-memory studies) inside the block."""
+    import optuna
+
+    level = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(logging.WARNING)
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(level)
+
+
+def _space_changes(study: optuna.Study, space: ModuleType, bounds: dict[str, Any]) -> list[str]:
+    """Parameters whose distribution the current space would sample differently.
+
+    Each earlier trial's parameters are replayed through the current ``suggest``
+    in a throw-away in-memory study, and the distributions compared.
+    """
+    import optuna
+
+    state = optuna.trial.TrialState
+    done = study.get_trials(deepcopy=False, states=(state.COMPLETE, state.PRUNED))
+    changed: set[str] = set()
+    for old in {t.number: t for t in done[:3] + done[-3:]}.values():
+        with _quiet_optuna(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            replay = optuna.create_study()
+            replay.enqueue_trial(old.params)
+            trial = replay.ask()
+            try:
+                space.suggest(trial, **bounds)
+            except Exception:  # a value the new space rejects
+                changed.update(old.params)
+                continue
+        new = trial.distributions
+        for name in set(new) | set(old.distributions):
+            if new.get(name) != old.distributions.get(name):
+                changed.add(name)
+    return sorted(changed)
+
+
+def _open_study(
+    config: StudyConfig, storage: optuna.storages.BaseStorage, space: ModuleType, *, allow_changes: bool
+) -> optuna.Study:
+    import optuna
+
+    summaries = {s.study_name: s for s in optuna.get_all_study_summaries(storage, include_best_trial=False)}
+    existing = summaries.get(config.name)
+    if existing is None:
+        study = optuna.create_study(
+            study_name=config.name,
+            storage=storage,
+            sampler=make_sampler(config),
+            pruner=make_pruner(config),
+            direction=config.direction,
+        )
+        study.set_user_attr("definition", _jsonable(config.fingerprint()))
+        study.set_user_attr("config", _jsonable(config.__dict__))
+        study.set_user_attr("seed", config.seed)
+        return study
+    if existing.direction.name.lower() != config.direction:
+        raise SearchError(
+            f"study {config.name!r} exists with direction {existing.direction.name.lower()}, not {config.direction}"
+        )
+    study = optuna.load_study(
+        study_name=config.name,
+        storage=storage,
+        sampler=make_sampler(config, offset=existing.n_trials),
+        pruner=make_pruner(config),
+    )
+    stored = study.user_attrs.get("definition", {})
+    current = _jsonable(config.fingerprint())
+    differing = sorted(k for k in set(stored) | set(current) if stored.get(k) != current.get(k))
+    space_changed = _space_changes(study, space, config.space_bounds)
+    if (differing or space_changed) and not allow_changes:
+        parts = [f"settings {', '.join(differing)}"] if differing else []
+        parts += [f"space parameters {', '.join(space_changed)}"] if space_changed else []
+        what = "; ".join(parts)
+        raise SearchError(
+            f"study {config.name!r} was started with a different definition ({what}); "
+            "use another study name, or --allow-changes to resume anyway"
+        )
+    if differing:
+        study.set_user_attr("definition", current)
+        study.set_user_attr("config", _jsonable(config.__dict__))
+    return study
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def load_study(name: str, *, storage: str | None = None) -> tuple[optuna.Study, StudyConfig, str]:
+    """Open an existing study and the definition it was started with.
+
+    Returns:
+        ``(study, config, storage_url)``.
+
+    Raises:
+        SearchError: No such storage or study.
+
+    Example:
+        >>> study, config, url = load_study("imdb-bow")  # doctest: +SKIP
+    """
+    import optuna
+
+    url = storage or default_storage()
+    storage_obj = open_storage(url, must_exist=True)
+    names = [s.study_name for s in optuna.get_all_study_summaries(storage_obj, include_best_trial=False)]
+    if name not in names:
+        raise SearchError(f"no study {name!r} in {url} (studies there: {', '.join(names) or 'none'})")
+    study = optuna.load_study(study_name=name, storage=storage_obj)
+    fields = study.user_attrs.get("config")
+    config = StudyConfig(**fields) if fields else load_study_config(name)
+    return study, config, url
+
+
+def _count_finished(study: optuna.Study) -> int:
+    import optuna
+
+    state = optuna.trial.TrialState
+    return len(study.get_trials(deepcopy=False, states=(state.COMPLETE, state.PRUNED)))
+
+
+def run_study(
+    name: str,
+    *,
+    n_trials: int | None = None,
+    timeout: float | None = None,
+    storage: str | None = None,
+    allow_changes: bool = False,
+    show_progress: bool = True,
+    overrides: dict[str, Any] | None = None,
+) -> optuna.Study:
+    """Run (or resume) a study until it has ``n_trials`` finished trials.
+
+    The budget is a total for the study: running the same call again after an
+    interruption only runs the missing trials. Trials of workers that died are
+    marked failed and their parameters re-queued. Everything that can be wrong
+    with the input is checked before the storage is written.
+
+    Args:
+        name: A study name from ``studies/`` or a path to a study ``.toml``.
+        n_trials: Total finished (complete or pruned) trials; default from the study.
+        timeout: Stop starting new trials after this many seconds.
+        storage: An Optuna storage URL; default :func:`search.default_storage`.
+        allow_changes: Resume even if the definition or the space changed.
+        show_progress: Show a progress bar on stderr.
+        overrides: Changes to the definition, e.g. ``{"data": {"vocab_size": 2000}}``.
+
+    Returns:
+        The ``optuna.Study``.
+
+    Raises:
+        SearchError: Bad input; nothing was written.
+
+    Example:
+        >>> study = run_study("imdb-bow", n_trials=30)  # doctest: +SKIP
+        >>> study.best_value  # doctest: +SKIP
+        0.8912
+    """
+    import optuna
+
+    from search._datasets import load_search_data
+    from search._objective import Objective
+    from search._recovery import recover_trials
+    from search._training import quiet_tensorflow
+
+    quiet_tensorflow()
+    config = load_study_config(name, trials=n_trials, **(overrides or {}))
+    if timeout is not None and timeout <= 0:
+        raise SearchError(f"timeout must be positive, got {timeout}")
+    space = _check_space(config)
+    make_sampler(config)  # unknown names or options fail here, before any write
+    make_pruner(config)
+    url = storage or default_storage()
+    check_storage(url)
+    data = load_search_data(config.data, seed=config.seed)
+    storage_obj = open_storage(url)
+    study = _open_study(config, storage_obj, space, allow_changes=allow_changes)
+    print(f"study {config.name!r} in {url}", file=sys.stderr)
+    requeued = recover_trials(study)
+    if requeued:
+        print(f"re-queued interrupted trial(s) {', '.join(map(str, requeued))}", file=sys.stderr)
+
+    objective = Objective(config, data, space)
+    budget = config.trials
+    deadline = None if timeout is None else time.monotonic() + timeout
+    state = optuna.trial.TrialState
+    callbacks: list[Any] = [optuna.study.MaxTrialsCallback(budget, states=(state.COMPLETE, state.PRUNED))]
+    progress = _Progress(study, budget) if show_progress else None
+    if progress is not None:
+        callbacks.append(progress)
+    failures = 0
+    with contextlib.ExitStack() as stack:
+        if progress is not None:
+            stack.enter_context(_quiet_optuna())
+            stack.callback(progress.close)
+        while (remaining := budget - _count_finished(study)) > 0:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                break
+            before = len(study.trials)
+            study.optimize(objective, n_trials=remaining, timeout=left, callbacks=callbacks, catch=(Exception,))
+            new = study.get_trials(deepcopy=False)[before:]
+            if new and all(t.state == state.FAIL for t in new):
+                failures += len(new)
+                if failures >= _MAX_FAILURES_IN_A_ROW:
+                    reason = new[-1].user_attrs.get("error") or new[-1].user_attrs.get("stopped_by") or "unknown"
+                    raise SearchError(f"{failures} trials in a row failed; the last one: {reason}")
+            else:
+                failures = 0
+    return study
+
+
+class _Progress:
+    """A tqdm bar over the study's whole budget, with the best value so far."""
+
+    def __init__(self, study: optuna.Study, budget: int) -> None:
+        from tqdm.auto import tqdm
+
+        self._bar = tqdm(total=budget, initial=min(budget, _count_finished(study)), desc=study.study_name, unit="trial", file=sys.stderr)
+        self._show_best(study)
+
+    def _show_best(self, study: optuna.Study) -> None:
+        try:
+            self._bar.set_postfix_str(f"best={study.best_value:.4f} (trial {study.best_trial.number})")
+        except ValueError:  # no complete trial yet
+            pass
+
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        if trial.state.name in _FINISHED:
+            self._bar.update(1)
+        self._show_best(study)
+
+    def close(self) -> None:
+        self._bar.close()

@@ -1,0 +1,100 @@
+"""A multilayer perceptron over a fixed-length feature vector.
+
+The "universal workflow" variables: depth, units of the first layer and a taper
+for the next ones, dropout, L1 and L2 strength (each may be off), batch size and
+learning rate. The number of epochs comes from early stopping.
+
+Example:
+    >>> import optuna
+    >>> config = suggest(optuna.trial.FixedTrial({
+    ...     "depth": 2, "units": 64, "taper": 0.5, "dropout": 0.3, "l1_on": False,
+    ...     "l2_on": True, "l2": 1e-4, "batch_size": 512, "learning_rate": 1e-3}))
+    >>> config["layer_units"]
+    [64, 32]
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from spaces._common import Bounds, check_bounds, compile_for_task, output_layer
+
+if TYPE_CHECKING:
+    import keras
+    import optuna
+
+__all__ = ["DEFAULT_BOUNDS", "build", "suggest"]
+
+DEFAULT_BOUNDS: dict[str, Any] = {
+    "depth": [1, 3],
+    "units": [8, 256],
+    "taper": [0.25, 1.0],
+    "dropout": [0.0, 0.6],
+    "l1": [1e-7, 1e-3],
+    "l2": [1e-6, 1e-2],
+    "batch_size": [32, 64, 128, 256, 512],
+    "learning_rate": [1e-4, 1e-2],
+    "activation": ["relu"],
+}
+_MIN_UNITS = 2
+
+
+def suggest(trial: optuna.trial.BaseTrial, **bounds: Any) -> dict[str, Any]:
+    """Sample one configuration.
+
+    Args:
+        trial: Any Optuna trial, ``optuna.trial.FixedTrial`` included.
+        **bounds: Overrides of :data:`DEFAULT_BOUNDS` (``[low, high]`` ranges;
+            lists of choices for ``batch_size`` and ``activation``).
+
+    Returns:
+        A JSON-able dict that :func:`build` and the trainer understand.
+
+    Raises:
+        search.SearchError: Invalid bounds.
+    """
+    b = check_bounds(DEFAULT_BOUNDS, bounds, choices=("batch_size", "activation"), log=("l1", "l2", "learning_rate"))
+    depth = trial.suggest_int("depth", *b.int_range("depth"))
+    units = trial.suggest_int("units", *b.int_range("units"), log=True)
+    taper = trial.suggest_float("taper", *b.range("taper")) if depth > 1 else 1.0
+    dropout = trial.suggest_float("dropout", *b.range("dropout"))
+    l1 = trial.suggest_float("l1", *b.range("l1"), log=True) if trial.suggest_categorical("l1_on", [False, True]) else 0.0
+    l2 = trial.suggest_float("l2", *b.range("l2"), log=True) if trial.suggest_categorical("l2_on", [False, True]) else 0.0
+    activations = b.choices("activation")
+    activation = trial.suggest_categorical("activation", activations) if len(activations) > 1 else activations[0]
+    return {
+        "layer_units": [max(_MIN_UNITS, round(units * taper**i)) for i in range(depth)],
+        "dropout": dropout,
+        "l1": l1,
+        "l2": l2,
+        "activation": activation,
+        "batch_size": trial.suggest_categorical("batch_size", b.choices("batch_size")),
+        "learning_rate": trial.suggest_float("learning_rate", *b.range("learning_rate"), log=True),
+    }
+
+
+def build(config: dict[str, Any], *, input_shape: tuple[int, ...], task: Any) -> keras.Model:
+    """Build and compile the MLP that ``config`` describes.
+
+    Args:
+        config: A dict from :func:`suggest`.
+        input_shape: Shape of one example, e.g. ``(10000,)``.
+        task: A :class:`search.Task`: output units, activation, loss and metrics.
+
+    Example:
+        >>> from search import Task
+        >>> model = build({"layer_units": [16], "dropout": 0.0, "l1": 0.0, "l2": 0.0,
+        ...                "activation": "relu", "batch_size": 32, "learning_rate": 1e-3},
+        ...               input_shape=(100,), task=Task("binary"))  # doctest: +SKIP
+    """
+    import keras
+
+    regularizer = keras.regularizers.L1L2(l1=config["l1"], l2=config["l2"]) if config["l1"] or config["l2"] else None
+    inputs = keras.Input(shape=input_shape)
+    x = inputs
+    for units in config["layer_units"]:
+        x = keras.layers.Dense(units, activation=config["activation"], kernel_regularizer=regularizer)(x)
+        if config["dropout"] > 0:
+            x = keras.layers.Dropout(config["dropout"])(x)
+    model = keras.Model(inputs, output_layer(task)(x), name="mlp")
+    return compile_for_task(model, config, task)
