@@ -13,16 +13,25 @@ Example:
 from __future__ import annotations
 
 from search._config import StudyConfig, available_studies, load_study_config
-from search._datasets import HoldoutData, SearchData, load_holdout_data, load_search_data
+from search._datasets import (
+    Dataset,
+    HoldoutData,
+    SearchData,
+    load_holdout_data,
+    load_search_data,
+    register_loader,
+    split_train_validation,
+)
 from search._errors import SearchError
 from search._holdout import evaluate_holdout, holdout_metrics
 from search._objective import Objective
 from search._report import format_holdout, list_studies, study_summary
-from search._storage import artifact_dir, default_storage, open_storage
-from search._study import load_study, make_pruner, make_sampler, run_study
+from search._storage import artifact_dir, default_storage, open_storage, sqlite_path
+from search._study import load_study, make_pruner, make_sampler, run_study, stored_config
 from search._task import Task
 
 __all__ = [
+    "Dataset",
     "HoldoutData",
     "Objective",
     "SearchData",
@@ -43,6 +52,10 @@ __all__ = [
     "make_pruner",
     "make_sampler",
     "open_storage",
+    "register_loader",
     "run_study",
+    "split_train_validation",
+    "sqlite_path",
+    "stored_config",
     "study_summary",
 ]

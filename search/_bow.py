@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -189,10 +190,9 @@ def _write_entry(entry: Path, arrays: BowArrays, settings: dict[str, Any]) -> No
         np.savez(tmp / "labels.npz", y_train=arrays.y_train, y_test=arrays.y_test)
         meta = {"settings": settings, "train_ids": arrays.train_ids, "test_ids": arrays.test_ids}
         (tmp / "meta.json").write_text(json.dumps(meta))
-        try:
-            os.replace(tmp, entry)  # atomic: a reader sees the whole entry or none
-        except OSError:  # another process wrote the same entry first
-            pass
+        # Atomic: a reader sees the whole entry or none; OSError: another process wrote it first.
+        with contextlib.suppress(OSError):
+            os.replace(tmp, entry)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import tomllib
@@ -64,10 +65,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(summary)
     else:
-        print(f"study {summary['study']}: {summary['n_finished']} finished trials "
-              f"({summary['n_complete']} complete, {summary['n_pruned']} pruned, {summary['n_failed']} failed)")
+        print(
+            f"study {summary['study']}: {summary['n_finished']} finished trials "
+            f"({summary['n_complete']} complete, {summary['n_pruned']} pruned, {summary['n_failed']} failed)"
+        )
         if summary["best_trial"] is not None:
-            print(f"best value {summary['best_value']:.4f} (trial {summary['best_trial']}, best epoch {summary['best_epoch']})")
+            best = f"best value {summary['best_value']:.4f} (trial {summary['best_trial']}"
+            print(f"{best}, best epoch {summary['best_epoch']})")
             print(f"best config {json.dumps(summary['best_config'])}")
         print(f"next: python -m search holdout {args.study}" + (f" --storage {args.storage}" if args.storage else ""))
     return 0
@@ -98,8 +102,10 @@ def _cmd_list(args: argparse.Namespace) -> int:
     for s in studies:
         best = "-" if s["best_value"] is None else f"{s['best_value']:.4f}"
         holdout = "-" if s["holdout_accuracy"] is None else f"{s['holdout_accuracy']:.4f}"
-        print(f"  {s['study']:<20} finished {s['n_finished']:>4}  failed {s['n_failed']:>3}  "
-              f"best {best}  holdout accuracy {holdout}")
+        print(
+            f"  {s['study']:<20} finished {s['n_finished']:>4}  failed {s['n_failed']:>3}  "
+            f"best {best}  holdout accuracy {holdout}"
+        )
     return 0
 
 
@@ -111,10 +117,8 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
     url = args.storage or default_storage()
     storage = open_storage(url, must_exist=True)
     print(f"optuna-dashboard for {url} at http://{args.host}:{args.port}/", file=sys.stderr, flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         optuna_dashboard.run_server(storage, host=args.host, port=args.port, artifact_store=artifact_store(url))
-    except KeyboardInterrupt:
-        pass
     return 0
 
 
@@ -135,8 +139,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--trials", type=int, metavar="N", help="total finished trials of the study")
     run.add_argument("--timeout", type=float, metavar="S", help="stop starting trials after S seconds")
     storage_option(run)
-    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                     help="override a definition field, e.g. data.vocab_size=20000 (repeatable)")
+    run.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a definition field, e.g. data.vocab_size=20000 (repeatable)",
+    )
     run.add_argument("--allow-changes", action="store_true", help="resume although the definition or space changed")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument("--json", action="store_true", help="print one JSON object on stdout")

@@ -15,7 +15,15 @@ import numpy as np
 from search._errors import SearchError
 from search._task import Task
 
-__all__ = ["HoldoutData", "SearchData", "load_holdout_data", "load_search_data", "split_train_validation"]
+__all__ = [
+    "Dataset",
+    "HoldoutData",
+    "SearchData",
+    "load_holdout_data",
+    "load_search_data",
+    "register_loader",
+    "split_train_validation",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,7 +143,11 @@ _LOADERS: dict[str, Callable[[dict[str, Any], int], Dataset]] = {
 
 
 def register_loader(kind: str, loader: Callable[[dict[str, Any], int], Dataset]) -> None:
-    """Make ``[data] kind = "<kind>"`` load with ``loader(settings, seed)``."""
+    """Make ``[data] kind = "<kind>"`` load with ``loader(settings, seed) -> Dataset``.
+
+    Example:
+        >>> register_loader("my-data", lambda settings, seed: Dataset(...))  # doctest: +SKIP
+    """
     _LOADERS[kind] = loader
 
 

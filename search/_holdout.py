@@ -12,7 +12,7 @@ import numpy as np
 
 from search._errors import SearchError
 from search._storage import artifact_dir, artifact_store
-from search._study import load_study
+from search._study import load_study, stored_config
 
 if TYPE_CHECKING:
     import optuna
@@ -31,7 +31,8 @@ def holdout_metrics(task: Task, y_true: np.ndarray, y_score: np.ndarray, class_n
 
     Example:
         >>> from search import Task
-        >>> holdout_metrics(Task("binary"), np.array([0, 1, 1]), np.array([[0.2], [0.9], [0.4]]), ["neg", "pos"])["accuracy"]
+        >>> scores = np.array([[0.2], [0.9], [0.4]])
+        >>> holdout_metrics(Task("binary"), np.array([0, 1, 1]), scores, ["neg", "pos"])["accuracy"]
         0.6666666666666666
     """
     from sklearn import metrics
@@ -94,7 +95,7 @@ def evaluate_holdout(
         >>> evaluate_holdout("imdb-bow")["accuracy"]  # doctest: +SKIP
         0.8893
     """
-    study, config, url = load_study(name, storage=storage)
+    study, url = load_study(name, storage=storage)
     stored = study.user_attrs.get("holdout")
     if stored and not force:
         return dict(stored, cached=True)
@@ -102,6 +103,7 @@ def evaluate_holdout(
         best = study.best_trial
     except ValueError:
         raise SearchError(f"study {name!r} has no completed trial yet; run it first") from None
+    config = stored_config(study)
 
     from search._datasets import load_holdout_data
     from search._training import epoch_recorder, free_memory, quiet_tensorflow, set_seed
@@ -134,8 +136,8 @@ def evaluate_holdout(
         trial=best.number,
         validation_value=best.value,
         epochs=epochs,
-        n_train=int(len(data.y_train)),
-        n_test=int(len(data.y_test)),
+        n_train=len(data.y_train),
+        n_test=len(data.y_test),
         train_time_s=round(time.perf_counter() - start, 2),
         computed_at=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     )

@@ -63,9 +63,8 @@ def find_imdb() -> Path:
     try:
         return Path(keras.utils.get_file(ARCHIVE_NAME, origin=IMDB_URL, cache_dir=str(target), cache_subdir=""))
     except Exception as exc:  # keras wraps network errors in several types
-        raise SearchError(
-            f"could not download {IMDB_URL} ({type(exc).__name__}); set SEARCH_DATA_DIR to a folder holding {ARCHIVE_NAME}"
-        ) from None
+        hint = f"set SEARCH_DATA_DIR to a folder holding {ARCHIVE_NAME}"
+        raise SearchError(f"could not download {IMDB_URL} ({type(exc).__name__}); {hint}") from None
 
 
 def read_imdb(path: Path, *, splits: tuple[str, ...] = ("train", "test")) -> dict[str, ImdbSplit]:

@@ -33,7 +33,9 @@ def requeue_failed_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -
     done = {t.user_attrs.get("retry_of") for t in study.get_trials(deepcopy=False, states=None)}
     if trial.number in done:
         return False
-    study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number, "attempt": attempt + 1}, skip_if_exists=False)
+    study.enqueue_trial(
+        trial.params, user_attrs={"retry_of": trial.number, "attempt": attempt + 1}, skip_if_exists=False
+    )
     return True
 
 
@@ -59,7 +61,6 @@ def recover_trials(study: optuna.Study) -> list[int]:
             if requeue_failed_trial(study, trial):
                 requeued.append(trial.number)
     for trial in study.get_trials(deepcopy=False, states=(state.FAIL,)):
-        if trial.user_attrs.get("stopped_by") in INTERRUPTED:
-            if requeue_failed_trial(study, trial):
-                requeued.append(trial.number)
+        if trial.user_attrs.get("stopped_by") in INTERRUPTED and requeue_failed_trial(study, trial):
+            requeued.append(trial.number)
     return requeued

@@ -74,8 +74,10 @@ def format_holdout(name: str, result: dict[str, Any]) -> str:
         >>> print(format_holdout("iris", {"accuracy": 0.97, "trial": 3, "epochs": 12}))  # doctest: +ELLIPSIS
         Holdout evaluation of study 'iris' ...
     """
-    lines = [f"Holdout evaluation of study {name!r} (best trial {result.get('trial')}, {result.get('epochs')} epochs"
-             f"{', stored result' if result.get('cached') else ''})"]
+    lines = [
+        f"Holdout evaluation of study {name!r} (best trial {result.get('trial')}, {result.get('epochs')} epochs"
+        f"{', stored result' if result.get('cached') else ''})"
+    ]
     for key in ("accuracy", "precision", "recall", "f1", "rmse", "mae", "r2", "loss", "validation_value"):
         if key in result:
             lines.append(f"  {key:<17}{result[key]:.4f}")

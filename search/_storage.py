@@ -71,7 +71,7 @@ def check_storage(url: str, *, must_exist: bool = False) -> None:
     if not path.exists():
         if must_exist:
             raise SearchError(f"no study database at {path}")
-        if not path.parent.is_dir():
+        if not path.parent.is_dir() and path.parent != home_dir():
             raise SearchError(f"cannot create study database {path}: folder {path.parent} does not exist")
         return
     if not path.is_file():
@@ -118,11 +118,11 @@ def open_storage(url: str, *, must_exist: bool = False) -> optuna.storages.RDBSt
     import optuna
     from sqlalchemy.exc import SQLAlchemyError
 
-    from search._recovery import requeue_failed_trial
-
     check_storage(url, must_exist=must_exist)
     engine_kwargs: dict[str, Any] = {}
-    if sqlite_path(url) is not None:
+    path = sqlite_path(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)  # only the default folder can be missing here
         # Wait for a lock rather than fail with "database is locked".
         engine_kwargs["connect_args"] = {"timeout": 120}
     try:
@@ -133,13 +133,19 @@ def open_storage(url: str, *, must_exist: bool = False) -> optuna.storages.RDBSt
                 engine_kwargs=engine_kwargs,
                 heartbeat_interval=HEARTBEAT_INTERVAL_S,
                 grace_period=GRACE_PERIOD_S,
-                heartbeat_stale_trial_callback=requeue_failed_trial,
+                heartbeat_stale_trial_callback=_requeue_stale,
             )
     except SQLAlchemyError as exc:
         detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         raise SearchError(f"cannot open storage {url}: {detail}") from None
     except (RuntimeError, ValueError, ImportError) as exc:
         raise SearchError(f"cannot open storage {url}: {str(exc).splitlines()[0]}") from None
+
+
+def _requeue_stale(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+    from search._recovery import requeue_failed_trial
+
+    requeue_failed_trial(study, trial)
 
 
 def artifact_dir(url: str) -> Path:

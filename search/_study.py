@@ -19,7 +19,7 @@ from search._storage import check_storage, default_storage, open_storage
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["load_study", "make_pruner", "make_sampler", "run_study"]
+__all__ = ["load_study", "make_pruner", "make_sampler", "run_study", "stored_config"]
 
 _FINISHED = ("COMPLETE", "PRUNED")
 # Stop when this many trials in a row fail: the space or the data is broken.
@@ -45,7 +45,7 @@ def make_sampler(config: StudyConfig, *, offset: int = 0) -> optuna.samplers.Bas
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return cls(seed=config.seed + offset, **options)  # type: ignore[no-any-return]
+            return cls(seed=config.seed + offset, **options)  # type: ignore[call-arg]
     except TypeError as exc:
         raise SearchError(f"invalid options for sampler {config.sampler['name']}: {exc}") from None
 
@@ -64,7 +64,7 @@ def make_pruner(config: StudyConfig) -> optuna.pruners.BasePruner:
     if not isinstance(cls, type) or not issubclass(cls, optuna.pruners.BasePruner):
         raise SearchError(f"unknown pruner {config.pruner['name']!r} (an optuna.pruners class name)")
     try:
-        return cls(**options)  # type: ignore[no-any-return]
+        return cls(**options)
     except (TypeError, ValueError) as exc:
         raise SearchError(f"invalid options for pruner {config.pruner['name']}: {exc}") from None
 
@@ -137,7 +137,7 @@ def _open_study(
             storage=storage,
             sampler=make_sampler(config),
             pruner=make_pruner(config),
-            direction=config.direction,
+            direction=config.direction,  # type: ignore[arg-type]  # validated by load_study_config
         )
         study.set_user_attr("definition", _jsonable(config.fingerprint()))
         study.set_user_attr("config", _jsonable(config.__dict__))
@@ -175,17 +175,17 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def load_study(name: str, *, storage: str | None = None) -> tuple[optuna.Study, StudyConfig, str]:
-    """Open an existing study and the definition it was started with.
+def load_study(name: str, *, storage: str | None = None) -> tuple[optuna.Study, str]:
+    """Open an existing study.
 
     Returns:
-        ``(study, config, storage_url)``.
+        ``(study, storage_url)``.
 
     Raises:
         SearchError: No such storage or study.
 
     Example:
-        >>> study, config, url = load_study("imdb-bow")  # doctest: +SKIP
+        >>> study, url = load_study("imdb-bow")  # doctest: +SKIP
     """
     import optuna
 
@@ -194,10 +194,19 @@ def load_study(name: str, *, storage: str | None = None) -> tuple[optuna.Study, 
     names = [s.study_name for s in optuna.get_all_study_summaries(storage_obj, include_best_trial=False)]
     if name not in names:
         raise SearchError(f"no study {name!r} in {url} (studies there: {', '.join(names) or 'none'})")
-    study = optuna.load_study(study_name=name, storage=storage_obj)
+    return optuna.load_study(study_name=name, storage=storage_obj), url
+
+
+def stored_config(study: optuna.Study) -> StudyConfig:
+    """The definition a study was started (or last resumed) with.
+
+    Raises:
+        SearchError: The study was not created by this tool.
+    """
     fields = study.user_attrs.get("config")
-    config = StudyConfig(**fields) if fields else load_study_config(name)
-    return study, config, url
+    if not fields:
+        raise SearchError(f"study {study.study_name!r} has no stored definition (not created by python -m search)")
+    return StudyConfig(**fields)
 
 
 def _count_finished(study: optuna.Study) -> int:
@@ -304,14 +313,18 @@ class _Progress:
     def __init__(self, study: optuna.Study, budget: int) -> None:
         from tqdm.auto import tqdm
 
-        self._bar = tqdm(total=budget, initial=min(budget, _count_finished(study)), desc=study.study_name, unit="trial", file=sys.stderr)
+        self._bar = tqdm(
+            total=budget,
+            initial=min(budget, _count_finished(study)),
+            desc=study.study_name,
+            unit="trial",
+            file=sys.stderr,
+        )
         self._show_best(study)
 
     def _show_best(self, study: optuna.Study) -> None:
-        try:
+        with contextlib.suppress(ValueError):  # no complete trial yet
             self._bar.set_postfix_str(f"best={study.best_value:.4f} (trial {study.best_trial.number})")
-        except ValueError:  # no complete trial yet
-            pass
 
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         if trial.state.name in _FINISHED:

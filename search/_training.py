@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import keras
 
-__all__ = ["epoch_recorder", "best_epoch", "free_memory", "quiet_tensorflow", "set_seed"]
+__all__ = ["best_epoch", "epoch_recorder", "free_memory", "quiet_tensorflow", "set_seed"]
 
 
 def quiet_tensorflow() -> None:

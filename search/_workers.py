@@ -38,6 +38,8 @@ def is_dead(identity: dict[str, Any] | None) -> bool:
     try:
         process = psutil.Process(int(identity["pid"]))
         # A reused pid belongs to a process that started later.
-        return abs(process.create_time() - float(identity["started"])) > 1e-3 or process.status() == psutil.STATUS_ZOMBIE
+        return (
+            abs(process.create_time() - float(identity["started"])) > 1e-3 or process.status() == psutil.STATUS_ZOMBIE
+        )
     except (psutil.NoSuchProcess, KeyError, ValueError, TypeError):
         return True

@@ -1,13 +1,14 @@
 """A multilayer perceptron over a fixed-length feature vector.
 
 The "universal workflow" variables: depth, units of the first layer and a taper
-for the next ones, dropout, L1 and L2 strength (each may be off), batch size and
-learning rate. The number of epochs comes from early stopping.
+for the next ones, dropout on the inputs and after each hidden layer, L1 and L2
+strength (each may be off), batch size and learning rate. The number of epochs
+comes from early stopping.
 
 Example:
     >>> import optuna
     >>> config = suggest(optuna.trial.FixedTrial({
-    ...     "depth": 2, "units": 64, "taper": 0.5, "dropout": 0.3, "l1_on": False,
+    ...     "depth": 2, "units": 64, "taper": 0.5, "input_dropout": 0.2, "dropout": 0.3, "l1_on": False,
     ...     "l2_on": True, "l2": 1e-4, "batch_size": 512, "learning_rate": 1e-3}))
     >>> config["layer_units"]
     [64, 32]
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from spaces._common import Bounds, check_bounds, compile_for_task, output_layer
+from spaces._common import check_bounds, compile_for_task, output_layer
 
 if TYPE_CHECKING:
     import keras
@@ -29,7 +30,8 @@ DEFAULT_BOUNDS: dict[str, Any] = {
     "depth": [1, 3],
     "units": [8, 256],
     "taper": [0.25, 1.0],
-    "dropout": [0.0, 0.6],
+    "input_dropout": [0.0, 0.6],
+    "dropout": [0.0, 0.7],
     "l1": [1e-7, 1e-3],
     "l2": [1e-6, 1e-2],
     "batch_size": [32, 64, 128, 256, 512],
@@ -57,13 +59,23 @@ def suggest(trial: optuna.trial.BaseTrial, **bounds: Any) -> dict[str, Any]:
     depth = trial.suggest_int("depth", *b.int_range("depth"))
     units = trial.suggest_int("units", *b.int_range("units"), log=True)
     taper = trial.suggest_float("taper", *b.range("taper")) if depth > 1 else 1.0
+    input_dropout = trial.suggest_float("input_dropout", *b.range("input_dropout"))
     dropout = trial.suggest_float("dropout", *b.range("dropout"))
-    l1 = trial.suggest_float("l1", *b.range("l1"), log=True) if trial.suggest_categorical("l1_on", [False, True]) else 0.0
-    l2 = trial.suggest_float("l2", *b.range("l2"), log=True) if trial.suggest_categorical("l2_on", [False, True]) else 0.0
+    l1 = (
+        trial.suggest_float("l1", *b.range("l1"), log=True)
+        if trial.suggest_categorical("l1_on", [False, True])
+        else 0.0
+    )
+    l2 = (
+        trial.suggest_float("l2", *b.range("l2"), log=True)
+        if trial.suggest_categorical("l2_on", [False, True])
+        else 0.0
+    )
     activations = b.choices("activation")
     activation = trial.suggest_categorical("activation", activations) if len(activations) > 1 else activations[0]
     return {
         "layer_units": [max(_MIN_UNITS, round(units * taper**i)) for i in range(depth)],
+        "input_dropout": input_dropout,
         "dropout": dropout,
         "l1": l1,
         "l2": l2,
@@ -83,7 +95,7 @@ def build(config: dict[str, Any], *, input_shape: tuple[int, ...], task: Any) ->
 
     Example:
         >>> from search import Task
-        >>> model = build({"layer_units": [16], "dropout": 0.0, "l1": 0.0, "l2": 0.0,
+        >>> model = build({"layer_units": [16], "input_dropout": 0.0, "dropout": 0.0, "l1": 0.0, "l2": 0.0,
         ...                "activation": "relu", "batch_size": 32, "learning_rate": 1e-3},
         ...               input_shape=(100,), task=Task("binary"))  # doctest: +SKIP
     """
@@ -92,6 +104,9 @@ def build(config: dict[str, Any], *, input_shape: tuple[int, ...], task: Any) ->
     regularizer = keras.regularizers.L1L2(l1=config["l1"], l2=config["l2"]) if config["l1"] or config["l2"] else None
     inputs = keras.Input(shape=input_shape)
     x = inputs
+    if config.get("input_dropout", 0.0) > 0:
+        # Dropping input features (words, for a bag of words) regularizes wide sparse inputs.
+        x = keras.layers.Dropout(config["input_dropout"])(x)
     for units in config["layer_units"]:
         x = keras.layers.Dense(units, activation=config["activation"], kernel_regularizer=regularizer)(x)
         if config["dropout"] > 0:

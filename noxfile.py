@@ -1,0 +1,32 @@
+"""Test, lint and benchmark sessions: ``nox -s tests`` is what CI runs."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.sessions = ["tests"]
+PYTHON = "3.11"
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """The default test run (everything not marked slow), about 10 minutes on 2 cores."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "-m", "not slow", "--timeout=900", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def slow(session: nox.Session) -> None:
+    """Long real runs (marked ``slow``)."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "-m", "slow", "--timeout=3600", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff (lint and format check) and mypy."""
+    session.install("-e", ".[lint]")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("mypy")

@@ -1,0 +1,141 @@
+"""Shared fixtures: an isolated environment per test and a small synthetic study."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from search import Task
+from search._datasets import Dataset, register_loader
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("SEARCH_DATA_DIR") or REPO.parent / "shared" / "data")
+
+
+def _synthetic(settings: dict, seed: int) -> Dataset:
+    """Two Gaussian blobs in 20 dimensions: learnable in a few epochs."""
+    rng = np.random.default_rng(1234)
+    n_train, n_test = settings.get("n_train", 400), settings.get("n_test", 200)
+    centers = rng.normal(size=(2, 20)).astype(np.float32)
+
+    def sample(n: int) -> tuple[np.ndarray, np.ndarray]:
+        y = np.arange(n) % 2
+        x = centers[y] + rng.normal(scale=settings.get("noise", 1.5), size=(n, 20)).astype(np.float32)
+        if settings.get("poison"):
+            x[:] = np.nan  # makes every loss non-finite
+        return x.astype(np.float32), y.astype(np.float32)
+
+    x_train, y_train = sample(n_train)
+    x_test, y_test = sample(n_test)
+    return Dataset(
+        x_train=x_train,
+        y_train=y_train,
+        x_test=x_test,
+        y_test=y_test,
+        task=Task("binary"),
+        train_ids=[f"train/{i}" for i in range(n_train)],
+        test_ids=[f"test/{i}" for i in range(n_test)],
+        class_names=["a", "b"],
+    )
+
+
+register_loader("synthetic", _synthetic)
+
+
+@pytest.fixture(scope="session")
+def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One vectorized-data cache for the whole session (vectorizing IMDB takes ~10 s)."""
+    return Path(os.environ.get("SEARCH_TEST_CACHE_DIR") or tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, shared_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("SEARCH_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("SEARCH_CACHE_DIR", str(shared_cache))
+    monkeypatch.delenv("SEARCH_STORAGE", raising=False)
+    monkeypatch.delenv("SEARCH_ARTIFACTS", raising=False)
+    if SHARED_DATA.is_dir():
+        monkeypatch.setenv("SEARCH_DATA_DIR", str(SHARED_DATA))
+    return tmp_path
+
+
+@pytest.fixture
+def imdb_available() -> Path:
+    if not (SHARED_DATA / "aclImdb_v1.tar.gz").exists() and not (SHARED_DATA / "aclImdb").exists():
+        pytest.skip(f"IMDB data not found in {SHARED_DATA} (set SEARCH_DATA_DIR)")
+    return SHARED_DATA
+
+
+SYNTHETIC_TOML = """
+name = "{name}"
+metric = "val_accuracy"
+direction = "{direction}"
+seed = 7
+
+[data]
+kind = "synthetic"
+validation_size = 0.25
+{data}
+
+[space]
+module = "spaces.mlp"
+depth = [1, 2]
+units = [4, 16]
+batch_size = [32, 64]
+learning_rate = [0.003, 0.03]
+{space}
+
+[sampler]
+name = "TPESampler"
+n_startup_trials = 2
+
+[pruner]
+name = "{pruner}"
+
+[budget]
+trials = {trials}
+max_epochs = {max_epochs}
+patience = 2
+"""
+
+
+@pytest.fixture
+def make_study(tmp_path: Path):
+    """Write a synthetic study definition and return its path."""
+
+    def make(
+        name: str = "synthetic",
+        *,
+        trials: int = 3,
+        max_epochs: int = 6,
+        direction: str = "maximize",
+        pruner: str = "NopPruner",
+        data: str = "",
+        space: str = "",
+    ) -> Path:
+        path = tmp_path / f"{name}-{abs(hash((trials, max_epochs, direction, pruner, data, space)))}.toml"
+        path.write_text(
+            textwrap.dedent(
+                SYNTHETIC_TOML.format(
+                    name=name,
+                    trials=trials,
+                    max_epochs=max_epochs,
+                    direction=direction,
+                    pruner=pruner,
+                    data=data,
+                    space=space,
+                )
+            )
+        )
+        return path
+
+    return make
+
+
+@pytest.fixture
+def storage(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'studies.db'}"

@@ -1,0 +1,109 @@
+"""The command line, run as a user runs it: a subprocess, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "search", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+    )
+
+
+def _error_line(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def existing_db(tmp_path: Path) -> Path:
+    import optuna
+
+    path = tmp_path / "studies.db"
+    study = optuna.create_study(study_name="kept", storage=f"sqlite:///{path}")
+    study.add_trial(optuna.trial.create_trial(value=1.0, params={}, distributions={}))
+    return path
+
+
+def test_help_is_fast_and_lists_the_commands() -> None:
+    result = cli("--help")
+    assert result.returncode == 0
+    for command in ("run", "holdout", "list", "dashboard"):
+        assert command in result.stdout
+
+
+def test_unknown_study(existing_db: Path) -> None:
+    before = _digest(existing_db)
+    line = _error_line(cli("run", "imdb-bowl", "--storage", f"sqlite:///{existing_db}"))
+    assert "unknown study 'imdb-bowl'" in line
+    assert _digest(existing_db) == before
+
+
+def test_missing_data_folder(existing_db: Path, tmp_path: Path) -> None:
+    before = _digest(existing_db)
+    env = {"SEARCH_DATA_DIR": str(tmp_path / "no-data"), "SEARCH_CACHE_DIR": str(tmp_path / "cache")}
+    line = _error_line(cli("run", "imdb-bow", "--storage", f"sqlite:///{existing_db}", env=env))
+    assert "no-data does not exist" in line
+    assert _digest(existing_db) == before
+
+
+def test_missing_archive(existing_db: Path, tmp_path: Path) -> None:
+    before = _digest(existing_db)
+    env = {"SEARCH_DATA_DIR": str(tmp_path), "SEARCH_CACHE_DIR": str(tmp_path / "cache")}
+    line = _error_line(cli("run", "imdb-bow", "--storage", f"sqlite:///{existing_db}", env=env))
+    assert "no aclImdb/ or aclImdb_v1.tar.gz" in line
+    assert _digest(existing_db) == before
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("nosuchdb://host/x", "unsupported storage URL"),
+        ("sqlite:////no/such/folder/x.db", "folder /no/such/folder does not exist"),
+        ("::not a url::", "malformed storage URL"),
+    ],
+)
+def test_unreadable_storage_url(url: str, message: str) -> None:
+    assert message in _error_line(cli("run", "imdb-bow", "--storage", url))
+
+
+def test_file_that_is_not_a_study_database(tmp_path: Path) -> None:
+    path = tmp_path / "notes.db"
+    path.write_text("hello")
+    for args in (("run", "imdb-bow"), ("list",), ("holdout", "imdb-bow")):
+        assert "is not a study database" in _error_line(cli(*args, "--storage", f"sqlite:///{path}"))
+    assert path.read_text() == "hello"
+
+
+def test_list_json(existing_db: Path) -> None:
+    result = cli("list", "--json", "--storage", f"sqlite:///{existing_db}")
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert [s["study"] for s in payload["studies"]] == ["kept"]
+    assert payload["studies"][0]["n_complete"] == 1
+
+
+def test_holdout_of_a_missing_study(existing_db: Path) -> None:
+    assert "no study 'imdb-bow'" in _error_line(cli("holdout", "imdb-bow", "--storage", f"sqlite:///{existing_db}"))

@@ -1,0 +1,149 @@
+"""Resume semantics on a real SQLite file: total budget, re-queued trials, refused changes."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import optuna
+import psutil
+import pytest
+
+from search import SearchError, load_study, run_study, sqlite_path, stored_config
+from search._study import _space_changes
+from spaces import mlp
+
+State = optuna.trial.TrialState
+
+
+def _finished(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    return study.get_trials(states=(State.COMPLETE, State.PRUNED))
+
+
+def _digest(url: str) -> str:
+    return hashlib.sha256(sqlite_path(url).read_bytes()).hexdigest()
+
+
+def test_budget_is_a_total_for_the_study(make_study, storage: str) -> None:
+    path = make_study(trials=2)
+    first = run_study(path, storage=storage, show_progress=False)
+    values = [t.value for t in _finished(first)]
+    assert len(values) == 2
+    again = run_study(path, storage=storage, show_progress=False)
+    assert len(again.trials) == 2  # nothing left to do
+    more = run_study(path, storage=storage, n_trials=4, show_progress=False)
+    assert len(_finished(more)) == 4
+    assert [t.value for t in _finished(more)][:2] == values  # earlier trials untouched
+    assert more.user_attrs["seed"] == 7
+
+
+def _dead_worker() -> dict:
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    identity = {
+        "host": __import__("socket").gethostname(),
+        "pid": proc.pid,
+        "started": psutil.Process(proc.pid).create_time(),
+    }
+    proc.kill()
+    proc.wait()
+    return identity
+
+
+def test_trial_of_a_dead_worker_is_failed_and_requeued_with_its_params(make_study, storage: str) -> None:
+    path = make_study(trials=2)
+    run_study(path, storage=storage, n_trials=1, show_progress=False)
+    study, _ = load_study("synthetic", storage=storage)
+    config = stored_config(study)
+    orphan = study.ask()
+    params = mlp.suggest(orphan, **config.space_bounds)
+    orphan.set_user_attr("worker", _dead_worker())
+
+    resumed = run_study(path, storage=storage, show_progress=False)
+    trials = resumed.get_trials()
+    assert trials[orphan.number].state == State.FAIL
+    retries = [t for t in trials if t.user_attrs.get("retry_of") == orphan.number]
+    assert len(retries) == 1
+    assert retries[0].state == State.COMPLETE
+    assert retries[0].params == trials[orphan.number].params
+    assert retries[0].user_attrs["config"] == params
+    assert len(_finished(resumed)) == 2
+
+
+def test_running_trial_of_a_live_worker_is_left_alone(make_study, storage: str) -> None:
+    path = make_study(trials=1)
+    run_study(path, storage=storage, show_progress=False)
+    study, _ = load_study("synthetic", storage=storage)
+    config = stored_config(study)
+    live = study.ask()
+    mlp.suggest(live, **config.space_bounds)
+    live.set_user_attr("worker", __import__("search._workers", fromlist=["x"]).worker_identity())
+    resumed = run_study(path, storage=storage, show_progress=False)
+    assert resumed.trials[live.number].state == State.RUNNING
+    assert not [t for t in resumed.trials if t.user_attrs.get("retry_of") is not None]
+
+
+def test_interrupted_trial_is_requeued_once(make_study, storage: str) -> None:
+    path = make_study(trials=2)
+    run_study(path, storage=storage, n_trials=1, show_progress=False)
+    study, _ = load_study("synthetic", storage=storage)
+    config = stored_config(study)
+    interrupted = study.ask()
+    mlp.suggest(interrupted, **config.space_bounds)
+    interrupted.set_user_attr("stopped_by", "KeyboardInterrupt")
+    study.tell(interrupted, state=State.FAIL)
+    run_study(path, storage=storage, show_progress=False)
+    resumed = run_study(path, storage=storage, n_trials=3, show_progress=False)
+    retries = [t for t in resumed.trials if t.user_attrs.get("retry_of") == interrupted.number]
+    assert len(retries) == 1 and retries[0].params == resumed.trials[interrupted.number].params
+
+
+def test_changed_definition_is_refused_and_the_database_unchanged(make_study, storage: str) -> None:
+    run_study(make_study(trials=1), storage=storage, show_progress=False)
+    before = _digest(storage)
+    changed = make_study(trials=2, space="dropout = [0.0, 0.2]")
+    with pytest.raises(SearchError, match="different definition .*settings space.*--allow-changes"):
+        run_study(changed, storage=storage, show_progress=False)
+    assert _digest(storage) == before
+    study = run_study(changed, storage=storage, allow_changes=True, show_progress=False)
+    assert len(_finished(study)) == 2
+    assert study.user_attrs["definition"]["space"]["dropout"] == [0.0, 0.2]
+
+
+def test_space_replay_detects_changed_distributions(make_study, storage: str) -> None:
+    path = make_study(trials=2)
+    study = run_study(path, storage=storage, show_progress=False)
+    config = stored_config(load_study("synthetic", storage=storage)[0])
+    assert _space_changes(study, mlp, config.space_bounds) == []
+    narrower = config.space_bounds | {"units": [4, 8], "batch_size": [16, 32]}
+    changed = _space_changes(study, mlp, narrower)
+    assert "units" in changed and "batch_size" in changed
+
+
+def test_same_name_with_other_direction_is_refused(make_study, storage: str) -> None:
+    run_study(make_study(trials=1), storage=storage, show_progress=False)
+    before = _digest(storage)
+    with pytest.raises(SearchError, match="exists with direction maximize, not minimize"):
+        run_study(make_study(direction="minimize"), storage=storage, show_progress=False)
+    assert _digest(storage) == before
+
+
+def test_bad_storage_is_refused_before_anything_is_written(make_study, tmp_path: Path) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("not a database")
+    with pytest.raises(SearchError, match="is not a study database"):
+        run_study(make_study(), storage=f"sqlite:///{text}", show_progress=False)
+    assert text.read_text() == "not a database"
+    with pytest.raises(SearchError, match="folder .* does not exist"):
+        run_study(make_study(), storage=f"sqlite:///{tmp_path}/missing/x.db", show_progress=False)
+    with pytest.raises(SearchError, match="malformed storage URL|unsupported storage URL"):
+        run_study(make_study(), storage="nosuchdb://host/x", show_progress=False)
+
+
+def test_same_seed_gives_the_same_trials(make_study, tmp_path: Path) -> None:
+    path = make_study(trials=3)
+    a = run_study(path, storage=f"sqlite:///{tmp_path / 'a.db'}", show_progress=False)
+    b = run_study(path, storage=f"sqlite:///{tmp_path / 'b.db'}", show_progress=False)
+    assert [t.params for t in a.trials] == [t.params for t in b.trials]
+    assert [t.value for t in a.trials] == pytest.approx([t.value for t in b.trials])
