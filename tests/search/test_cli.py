@@ -107,3 +107,35 @@ def test_list_json(existing_db: Path) -> None:
 
 def test_holdout_of_a_missing_study(existing_db: Path) -> None:
     assert "no study 'imdb-bow'" in _error_line(cli("holdout", "imdb-bow", "--storage", f"sqlite:///{existing_db}"))
+
+
+def test_dashboard_serves_the_studies(existing_db: Path) -> None:
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "search", "dashboard", "--storage", f"sqlite:///{existing_db}", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies", timeout=5) as response:
+                    payload = json.load(response)
+                break
+            except OSError:
+                assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+                assert time.monotonic() < deadline, "dashboard did not answer within 60 s"
+                time.sleep(0.5)
+        assert [s["study_name"] for s in payload["study_summaries"]] == ["kept"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
