@@ -1,4 +1,4 @@
-"""Command line: ``python -m search {run,holdout,list,dashboard} ...``."""
+"""Command line: ``python -m search {run,worker,holdout,list,dashboard} ...``."""
 
 from __future__ import annotations
 
@@ -53,6 +53,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             allow_changes=args.allow_changes,
             show_progress=not args.no_progress,
             overrides=_parse_set(args.set),
+            workers=args.workers,
         )
     except KeyboardInterrupt:
         print(
@@ -74,6 +75,29 @@ def _cmd_run(args: argparse.Namespace) -> int:
             print(f"{best}, best epoch {summary['best_epoch']})")
             print(f"best config {json.dumps(summary['best_config'])}")
         print(f"next: python -m search holdout {args.study}" + (f" --storage {args.storage}" if args.storage else ""))
+    return 0
+
+
+def _cmd_worker(args: argparse.Namespace) -> int:
+    from search._report import study_summary
+    from search._worker import join_study
+
+    try:
+        study = join_study(
+            args.study,
+            storage=args.storage,
+            n_trials=args.trials,
+            timeout=args.timeout,
+            show_progress=not args.no_progress,
+        )
+    except KeyboardInterrupt:
+        print("\nworker interrupted: its finished trials are saved; the interrupted one is re-queued", file=sys.stderr)
+        return 130
+    summary = study_summary(study)
+    if args.json:
+        _print_json(summary)
+    else:
+        print(f"study {summary['study']}: {summary['n_finished']} finished trials")
     return 0
 
 
@@ -147,9 +171,19 @@ def _parser() -> argparse.ArgumentParser:
         help="override a definition field, e.g. data.vocab_size=20000 (repeatable)",
     )
     run.add_argument("--allow-changes", action="store_true", help="resume although the definition or space changed")
+    run.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes on this machine (default 1)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     run.set_defaults(func=_cmd_run)
+
+    worker = sub.add_parser("worker", help="join a running study as one more worker (e.g. from another machine)")
+    worker.add_argument("study", help="name of a study that exists in the storage")
+    worker.add_argument("--storage", metavar="URL", required=True, help="the study's storage URL")
+    worker.add_argument("--trials", type=int, metavar="N", help="new total budget of the study")
+    worker.add_argument("--timeout", type=float, metavar="S", help="stop starting trials after S seconds")
+    worker.add_argument("--no-progress", action="store_true", help="no progress bar")
+    worker.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    worker.set_defaults(func=_cmd_worker)
 
     holdout = sub.add_parser("holdout", help="retrain the best configuration and evaluate it once on the test split")
     holdout.add_argument("study")
@@ -182,5 +216,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except SearchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print("error: " + " ".join(str(exc).split()), file=sys.stderr)  # always one line
         return 2

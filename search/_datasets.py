@@ -7,6 +7,7 @@ Trials only ever receive :class:`SearchData`; the test split is loaded by
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from collections.abc import Callable
 from typing import Any
 
@@ -151,10 +152,17 @@ def register_loader(kind: str, loader: Callable[[dict[str, Any], int], Dataset])
     _LOADERS[kind] = loader
 
 
+# Loaders in other modules, imported on first use.
+_LAZY_LOADERS = {"synthetic": ("search._synthetic", "load_synthetic")}
+
+
 def _load(settings: dict[str, Any], seed: int) -> Dataset:
     kind = settings.get("kind")
+    if kind in _LAZY_LOADERS and kind not in _LOADERS:
+        module, name = _LAZY_LOADERS[kind]
+        _LOADERS[kind] = getattr(importlib.import_module(module), name)
     if kind not in _LOADERS:
-        raise SearchError(f"unknown data kind {kind!r} (known: {', '.join(sorted(_LOADERS))})")
+        raise SearchError(f"unknown data kind {kind!r} (known: {', '.join(sorted({*_LOADERS, *_LAZY_LOADERS}))})")
     return _LOADERS[kind](settings, seed)
 
 

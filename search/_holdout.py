@@ -106,10 +106,10 @@ def evaluate_holdout(
     config = stored_config(study)
 
     from search._datasets import load_holdout_data
-    from search._training import epoch_recorder, free_memory, quiet_tensorflow, set_seed
+    from search._training import configure_backend, epoch_recorder, free_memory, set_seed
     from spaces import load_space
 
-    quiet_tensorflow()
+    configure_backend()
     data = load_holdout_data(config.data, seed=config.seed)
     model_config = best.user_attrs["config"]
     epochs = int(best.user_attrs["best_epoch"]) + 1

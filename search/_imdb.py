@@ -108,7 +108,8 @@ def read_imdb(path: Path, *, splits: tuple[str, ...] = ("train", "test")) -> dic
                         if handle is not None:
                             add(member.name, handle.read())
     except (tarfile.TarError, OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
-        raise SearchError(f"IMDB data {path} is unreadable or corrupt: {exc}") from None
+        detail = str(exc).splitlines()[0].rstrip(":")
+        raise SearchError(f"IMDB data {path} is unreadable or corrupt ({type(exc).__name__}: {detail})") from None
     result = {}
     for name, rows in found.items():
         if not rows:

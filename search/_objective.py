@@ -7,15 +7,21 @@ import time
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from search._checkpoint import Checkpoint, TrialCheckpoints, checkpoint_callback, resumable_early_stopping
 from search._config import StudyConfig
 from search._datasets import SearchData
+from search._storage import artifact_dir
 from search._training import best_epoch, epoch_recorder, free_memory, set_seed
 from search._workers import worker_identity
 
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["Objective"]
+__all__ = ["Objective", "SurplusTrial"]
+
+
+class SurplusTrial(Exception):
+    """A trial started by one worker while others had already filled the budget."""
 
 
 class Objective:
@@ -28,32 +34,47 @@ class Objective:
 
     Recorded user attributes: ``config``, ``history`` (per-epoch logs, updated
     every epoch), ``best_epoch`` (0-based), ``epochs_trained``, ``n_params``,
-    ``wall_time_s``, ``stopped_by`` and ``worker``.
+    ``wall_time_s``, ``stopped_by``, ``worker`` and, for a resumed trial,
+    ``resumed_from_epoch``.
+
+    With a ``storage_url``, every epoch is checkpointed (model with optimizer
+    state, history, early-stopping state) next to the study; a re-queued trial
+    (``retry_of``) resumes from the last completed epoch of the trial it retries,
+    reporting that trial's epochs again so the pruner sees the whole curve.
 
     Args:
         config: The study definition.
         data: Partial-train and validation data.
         space: A module with ``suggest`` and ``build``.
+        storage_url: The study's storage; enables per-epoch checkpoints.
 
     Example:
         >>> study.optimize(Objective(config, data, load_space(config.space_module)), n_trials=3)  # doctest: +SKIP
     """
 
-    def __init__(self, config: StudyConfig, data: SearchData, space: ModuleType) -> None:
+    def __init__(
+        self, config: StudyConfig, data: SearchData, space: ModuleType, *, storage_url: str | None = None
+    ) -> None:
         self.config = config
         self.data = data
         self.space = space
+        self.checkpoint_root = None if storage_url is None else artifact_dir(storage_url) / "checkpoints" / config.name
 
     def __call__(self, trial: optuna.trial.Trial) -> float:
         import keras
         from optuna_integration import KerasPruningCallback
 
         config, data = self.config, self.data
+        trial.set_user_attr("worker", worker_identity())
+        if self._surplus(trial):
+            trial.set_user_attr("stopped_by", "surplus")
+            raise SurplusTrial(f"the study already has {config.trials} finished or running trials")
         model_config = self.space.suggest(trial, **config.space_bounds)
         trial.set_user_attr("config", model_config)
-        trial.set_user_attr("worker", worker_identity())
         set_seed(config.seed + trial.number)
         start = time.perf_counter()
+        store = None if self.checkpoint_root is None else TrialCheckpoints(self.checkpoint_root, trial.number)
+        resumed = self._resume(trial)
 
         def record(epoch: int, history: dict[str, list[float]]) -> None:
             trial.set_user_attr("history", history)
@@ -61,24 +82,43 @@ class Objective:
 
         recorder = epoch_recorder(record)
         mode = "max" if config.direction == "maximize" else "min"
-        early = keras.callbacks.EarlyStopping(
-            monitor=config.metric, mode=mode, patience=config.patience, restore_best_weights=True
+        early = resumable_early_stopping(
+            resumed.early_stopping if resumed else None,
+            monitor=config.metric,
+            mode=mode,
+            patience=config.patience,
+            restore_best_weights=True,
         )
-        callbacks = [recorder, keras.callbacks.TerminateOnNaN(), early, KerasPruningCallback(trial, config.metric)]
+        callbacks = [recorder, keras.callbacks.TerminateOnNaN(), early]
+        if store is not None:
+            callbacks.append(checkpoint_callback(store, recorder, early))
+        callbacks.append(KerasPruningCallback(trial, config.metric))
+        interrupted = False
         try:
-            model = self.space.build(model_config, input_shape=data.input_shape, task=data.task)
+            if resumed is None:
+                model = self.space.build(model_config, input_shape=data.input_shape, task=data.task)
+                initial_epoch = 0
+            else:
+                model, initial_epoch = resumed.model, resumed.epoch + 1
+                recorder.history.update({k: list(v) for k, v in resumed.history.items()})
             trial.set_user_attr("n_params", int(model.count_params()))
-            model.fit(
-                data.x_train,
-                data.y_train,
-                validation_data=(data.x_val, data.y_val),
-                batch_size=model_config["batch_size"],
-                epochs=config.max_epochs,
-                callbacks=callbacks,
-                verbose=0,
-            )
+            finished = resumed is not None and resumed.early_stopping["stopped_epoch"] > 0
+            if initial_epoch < config.max_epochs and not finished:
+                model.fit(
+                    data.x_train,
+                    data.y_train,
+                    validation_data=(data.x_val, data.y_val),
+                    batch_size=model_config["batch_size"],
+                    epochs=config.max_epochs,
+                    initial_epoch=initial_epoch,
+                    callbacks=callbacks,
+                    verbose=0,
+                )
+            elif early.best_weights is not None:
+                model.set_weights(early.best_weights)  # what EarlyStopping restores at the end
         except BaseException as exc:
             pruned = type(exc).__name__ == "TrialPruned"
+            interrupted = isinstance(exc, KeyboardInterrupt)
             trial.set_user_attr("stopped_by", "pruned" if pruned else type(exc).__name__)
             if not pruned:
                 trial.set_user_attr("error", f"{type(exc).__name__}: {exc}"[:500])
@@ -86,6 +126,10 @@ class Objective:
         finally:
             trial.set_user_attr("wall_time_s", round(time.perf_counter() - start, 3))
             free_memory()
+            if store is not None and not interrupted:  # an interrupted trial resumes from it
+                store.remove()
+                if resumed is not None and self.checkpoint_root is not None:
+                    TrialCheckpoints(self.checkpoint_root, trial.user_attrs["retry_of"]).remove()
         history = recorder.history
         losses = history.get("loss", [])
         if not losses or not all(math.isfinite(v) for v in losses):
@@ -96,6 +140,27 @@ class Objective:
         best = best_epoch(history[config.metric], config.direction)
         trial.set_user_attr("best_epoch", best)
         return history[config.metric][best]
+
+    def _surplus(self, trial: optuna.trial.Trial) -> bool:
+        """Whether trials numbered before this one already fill the budget (another worker started it)."""
+        import optuna
+
+        state = optuna.trial.TrialState
+        ahead = trial.study.get_trials(deepcopy=False, states=(state.COMPLETE, state.PRUNED, state.RUNNING))
+        return sum(t.number < trial.number for t in ahead) >= self.config.trials
+
+    def _resume(self, trial: optuna.trial.Trial) -> Checkpoint | None:
+        """The checkpoint of the trial this one retries, with its epochs reported again."""
+        retry_of = trial.user_attrs.get("retry_of")
+        if retry_of is None or self.checkpoint_root is None:
+            return None
+        checkpoint = TrialCheckpoints(self.checkpoint_root, int(retry_of)).load()
+        if checkpoint is None:
+            return None
+        for epoch, value in enumerate(checkpoint.history.get(self.config.metric, [])):
+            trial.report(value, epoch)
+        trial.set_user_attr("resumed_from_epoch", checkpoint.epoch)
+        return checkpoint
 
     def __repr__(self) -> str:
         return f"Objective(study={self.config.name!r}, space={self.space.__name__!r})"

@@ -125,6 +125,8 @@ def open_storage(url: str, *, must_exist: bool = False) -> optuna.storages.RDBSt
         path.parent.mkdir(parents=True, exist_ok=True)  # only the default folder can be missing here
         # Wait for a lock rather than fail with "database is locked".
         engine_kwargs["connect_args"] = {"timeout": 120}
+    if path is not None:
+        _use_wal()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -140,6 +142,32 @@ def open_storage(url: str, *, must_exist: bool = False) -> optuna.storages.RDBSt
         raise SearchError(f"cannot open storage {url}: {detail}") from None
     except (RuntimeError, ValueError, ImportError) as exc:
         raise SearchError(f"cannot open storage {url}: {str(exc).splitlines()[0]}") from None
+
+
+_WAL_SET = False
+
+
+def _use_wal() -> None:
+    """Put SQLite connections in WAL mode with a busy timeout.
+
+    With WAL, readers (a dashboard, ``list``) never block the writers and one
+    writer waits for another instead of failing with "database is locked".
+    """
+    global _WAL_SET
+    if _WAL_SET:
+        return
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    @event.listens_for(Engine, "connect")
+    def _pragmas(connection: Any, record: Any) -> None:
+        if isinstance(connection, sqlite3.Connection):
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=120000")
+            cursor.close()
+
+    _WAL_SET = True
 
 
 def _requeue_stale(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:

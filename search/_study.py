@@ -19,11 +19,14 @@ from search._storage import check_storage, default_storage, open_storage
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["load_study", "make_pruner", "make_sampler", "run_study", "stored_config"]
-
-_FINISHED = ("COMPLETE", "PRUNED")
-# Stop when this many trials in a row fail: the space or the data is broken.
-_MAX_FAILURES_IN_A_ROW = 5
+__all__ = [
+    "load_study",
+    "make_pruner",
+    "make_sampler",
+    "progress_callbacks",
+    "run_study",
+    "stored_config",
+]
 
 
 def make_sampler(config: StudyConfig, *, offset: int = 0) -> optuna.samplers.BaseSampler:
@@ -167,7 +170,8 @@ def _open_study(
         )
     if differing:
         study.set_user_attr("definition", current)
-        study.set_user_attr("config", _jsonable(config.__dict__))
+    if study.user_attrs.get("config") != _jsonable(config.__dict__):
+        study.set_user_attr("config", _jsonable(config.__dict__))  # e.g. a new budget, for joining workers
     return study
 
 
@@ -225,6 +229,7 @@ def run_study(
     allow_changes: bool = False,
     show_progress: bool = True,
     overrides: dict[str, Any] | None = None,
+    workers: int = 1,
 ) -> optuna.Study:
     """Run (or resume) a study until it has ``n_trials`` finished trials.
 
@@ -241,6 +246,8 @@ def run_study(
         allow_changes: Resume even if the definition or the space changed.
         show_progress: Show a progress bar on stderr.
         overrides: Changes to the definition, e.g. ``{"data": {"vocab_size": 2000}}``.
+        workers: Number of worker processes on this machine; more can join from
+            other machines with :func:`search.join_study` on the same storage.
 
     Returns:
         The ``optuna.Study``.
@@ -253,17 +260,19 @@ def run_study(
         >>> study.best_value  # doctest: +SKIP
         0.8912
     """
-    import optuna
 
     from search._datasets import load_search_data
     from search._objective import Objective
     from search._recovery import recover_trials
-    from search._training import quiet_tensorflow
+    from search._training import configure_backend
+    from search._worker import optimize_until_budget, spawn_workers, supervise
 
-    quiet_tensorflow()
+    configure_backend()
     config = load_study_config(name, trials=n_trials, **(overrides or {}))
     if timeout is not None and timeout <= 0:
         raise SearchError(f"timeout must be positive, got {timeout}")
+    if workers < 1:
+        raise SearchError(f"workers must be at least 1, got {workers}")
     space = _check_space(config)
     make_sampler(config)  # unknown names or options fail here, before any write
     make_pruner(config)
@@ -277,34 +286,38 @@ def run_study(
     if requeued:
         print(f"re-queued interrupted trial(s) {', '.join(map(str, requeued))}", file=sys.stderr)
 
-    objective = Objective(config, data, space)
     budget = config.trials
     deadline = None if timeout is None else time.monotonic() + timeout
-    state = optuna.trial.TrialState
-    callbacks: list[Any] = [optuna.study.MaxTrialsCallback(budget, states=(state.COMPLETE, state.PRUNED))]
-    progress = _Progress(study, budget) if show_progress else None
-    if progress is not None:
-        callbacks.append(progress)
-    failures = 0
-    with contextlib.ExitStack() as stack:
-        if progress is not None:
-            stack.enter_context(_quiet_optuna())
-            stack.callback(progress.close)
-        while (remaining := budget - _count_finished(study)) > 0:
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
-                break
-            before = len(study.trials)
-            study.optimize(objective, n_trials=remaining, timeout=left, callbacks=callbacks, catch=(Exception,))
-            new = study.get_trials(deepcopy=False)[before:]
-            if new and all(t.state == state.FAIL for t in new):
-                failures += len(new)
-                if failures >= _MAX_FAILURES_IN_A_ROW:
-                    reason = new[-1].user_attrs.get("error") or new[-1].user_attrs.get("stopped_by") or "unknown"
-                    raise SearchError(f"{failures} trials in a row failed; the last one: {reason}")
-            else:
-                failures = 0
+    if workers > 1:
+        del data  # each worker process loads its own copy
+        processes = spawn_workers(config.name, storage=url, n=workers, timeout=timeout)
+        with progress_callbacks(study, budget, show=show_progress) as callbacks, supervise(processes):
+            while any(p.poll() is None for p in processes):
+                for callback in callbacks:
+                    callback(study, None)
+                time.sleep(1.0)
+        failed = [p.returncode for p in processes if p.returncode]
+        if failed:
+            raise SearchError(f"{len(failed)} of {workers} workers failed (exit status {failed[0]}); see above")
+        return study
+    objective = Objective(config, data, space, storage_url=url)
+    with progress_callbacks(study, budget, show=show_progress) as callbacks:
+        optimize_until_budget(study, objective, budget=budget, deadline=deadline, callbacks=callbacks)
     return study
+
+
+@contextlib.contextmanager
+def progress_callbacks(study: optuna.Study, budget: int, *, show: bool) -> Iterator[list[Any]]:
+    """Optuna callbacks that drive a progress bar (none when ``show`` is false)."""
+    if not show:
+        yield []
+        return
+    progress = _Progress(study, budget)
+    try:
+        with _quiet_optuna():
+            yield [progress]
+    finally:
+        progress.close()
 
 
 class _Progress:
@@ -313,6 +326,7 @@ class _Progress:
     def __init__(self, study: optuna.Study, budget: int) -> None:
         from tqdm.auto import tqdm
 
+        self._budget = budget
         self._bar = tqdm(
             total=budget,
             initial=min(budget, _count_finished(study)),
@@ -326,10 +340,11 @@ class _Progress:
         with contextlib.suppress(ValueError):  # no complete trial yet
             self._bar.set_postfix_str(f"best={study.best_value:.4f} (trial {study.best_trial.number})")
 
-    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        if trial.state.name in _FINISHED:
-            self._bar.update(1)
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial | None) -> None:
+        # Counted in the storage, so trials of other workers move the bar too.
+        self._bar.n = min(self._budget, _count_finished(study))
         self._show_best(study)
+        self._bar.refresh()
 
     def close(self) -> None:
         self._bar.close()

@@ -12,12 +12,18 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import keras
 
-__all__ = ["best_epoch", "epoch_recorder", "free_memory", "quiet_tensorflow", "set_seed"]
+__all__ = ["best_epoch", "configure_backend", "epoch_recorder", "free_memory", "set_seed"]
 
 
-def quiet_tensorflow() -> None:
-    """Silence TensorFlow's C++ start-up logging unless the user chose a level."""
+def configure_backend() -> None:
+    """Settings that must be made before TensorFlow or JAX starts (user values win).
+
+    Quiet TensorFlow start-up logs; let GPU memory grow on demand instead of being
+    taken whole by the first process, so several trials or workers share one GPU.
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
 
 def set_seed(seed: int) -> None:

@@ -1,0 +1,167 @@
+"""Running trials until a study's budget is reached, alone or as one of many workers."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from search._errors import SearchError
+
+if TYPE_CHECKING:
+    import optuna
+
+__all__ = ["count_states", "join_study", "optimize_until_budget", "spawn_workers"]
+
+# Stop when this many of this worker's trials fail in a row: the space or the data is broken.
+MAX_FAILURES_IN_A_ROW = 5
+_POLL_S = 1.0
+
+
+def count_states(study: optuna.Study) -> dict[str, int]:
+    """Number of trials in each state, e.g. ``{"COMPLETE": 3, "RUNNING": 1}``."""
+    counts: dict[str, int] = {}
+    for trial in study.get_trials(deepcopy=False):
+        counts[trial.state.name] = counts.get(trial.state.name, 0) + 1
+    return counts
+
+
+def optimize_until_budget(
+    study: optuna.Study,
+    objective: Callable[[optuna.trial.Trial], float],
+    *,
+    budget: int,
+    deadline: float | None = None,
+    callbacks: list[Any] | None = None,
+) -> None:
+    """Run trials one at a time until ``budget`` trials are complete or pruned.
+
+    Safe with many workers on one study: a worker starts a trial only while
+    finished plus running trials are under the budget (the objective turns away
+    the rare trial that another worker's start made surplus), and when the last
+    trials are running elsewhere it waits, so that it can take over a trial
+    whose worker died (marked failed and re-queued by :func:`recover_trials` or
+    by the storage heartbeat).
+
+    Args:
+        study: The study.
+        objective: The objective (normally :class:`search.Objective`).
+        budget: Total finished trials of the study.
+        deadline: ``time.monotonic()`` after which no trial starts.
+        callbacks: Optuna callbacks for ``study.optimize``.
+
+    Raises:
+        SearchError: ``MAX_FAILURES_IN_A_ROW`` of this worker's trials failed.
+    """
+    import optuna
+
+    from search._recovery import recover_trials
+
+    failures = 0
+    while deadline is None or time.monotonic() < deadline:
+        counts = count_states(study)
+        finished = counts.get("COMPLETE", 0) + counts.get("PRUNED", 0)
+        if finished >= budget:
+            return
+        if finished + counts.get("RUNNING", 0) >= budget and not counts.get("WAITING", 0):
+            recover_trials(study)
+            with contextlib.suppress(Exception):  # only RDB storages with heartbeats support it
+                optuna.storages.fail_stale_trials(study)
+            time.sleep(_POLL_S)
+            continue
+        before = {t.number for t in study.get_trials(deepcopy=False)}
+        study.optimize(objective, n_trials=1, callbacks=callbacks, catch=(Exception,))
+        mine = [t for t in study.get_trials(deepcopy=False) if t.number not in before and _ran_here(t)]
+        if not mine:
+            continue
+        trial = mine[-1]
+        if trial.state == optuna.trial.TrialState.FAIL and trial.user_attrs.get("stopped_by") != "surplus":
+            failures += 1
+            if failures >= MAX_FAILURES_IN_A_ROW:
+                reason = trial.user_attrs.get("error") or trial.user_attrs.get("stopped_by") or "unknown"
+                raise SearchError(f"{failures} trials in a row failed; the last one: {reason}")
+        elif trial.state != optuna.trial.TrialState.FAIL:
+            failures = 0
+
+
+def _ran_here(trial: optuna.trial.FrozenTrial) -> bool:
+    worker = trial.user_attrs.get("worker") or {}
+    return worker.get("pid") == os.getpid()
+
+
+def join_study(
+    name: str,
+    *,
+    storage: str | None = None,
+    n_trials: int | None = None,
+    timeout: float | None = None,
+    show_progress: bool = False,
+) -> optuna.Study:
+    """Work on an existing study until its budget is reached: one more worker.
+
+    The study's stored definition decides data, space and budget, so a worker on
+    another machine needs only the study name and the storage URL.
+
+    Args:
+        name: Study name.
+        storage: Storage URL; default :func:`search.default_storage`.
+        n_trials: A new total budget for the study (stored for every worker).
+        timeout: Stop starting trials after this many seconds.
+        show_progress: Show a progress bar on stderr.
+
+    Example:
+        >>> join_study("imdb-bow", storage="postgresql://user@db-host/search")  # doctest: +SKIP
+    """
+    from search._datasets import load_search_data
+    from search._objective import Objective
+    from search._study import load_study, progress_callbacks, stored_config
+    from search._training import configure_backend
+    from spaces import load_space
+
+    configure_backend()
+    study, url = load_study(name, storage=storage)
+    config = stored_config(study)
+    if n_trials is not None:
+        if n_trials < 1:
+            raise SearchError(f"--trials must be at least 1, got {n_trials}")
+        config = config.replace(trials=n_trials)
+        study.set_user_attr("config", dict(study.user_attrs["config"], trials=n_trials))
+    space = load_space(config.space_module)
+    data = load_search_data(config.data, seed=config.seed)
+    objective = Objective(config, data, space, storage_url=url)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    with progress_callbacks(study, config.trials, show=show_progress) as callbacks:
+        optimize_until_budget(study, objective, budget=config.trials, deadline=deadline, callbacks=callbacks)
+    return study
+
+
+def spawn_workers(name: str, *, storage: str, n: int, timeout: float | None = None) -> list[subprocess.Popen[bytes]]:
+    """Start ``n`` worker processes (``python -m search worker``) on this machine."""
+    command = [sys.executable, "-m", "search", "worker", name, "--storage", storage, "--no-progress"]
+    if timeout is not None:
+        command += ["--timeout", str(timeout)]
+    # Their summaries would mix with the caller's output; their errors still reach stderr.
+    return [subprocess.Popen(command, cwd=Path.cwd(), stdout=subprocess.DEVNULL) for _ in range(n)]
+
+
+@contextlib.contextmanager
+def supervise(processes: list[subprocess.Popen[bytes]]) -> Iterator[None]:
+    """On leaving (Ctrl-C included), interrupt the workers and wait for them."""
+    try:
+        yield
+    finally:
+        for proc in processes:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+        for proc in processes:
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

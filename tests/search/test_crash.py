@@ -1,0 +1,110 @@
+"""Killed and interrupted workers: nothing completed is lost, interrupted trials resume from their last epoch."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+
+from search._checkpoint import TrialCheckpoints
+from search._storage import artifact_dir
+from tests.search.test_workers import REPO, tiny_study
+
+State = optuna.trial.TrialState
+
+
+def _start(path: Path, storage: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "search", "run", str(path), "--storage", storage, "--no-progress"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env=dict(os.environ),
+    )
+
+
+def _wait_for_epochs(storage: str, name: str, proc: subprocess.Popen[str], timeout: float = 300) -> None:
+    """Wait until a running trial has recorded at least one epoch."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        try:
+            study = optuna.load_study(study_name=name, storage=storage)
+            if any(t.user_attrs.get("epochs_trained", 0) >= 1 for t in study.get_trials(states=(State.RUNNING,))):
+                return
+        except KeyError:  # the study does not exist yet
+            pass
+        time.sleep(0.2)
+    raise AssertionError("no epoch recorded in time")
+
+
+def test_ctrl_c_stops_cleanly_and_the_trial_resumes_from_its_checkpoint(tmp_path: Path) -> None:
+    storage = f"sqlite:///{tmp_path / 'int.db'}"
+    path = tiny_study(tmp_path, "interrupt", trials=2, max_epochs=6, n_train=6000, patience=6)
+    proc = _start(path, storage)
+    _wait_for_epochs(storage, "interrupt", proc)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr[-2000:]
+    assert "run the same command to resume" in stderr
+    study = optuna.load_study(study_name="interrupt", storage=storage)
+    (interrupted,) = study.get_trials(states=(State.FAIL,))
+    assert interrupted.user_attrs["stopped_by"] == "KeyboardInterrupt"
+    assert TrialCheckpoints(artifact_dir(storage) / "checkpoints" / "interrupt", interrupted.number).load() is not None
+
+    rerun = _start(path, storage)
+    _, stderr = rerun.communicate(timeout=600)
+    assert rerun.returncode == 0, stderr[-2000:]
+    study = optuna.load_study(study_name="interrupt", storage=storage)
+    assert len(study.get_trials(states=(State.COMPLETE, State.PRUNED))) == 2
+    (retry,) = [t for t in study.trials if t.user_attrs.get("retry_of") == interrupted.number]
+    assert retry.params == interrupted.params
+    assert retry.user_attrs["resumed_from_epoch"] >= 0
+    done = retry.user_attrs["resumed_from_epoch"] + 1
+    assert retry.user_attrs["history"]["loss"][:done] == interrupted.user_attrs["history"]["loss"][:done]
+    assert not (artifact_dir(storage) / "checkpoints" / "interrupt" / f"trial-{interrupted.number}").exists()
+
+
+@pytest.mark.slow
+def test_ten_sigkills_lose_nothing_and_every_interrupted_trial_resumes(tmp_path: Path) -> None:
+    storage = f"sqlite:///{tmp_path / 'kill.db'}"
+    budget = 8
+    path = tiny_study(tmp_path, "kill", trials=budget, max_epochs=6, n_train=6000, patience=6)
+    rng = random.Random(0)
+    completed: dict[int, float] = {}
+    for _ in range(10):
+        proc = _start(path, storage)
+        _wait_for_epochs(storage, "kill", proc)
+        time.sleep(rng.uniform(0.0, 2.0))  # a random point inside the trial
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        study = optuna.load_study(study_name="kill", storage=storage)
+        for trial in study.get_trials(states=(State.COMPLETE,)):
+            completed.setdefault(trial.number, trial.value)
+    final = _start(path, storage)
+    _, stderr = final.communicate(timeout=900)
+    assert final.returncode == 0, stderr[-3000:]
+
+    study = optuna.load_study(study_name="kill", storage=storage)
+    trials = study.get_trials()
+    assert len(study.get_trials(states=(State.COMPLETE, State.PRUNED))) == budget
+    # No completed trial lost or changed.
+    assert {n: trials[n].value for n in completed} == completed
+    killed = [t for t in trials if t.state == State.FAIL]
+    assert len(killed) == 10
+    for trial in killed:
+        retries = [t for t in trials if t.user_attrs.get("retry_of") == trial.number]
+        assert len(retries) == 1, f"trial {trial.number} was re-queued {len(retries)} times"
+        assert retries[0].params == trial.params
+        recorded = trial.user_attrs.get("epochs_trained", 0)
+        if recorded >= 2:  # the checkpoint is at most one epoch behind what the killed trial recorded
+            assert retries[0].user_attrs.get("resumed_from_epoch", -1) >= recorded - 2
+    assert not list((artifact_dir(storage) / "checkpoints" / "kill").glob("trial-*"))

@@ -1,0 +1,196 @@
+"""Parallel workers on SQLite and PostgreSQL, with a dashboard polling, and bounded memory."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import optuna
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+State = optuna.trial.TrialState
+
+TINY = """
+name = "{name}"
+metric = "val_accuracy"
+direction = "maximize"
+seed = 3
+
+[data]
+kind = "synthetic"
+n_train = {n_train}
+n_test = 100
+validation_size = 0.25
+
+[space]
+module = "spaces.mlp"
+depth = [1, 1]
+units = [2, 8]
+batch_size = [64]
+
+[sampler]
+name = "RandomSampler"
+
+[pruner]
+name = "NopPruner"
+
+[budget]
+trials = {trials}
+max_epochs = {max_epochs}
+patience = {patience}
+"""
+
+
+def tiny_study(
+    tmp_path: Path, name: str, *, trials: int, max_epochs: int = 2, n_train: int = 200, patience: int = 2
+) -> Path:
+    path = tmp_path / f"{name}.toml"
+    path.write_text(
+        textwrap.dedent(
+            TINY.format(name=name, trials=trials, max_epochs=max_epochs, n_train=n_train, patience=patience)
+        )
+    )
+    return path
+
+
+def cli(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "search", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=dict(os.environ),
+        timeout=timeout,
+    )
+
+
+def _finished(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    return study.get_trials(states=(State.COMPLETE, State.PRUNED))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_eight_workers_on_one_sqlite_file_with_a_dashboard_polling(tmp_path: Path) -> None:
+    storage = f"sqlite:///{tmp_path / 'parallel.db'}"
+    path = tiny_study(tmp_path, "parallel", trials=80)
+    # Create the study first so the dashboard has something to poll from the start.
+    assert cli("run", str(path), "--trials", "1", "--storage", storage, "--no-progress").returncode == 0
+    port = _free_port()
+    dashboard = subprocess.Popen(
+        [sys.executable, "-m", "search", "dashboard", "--storage", storage, "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+    polls: list[int] = []
+    stop = threading.Event()
+
+    def get(path: str) -> dict:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
+            return json.load(response)
+
+    def poll() -> None:
+        while not stop.is_set():
+            try:
+                study_id = get("/api/studies")["study_summaries"][0]["study_id"]
+                get(f"/api/studies/{study_id}?after=0")  # what the study page fetches
+                polls.append(study_id)
+            except OSError:
+                pass  # not started yet
+            time.sleep(0.2)
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    try:
+        result = cli("run", str(path), "--workers", "8", "--storage", storage, "--no-progress")
+    finally:
+        stop.set()
+        poller.join(timeout=30)
+        dashboard.terminate()
+        dashboard.wait(timeout=30)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "database is locked" not in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(polls) > 10, "the dashboard was not polled during the run"
+    study = optuna.load_study(study_name="parallel", storage=storage)
+    trials = study.get_trials()
+    assert len(_finished(study)) == 80
+    numbers = [t.number for t in trials]
+    assert len(numbers) == len(set(numbers))
+    # The only failures allowed are trials turned away because others had filled the budget.
+    assert {t.user_attrs.get("stopped_by") for t in trials if t.state == State.FAIL} <= {"surplus"}
+    workers = {t.user_attrs["worker"]["pid"] for t in _finished(study)}
+    assert len(workers) >= 4  # the work really was shared
+
+
+def test_four_workers_on_postgresql(tmp_path: Path, postgres_url: str) -> None:
+    path = tiny_study(tmp_path, "pg-parallel", trials=16)
+    result = cli("run", str(path), "--workers", "4", "--storage", postgres_url, "--no-progress", "--json")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout)["n_finished"] == 16
+    study = optuna.load_study(study_name="pg-parallel", storage=postgres_url)
+    finished = _finished(study)
+    assert len(finished) == 16
+    assert len({t.number for t in study.trials}) == len(study.trials)
+    assert len({t.user_attrs["worker"]["pid"] for t in finished}) >= 2
+    # Each finished trial ran its own configuration: no trial was run twice.
+    assert len({t.datetime_start for t in finished}) == 16
+
+
+def test_a_worker_joins_from_elsewhere_with_only_name_and_url(tmp_path: Path, postgres_url: str) -> None:
+    path = tiny_study(tmp_path, "pg-join", trials=3)
+    assert cli("run", str(path), "--trials", "1", "--storage", postgres_url, "--no-progress").returncode == 0
+    other_dir = tmp_path / "elsewhere"
+    other_dir.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-m", "search", "worker", "pg-join", "--storage", postgres_url, "--trials", "3", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=other_dir,
+        env=dict(os.environ),
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout)["n_finished"] == 3
+
+
+MEMORY_SCRIPT = """
+import json, sys, psutil
+from search import run_study
+path, storage = sys.argv[1], sys.argv[2]
+run_study(path, storage=storage, n_trials=20, show_progress=False)
+before = psutil.Process().memory_info().rss
+run_study(path, storage=storage, n_trials=220, show_progress=False)
+after = psutil.Process().memory_info().rss
+print(json.dumps({"before": before, "after": after}))
+"""
+
+
+@pytest.mark.slow
+def test_two_hundred_tiny_trials_keep_memory_bounded(tmp_path: Path) -> None:
+    path = tiny_study(tmp_path, "memory", trials=220, max_epochs=1, n_train=64)
+    result = subprocess.run(
+        [sys.executable, "-c", MEMORY_SCRIPT, str(path), f"sqlite:///{tmp_path / 'm.db'}"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=1800,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    rss = json.loads(result.stdout.strip().splitlines()[-1])
+    growth_mb = (rss["after"] - rss["before"]) / 2**20
+    assert growth_mb < 200, f"resident memory grew by {growth_mb:.0f} MB over 200 trials"
