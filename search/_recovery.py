@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import TYPE_CHECKING
 
+from search._storage import GRACE_PERIOD_S
 from search._workers import is_dead
 
 if TYPE_CHECKING:
@@ -55,8 +57,14 @@ def recover_trials(study: optuna.Study) -> list[int]:
 
     state = optuna.trial.TrialState
     requeued = []
+    now = datetime.datetime.now()
     for trial in study.get_trials(deepcopy=False, states=(state.RUNNING,)):
-        if is_dead(trial.user_attrs.get("worker")):
+        worker = trial.user_attrs.get("worker")
+        # The objective records its worker within milliseconds of the start; a trial
+        # without one after the grace period lost its process before the heartbeat began.
+        started = trial.datetime_start or now
+        orphan = worker is None and (now - started).total_seconds() > GRACE_PERIOD_S
+        if orphan or is_dead(worker):
             study.tell(trial.number, state=state.FAIL, skip_if_finished=True)
             if requeue_failed_trial(study, trial):
                 requeued.append(trial.number)

@@ -32,14 +32,15 @@ def _start(path: Path, storage: str) -> subprocess.Popen[str]:
 
 
 def _wait_for_epochs(storage: str, name: str, proc: subprocess.Popen[str], timeout: float = 300) -> None:
-    """Wait until a running trial has recorded at least one epoch."""
+    """Wait until a trial running in ``proc`` has recorded at least one epoch."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
         try:
             study = optuna.load_study(study_name=name, storage=storage)
-            if any(t.user_attrs.get("epochs_trained", 0) >= 1 for t in study.get_trials(states=(State.RUNNING,))):
-                return
+            for trial in study.get_trials(states=(State.RUNNING,)):
+                if trial.user_attrs.get("worker", {}).get("pid") == proc.pid and trial.user_attrs.get("history"):
+                    return
         except KeyError:  # the study does not exist yet
             pass
         time.sleep(0.2)
