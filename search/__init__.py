@@ -29,6 +29,7 @@ from search._report import format_holdout, list_studies, study_summary
 from search._storage import artifact_dir, default_storage, open_storage, sqlite_path
 from search._study import load_study, make_pruner, make_sampler, run_study, stored_config
 from search._task import Task
+from search._worker import join_study
 
 __all__ = [
     "Dataset",
@@ -44,6 +45,7 @@ __all__ = [
     "evaluate_holdout",
     "format_holdout",
     "holdout_metrics",
+    "join_study",
     "list_studies",
     "load_holdout_data",
     "load_search_data",

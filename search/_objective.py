@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import time
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from search._checkpoint import Checkpoint, TrialCheckpoints, checkpoint_callback, resumable_early_stopping
 from search._config import StudyConfig
@@ -101,6 +101,7 @@ class Objective:
             else:
                 model, initial_epoch = resumed.model, resumed.epoch + 1
                 recorder.history.update({k: list(v) for k, v in resumed.history.items()})
+                record(resumed.epoch, recorder.history)
             trial.set_user_attr("n_params", int(model.count_params()))
             finished = resumed is not None and resumed.early_stopping["stopped_epoch"] > 0
             if initial_epoch < config.max_epochs and not finished:
@@ -126,10 +127,10 @@ class Objective:
         finally:
             trial.set_user_attr("wall_time_s", round(time.perf_counter() - start, 3))
             free_memory()
-            if store is not None and not interrupted:  # an interrupted trial resumes from it
-                store.remove()
-                if resumed is not None and self.checkpoint_root is not None:
-                    TrialCheckpoints(self.checkpoint_root, trial.user_attrs["retry_of"]).remove()
+            if store is not None and self.checkpoint_root is not None and not interrupted:
+                store.remove()  # kept only for an interrupted trial, which resumes from it
+                for number in _retried_chain(trial):
+                    TrialCheckpoints(self.checkpoint_root, number).remove()
         history = recorder.history
         losses = history.get("loss", [])
         if not losses or not all(math.isfinite(v) for v in losses):
@@ -166,13 +167,11 @@ class Objective:
         return f"Objective(study={self.config.name!r}, space={self.space.__name__!r})"
 
 
-def trial_summary(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
-    """A JSON-able summary of a finished trial (number, state, value, params, best epoch)."""
-    return {
-        "number": trial.number,
-        "state": trial.state.name,
-        "value": trial.value,
-        "params": trial.params,
-        "best_epoch": trial.user_attrs.get("best_epoch"),
-        "epochs_trained": trial.user_attrs.get("epochs_trained"),
-    }
+def _retried_chain(trial: optuna.trial.Trial) -> list[int]:
+    """Numbers of the trials this one retries, directly or through earlier retries."""
+    by_number = {t.number: t for t in trial.study.get_trials(deepcopy=False)}
+    chain, number = [], trial.user_attrs.get("retry_of")
+    while number is not None and number in by_number and number not in chain:
+        chain.append(int(number))
+        number = by_number[number].user_attrs.get("retry_of")
+    return chain
