@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
 import time
+from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -28,23 +31,56 @@ class Objective:
 
     Recorded user attributes: ``config``, ``history`` (per-epoch logs, updated
     every epoch), ``best_epoch`` (0-based), ``epochs_trained``, ``n_params``,
-    ``wall_time_s``, ``stopped_by`` and ``worker``.
+    ``wall_time_s``, ``stopped_by`` and ``worker``. Once a trial ends (complete,
+    pruned or failed), its learning curves (a plotly figure on the study) and a
+    note with the model summary are written for optuna-dashboard; a failed
+    dashboard write is only logged.
 
     Args:
         config: The study definition.
         data: Partial-train and validation data.
         space: A module with ``suggest`` and ``build``.
+        dashboard: Write each trial's learning curves and note for optuna-dashboard.
+        on_epoch: Optional ``f(trial_number, epoch, history)`` called after every epoch
+            (the progress bar uses it).
 
     Example:
         >>> study.optimize(Objective(config, data, load_space(config.space_module)), n_trials=3)  # doctest: +SKIP
     """
 
-    def __init__(self, config: StudyConfig, data: SearchData, space: ModuleType) -> None:
+    def __init__(
+        self,
+        config: StudyConfig,
+        data: SearchData,
+        space: ModuleType,
+        *,
+        dashboard: bool = True,
+        on_epoch: Callable[[int, int, dict[str, list[float]]], None] | None = None,
+    ) -> None:
         self.config = config
         self.data = data
         self.space = space
+        self.dashboard = dashboard
+        self.on_epoch = on_epoch
 
     def __call__(self, trial: optuna.trial.Trial) -> float:
+        facts: dict[str, Any] = {}
+        try:
+            value = self._train(trial, facts)
+        except Exception:  # pruned or failed: still worth a note; Ctrl-C (BaseException) is not
+            self._publish(trial, facts)
+            raise
+        self._publish(trial, facts)
+        return value
+
+    def _publish(self, trial: optuna.trial.Trial, facts: dict[str, Any]) -> None:
+        """The trial's learning curves and note for optuna-dashboard (never raises)."""
+        if self.dashboard:
+            from search._dashboard import publish_trial
+
+            publish_trial(trial, metric=self.config.metric, direction=self.config.direction, layers=facts.get("layers"))
+
+    def _train(self, trial: optuna.trial.Trial, facts: dict[str, Any]) -> float:
         import keras
         from optuna_integration import KerasPruningCallback
 
@@ -58,6 +94,9 @@ class Objective:
         def record(epoch: int, history: dict[str, list[float]]) -> None:
             trial.set_user_attr("history", history)
             trial.set_user_attr("epochs_trained", epoch + 1)
+            if self.on_epoch is not None:
+                with contextlib.suppress(Exception):  # a display problem must not fail the trial
+                    self.on_epoch(trial.number, epoch, history)
 
         recorder = epoch_recorder(record)
         mode = "max" if config.direction == "maximize" else "min"
@@ -68,6 +107,8 @@ class Objective:
         try:
             model = self.space.build(model_config, input_shape=data.input_shape, task=data.task)
             trial.set_user_attr("n_params", int(model.count_params()))
+            if self.dashboard:
+                facts["layers"] = _layers_or_none(model)
             model.fit(
                 data.x_train,
                 data.y_train,
@@ -99,6 +140,16 @@ class Objective:
 
     def __repr__(self) -> str:
         return f"Objective(study={self.config.name!r}, space={self.space.__name__!r})"
+
+
+def _layers_or_none(model: Any) -> list[dict[str, Any]] | None:
+    from search._dashboard import model_layers
+
+    try:
+        return model_layers(model)
+    except Exception as exc:  # an unusual layer: the note goes without the layer table
+        logging.getLogger("search").warning("could not summarize the model's layers: %s", exc)
+        return None
 
 
 def trial_summary(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:

@@ -277,12 +277,12 @@ def run_study(
     if requeued:
         print(f"re-queued interrupted trial(s) {', '.join(map(str, requeued))}", file=sys.stderr)
 
-    objective = Objective(config, data, space)
     budget = config.trials
+    progress = _Progress(study, budget, max_epochs=config.max_epochs) if show_progress else None
+    objective = Objective(config, data, space, on_epoch=progress.epoch if progress is not None else None)
     deadline = None if timeout is None else time.monotonic() + timeout
     state = optuna.trial.TrialState
     callbacks: list[Any] = [optuna.study.MaxTrialsCallback(budget, states=(state.COMPLETE, state.PRUNED))]
-    progress = _Progress(study, budget) if show_progress else None
     if progress is not None:
         callbacks.append(progress)
     failures = 0
@@ -308,23 +308,44 @@ def run_study(
 
 
 class _Progress:
-    """A tqdm bar over the study's whole budget, with the best value so far."""
+    """A tqdm bar over the study's whole budget: finished trials, elapsed time, ETA, best value.
 
-    def __init__(self, study: optuna.Study, budget: int) -> None:
+    The ETA is the mean time per finished trial of this run (``smoothing=0``: trial
+    lengths vary too much for a moving average) times the trials left. The bar
+    also shows the running trial's epoch, refreshed after every epoch, so a long
+    trial does not look like a hang.
+    """
+
+    _FORMAT = (
+        "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} trials [{elapsed} elapsed, ETA {remaining}{postfix}]"
+    )
+
+    def __init__(self, study: optuna.Study, budget: int, *, max_epochs: int | None = None) -> None:
         from tqdm.auto import tqdm
 
+        self._max_epochs = max_epochs
+        self._best = ""
         self._bar = tqdm(
             total=budget,
             initial=min(budget, _count_finished(study)),
             desc=study.study_name,
             unit="trial",
             file=sys.stderr,
+            smoothing=0,
+            bar_format=self._FORMAT,
         )
         self._show_best(study)
 
-    def _show_best(self, study: optuna.Study) -> None:
+    def _show_best(self, study: optuna.Study, running: str = "") -> None:
         with contextlib.suppress(ValueError):  # no complete trial yet
-            self._bar.set_postfix_str(f"best={study.best_value:.4f} (trial {study.best_trial.number})")
+            self._best = f"best={study.best_value:.4f} (trial {study.best_trial.number})"
+        self._bar.set_postfix_str(", ".join(p for p in (self._best, running) if p))
+
+    def epoch(self, number: int, epoch: int, history: dict[str, list[float]]) -> None:
+        """Show the running trial's progress (an ``Objective`` ``on_epoch`` hook)."""
+        of = f"/{self._max_epochs}" if self._max_epochs else ""
+        running = f"trial {number} epoch {epoch + 1}{of}"
+        self._bar.set_postfix_str(", ".join(p for p in (self._best, running) if p))
 
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         if trial.state.name in _FINISHED:
