@@ -117,6 +117,19 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_port(host: str, port: int) -> None:
+    """Fail with one line, before anything is printed, if ``host:port`` cannot be served."""
+    import socket
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does
+            probe.bind(address)
+    except OSError as exc:  # port in use, host not an address of this machine, ...
+        raise SearchError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
+
+
 def _cmd_dashboard(args: argparse.Namespace) -> int:
     import optuna_dashboard
 
@@ -124,6 +137,7 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
 
     url = args.storage or default_storage()
     storage = open_storage(url, must_exist=True)
+    _check_port(args.host, args.port)
     store = artifact_store(url)
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"optuna-dashboard for {url} (artifacts in {artifact_dir(url)})", file=sys.stderr)
@@ -131,7 +145,7 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
     try:
         with contextlib.suppress(KeyboardInterrupt):
             optuna_dashboard.run_server(storage, host=args.host, port=args.port, artifact_store=store)
-    except OSError as exc:  # port in use, host not an address of this machine, ...
+    except OSError as exc:  # the port was taken in between
         raise SearchError(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}") from None
     return 0
 

@@ -50,6 +50,7 @@ p.note { color: #5b6775; font-size: .92em; }
 div.missing { background: #fff8e1; border-left: 4px solid #f0b400; padding: .7em 1em; }
 code { background: #f0f3f7; padding: 0 .25em; border-radius: 3px; }
 nav a { margin-right: 1em; color: #cfe3f7; }
+header code { background: rgba(255,255,255,.18); color: white; }
 .grid { display: grid; grid-template-columns: 1fr 1fr; gap: 1em; align-items: start; }
 """
 
@@ -70,15 +71,15 @@ def _num(value: Any, digits: int = 4) -> str:
     return f"{value:.{digits}g}" if abs(value) < 1e-3 and value != 0 else f"{value:.{digits}f}"
 
 
-def _table(header: list[str], rows: list[list[str]], *, left: tuple[int, ...] = (0,)) -> str:
+def _table(header: list[str] | None, rows: list[list[str]], *, left: tuple[int, ...] = (0,)) -> str:
     """An HTML table of already-escaped cells; the columns in ``left`` are left-aligned, the rest right."""
 
     def cell(tag: str, i: int, content: str) -> str:
         return f'<{tag} class="text">{content}</{tag}>' if i in left else f"<{tag}>{content}</{tag}>"
 
-    head = "".join(cell("th", i, h) for i, h in enumerate(header))
+    head = "<thead><tr>" + "".join(cell("th", i, h) for i, h in enumerate(header)) + "</tr></thead>" if header else ""
     body = "".join("<tr>" + "".join(cell("td", i, c) for i, c in enumerate(row)) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f"<table>{head}<tbody>{body}</tbody></table>"
 
 
 def _figure(fig: go.Figure, div_id: str, *, height: int = 460) -> str:
@@ -140,7 +141,7 @@ def _summary(study: optuna.Study, url: str, states: dict[str, list[Any]]) -> str
         rows.append(["budget", _esc(budget)])
         sampler, pruner = (config.get(k, {}).get("name") for k in ("sampler", "pruner"))
         rows.append(["sampler / pruner", _esc(f"{sampler} / {pruner}")])
-    body = _table(["", ""], rows, left=(0, 1))
+    body = _table(None, rows, left=(0, 1))
     complete = states.get("COMPLETE", [])
     best = _top_trials(study, complete)[:1]
     if best:
@@ -256,6 +257,7 @@ def _learning_curves(study: optuna.Study, complete: list[Any], metric: str) -> s
             warnings.simplefilter("ignore")
             every = plot_intermediate_values(study)
         every.update_layout(title=f"{metric} per epoch of every trial (pruned included)")
+        every.update_xaxes(title_text="epoch, counted from 0 (Optuna's step)")
         body += _figure(every, "fig-intermediate-values", height=420)
     return body
 
