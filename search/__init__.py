@@ -8,6 +8,8 @@ Example:
     >>> study = run_study("imdb-bow", n_trials=30)  # doctest: +SKIP
     >>> evaluate_holdout("imdb-bow")["accuracy"]  # doctest: +SKIP
     0.8893
+    >>> write_report("imdb-bow")  # doctest: +SKIP
+    PosixPath('.../studies.db.artifacts/reports/imdb-bow.html')
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from search._datasets import (
 )
 from search._errors import SearchError
 from search._holdout import evaluate_holdout, holdout_metrics
+from search._html_report import write_report
 from search._objective import Objective
 from search._report import format_holdout, list_studies, study_summary
 from search._storage import artifact_dir, default_storage, open_storage, sqlite_path
@@ -60,4 +63,5 @@ __all__ = [
     "sqlite_path",
     "stored_config",
     "study_summary",
+    "write_report",
 ]

@@ -1,4 +1,4 @@
-"""Command line: ``python -m search {run,worker,holdout,list,dashboard} ...``."""
+"""Command line: ``python -m search {run,worker,holdout,list,report,dashboard} ...``."""
 
 from __future__ import annotations
 
@@ -133,16 +133,44 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from search._html_report import write_report
+
+    path = write_report(args.study, storage=args.storage, out=args.out)
+    print(path)
+    return 0
+
+
+def _check_port(host: str, port: int) -> None:
+    """Fail with one line, before anything is printed, if ``host:port`` cannot be served."""
+    import socket
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does
+            probe.bind(address)
+    except OSError as exc:  # port in use, host not an address of this machine, ...
+        raise SearchError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
+
+
 def _cmd_dashboard(args: argparse.Namespace) -> int:
     import optuna_dashboard
 
-    from search._storage import artifact_store, default_storage, open_storage
+    from search._storage import artifact_dir, artifact_store, default_storage, open_storage
 
     url = args.storage or default_storage()
     storage = open_storage(url, must_exist=True)
-    print(f"optuna-dashboard for {url} at http://{args.host}:{args.port}/", file=sys.stderr, flush=True)
-    with contextlib.suppress(KeyboardInterrupt):
-        optuna_dashboard.run_server(storage, host=args.host, port=args.port, artifact_store=artifact_store(url))
+    _check_port(args.host, args.port)
+    store = artifact_store(url)
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"optuna-dashboard for {url} (artifacts in {artifact_dir(url)})", file=sys.stderr)
+    print(f"open http://{host}:{args.port}/ (Ctrl-C stops it)", file=sys.stderr, flush=True)
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            optuna_dashboard.run_server(storage, host=args.host, port=args.port, artifact_store=store)
+    except OSError as exc:  # the port was taken in between
+        raise SearchError(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}") from None
     return 0
 
 
@@ -197,10 +225,18 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     listing.set_defaults(func=_cmd_list)
 
-    dashboard = sub.add_parser("dashboard", help="start optuna-dashboard on the study database")
+    report = sub.add_parser("report", help="write a self-contained HTML report of a study")
+    report.add_argument("study")
+    storage_option(report)
+    report.add_argument(
+        "--out", metavar="DIR", help="folder of the report, or a .html path (default: beside the study's artifacts)"
+    )
+    report.set_defaults(func=_cmd_report)
+
+    dashboard = sub.add_parser("dashboard", help="start optuna-dashboard on the study database and its artifacts")
     storage_option(dashboard)
-    dashboard.add_argument("--host", default="127.0.0.1")
-    dashboard.add_argument("--port", type=int, default=8080)
+    dashboard.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    dashboard.add_argument("--port", type=int, default=8080, help="port to listen on (default: 8080)")
     dashboard.set_defaults(func=_cmd_dashboard)
     return parser
 

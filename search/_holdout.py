@@ -76,7 +76,9 @@ def evaluate_holdout(
     choice on the validation split), is evaluated once on the test split, saved
     as ``.keras`` and attached to the study as an Optuna artifact. The metrics are
     stored on the study as the ``holdout`` user attribute, and a second call
-    returns them without retraining unless ``force`` is set.
+    returns them without retraining unless ``force`` is set. The study's
+    optuna-dashboard note gets the report (metrics, per-class table, confusion
+    matrix as a table and as a PNG artifact drawn with matplotlib).
 
     Args:
         name: Study name.
@@ -86,7 +88,8 @@ def evaluate_holdout(
 
     Returns:
         The metrics (see :func:`holdout_metrics`) plus ``loss``, ``trial``,
-        ``epochs``, ``model_path``, ``artifact_id`` and ``computed_at``.
+        ``epochs``, ``model_path``, ``artifact_id``, ``computed_at`` and, for
+        classification, ``confusion_matrix_png`` and ``confusion_matrix_artifact_id``.
 
     Raises:
         SearchError: No such study, or no completed trial yet.
@@ -143,7 +146,11 @@ def evaluate_holdout(
     )
     result.update(_save_model(study, model, url))
     free_memory()
+    from search._dashboard import publish_holdout_note, upload_confusion_matrix
+
+    result.update(upload_confusion_matrix(study, result, url=url))
     study.set_user_attr("holdout", result)
+    publish_holdout_note(study, result, metric=config.metric)
     return result
 
 

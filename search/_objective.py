@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
 import time
+from collections.abc import Callable
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from search._checkpoint import Checkpoint, TrialCheckpoints, checkpoint_callback, resumable_early_stopping
 from search._config import StudyConfig
@@ -35,7 +38,9 @@ class Objective:
     Recorded user attributes: ``config``, ``history`` (per-epoch logs, updated
     every epoch), ``best_epoch`` (0-based), ``epochs_trained``, ``n_params``,
     ``wall_time_s``, ``stopped_by``, ``worker`` and, for a resumed trial,
-    ``resumed_from_epoch``.
+    ``resumed_from_epoch``. Once a trial ends (complete, pruned or failed), its
+    learning curves (a plotly figure on the study) and a note with the model
+    summary are written for optuna-dashboard; a failed dashboard write is only logged.
 
     With a ``storage_url``, every epoch is checkpointed (model with optimizer
     state, history, early-stopping state) next to the study; a re-queued trial
@@ -47,20 +52,51 @@ class Objective:
         data: Partial-train and validation data.
         space: A module with ``suggest`` and ``build``.
         storage_url: The study's storage; enables per-epoch checkpoints.
+        dashboard: Write each trial's learning curves and note for optuna-dashboard.
+        on_epoch: Optional ``f(trial_number, epoch, history)`` called after every epoch
+            (the progress bar uses it).
 
     Example:
         >>> study.optimize(Objective(config, data, load_space(config.space_module)), n_trials=3)  # doctest: +SKIP
     """
 
     def __init__(
-        self, config: StudyConfig, data: SearchData, space: ModuleType, *, storage_url: str | None = None
+        self,
+        config: StudyConfig,
+        data: SearchData,
+        space: ModuleType,
+        *,
+        storage_url: str | None = None,
+        dashboard: bool = True,
+        on_epoch: Callable[[int, int, dict[str, list[float]]], None] | None = None,
     ) -> None:
         self.config = config
         self.data = data
         self.space = space
         self.checkpoint_root = None if storage_url is None else artifact_dir(storage_url) / "checkpoints" / config.name
+        self.dashboard = dashboard
+        self.on_epoch = on_epoch
 
     def __call__(self, trial: optuna.trial.Trial) -> float:
+        facts: dict[str, Any] = {}
+        try:
+            value = self._train(trial, facts)
+        except SurplusTrial:
+            raise  # never really started: nothing to show
+        except Exception:  # pruned or failed: still worth a note; Ctrl-C (BaseException) is not
+            self._publish(trial, facts)
+            raise
+        self._publish(trial, facts)
+        return value
+
+    def _publish(self, trial: optuna.trial.Trial, facts: dict[str, Any]) -> None:
+        """The trial's learning curves and note for optuna-dashboard (never raises)."""
+        if self.dashboard:
+            from search._dashboard import publish_trial
+
+            publish_trial(trial, metric=self.config.metric, direction=self.config.direction, layers=facts.get("layers"))
+
+    def _train(self, trial: optuna.trial.Trial, facts: dict[str, Any]) -> float:
         import keras
         from optuna_integration import KerasPruningCallback
 
@@ -79,6 +115,9 @@ class Objective:
         def record(epoch: int, history: dict[str, list[float]]) -> None:
             trial.set_user_attr("history", history)
             trial.set_user_attr("epochs_trained", epoch + 1)
+            if self.on_epoch is not None:
+                with contextlib.suppress(Exception):  # a display problem must not fail the trial
+                    self.on_epoch(trial.number, epoch, history)
 
         recorder = epoch_recorder(record)
         mode = "max" if config.direction == "maximize" else "min"
@@ -103,6 +142,8 @@ class Objective:
                 recorder.history.update({k: list(v) for k, v in resumed.history.items()})
                 record(resumed.epoch, recorder.history)
             trial.set_user_attr("n_params", int(model.count_params()))
+            if self.dashboard:
+                facts["layers"] = _layers_or_none(model)
             finished = resumed is not None and resumed.early_stopping["stopped_epoch"] > 0
             if initial_epoch < config.max_epochs and not finished:
                 model.fit(
@@ -175,3 +216,13 @@ def _retried_chain(trial: optuna.trial.Trial) -> list[int]:
         chain.append(int(number))
         number = by_number[number].user_attrs.get("retry_of")
     return chain
+
+
+def _layers_or_none(model: Any) -> list[dict[str, Any]] | None:
+    from search._dashboard import model_layers
+
+    try:
+        return model_layers(model)
+    except Exception as exc:  # an unusual layer: the note goes without the layer table
+        logging.getLogger("search").warning("could not summarize the model's layers: %s", exc)
+        return None

@@ -23,7 +23,7 @@ __all__ = [
     "load_study",
     "make_pruner",
     "make_sampler",
-    "progress_callbacks",
+    "progress_bar",
     "run_study",
     "stored_config",
 ]
@@ -291,54 +291,82 @@ def run_study(
     if workers > 1:
         del data  # each worker process loads its own copy
         processes = spawn_workers(config.name, storage=url, n=workers, timeout=timeout)
-        with progress_callbacks(study, budget, show=show_progress) as callbacks, supervise(processes):
+        with progress_bar(study, budget, show=show_progress) as bar, supervise(processes):
             while any(p.poll() is None for p in processes):
-                for callback in callbacks:
-                    callback(study, None)
+                if bar is not None:
+                    bar(study, None)
                 time.sleep(1.0)
         failed = [p.returncode for p in processes if p.returncode]
         if failed:
             raise SearchError(f"{len(failed)} of {workers} workers failed (exit status {failed[0]}); see above")
         return study
-    objective = Objective(config, data, space, storage_url=url)
-    with progress_callbacks(study, budget, show=show_progress) as callbacks:
+    with progress_bar(study, budget, show=show_progress, max_epochs=config.max_epochs) as bar:
+        objective = Objective(config, data, space, storage_url=url, on_epoch=bar.epoch if bar else None)
+        callbacks = [bar] if bar else []
         optimize_until_budget(study, objective, budget=budget, deadline=deadline, callbacks=callbacks)
     return study
 
 
 @contextlib.contextmanager
-def progress_callbacks(study: optuna.Study, budget: int, *, show: bool) -> Iterator[list[Any]]:
-    """Optuna callbacks that drive a progress bar (none when ``show`` is false)."""
+def progress_bar(
+    study: optuna.Study, budget: int, *, show: bool, max_epochs: int | None = None
+) -> Iterator[_Progress | None]:
+    """A progress bar on stderr while the block runs (``None`` when ``show`` is false).
+
+    The bar is an Optuna callback, and its ``epoch`` method an ``Objective``
+    ``on_epoch`` hook; Optuna's per-trial log lines are hidden while it shows.
+    """
     if not show:
-        yield []
+        yield None
         return
-    progress = _Progress(study, budget)
+    progress = _Progress(study, budget, max_epochs=max_epochs)
     try:
         with _quiet_optuna():
-            yield [progress]
+            yield progress
     finally:
         progress.close()
 
 
 class _Progress:
-    """A tqdm bar over the study's whole budget, with the best value so far."""
+    """A tqdm bar over the study's whole budget: finished trials, elapsed time, ETA, best value.
 
-    def __init__(self, study: optuna.Study, budget: int) -> None:
+    The ETA is the mean time per finished trial of this run (``smoothing=0``: trial
+    lengths vary too much for a moving average) times the trials left. The bar
+    also shows the running trial's epoch, refreshed after every epoch, so a long
+    trial does not look like a hang.
+    """
+
+    _FORMAT = (
+        "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} trials [{elapsed} elapsed, ETA {remaining}{postfix}]"
+    )
+
+    def __init__(self, study: optuna.Study, budget: int, *, max_epochs: int | None = None) -> None:
         from tqdm.auto import tqdm
 
         self._budget = budget
+        self._max_epochs = max_epochs
+        self._best = ""
         self._bar = tqdm(
             total=budget,
             initial=min(budget, _count_finished(study)),
             desc=study.study_name,
             unit="trial",
             file=sys.stderr,
+            smoothing=0,
+            bar_format=self._FORMAT,
         )
         self._show_best(study)
 
-    def _show_best(self, study: optuna.Study) -> None:
+    def _show_best(self, study: optuna.Study, running: str = "") -> None:
         with contextlib.suppress(ValueError):  # no complete trial yet
-            self._bar.set_postfix_str(f"best={study.best_value:.4f} (trial {study.best_trial.number})")
+            self._best = f"best={study.best_value:.4f} (trial {study.best_trial.number})"
+        self._bar.set_postfix_str(", ".join(p for p in (self._best, running) if p))
+
+    def epoch(self, number: int, epoch: int, history: dict[str, list[float]]) -> None:
+        """Show the running trial's progress (an ``Objective`` ``on_epoch`` hook)."""
+        of = f"/{self._max_epochs}" if self._max_epochs else ""
+        running = f"trial {number} epoch {epoch + 1}{of}"
+        self._bar.set_postfix_str(", ".join(p for p in (self._best, running) if p))
 
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial | None) -> None:
         # Counted in the storage, so trials of other workers move the bar too.

@@ -120,7 +120,7 @@ def join_study(
     """
     from search._datasets import load_search_data
     from search._objective import Objective
-    from search._study import load_study, progress_callbacks, stored_config
+    from search._study import load_study, progress_bar, stored_config
     from search._training import configure_backend
     from spaces import load_space
 
@@ -134,10 +134,10 @@ def join_study(
         study.set_user_attr("config", dict(study.user_attrs["config"], trials=n_trials))
     space = load_space(config.space_module)
     data = load_search_data(config.data, seed=config.seed)
-    objective = Objective(config, data, space, storage_url=url)
     deadline = None if timeout is None else time.monotonic() + timeout
-    with progress_callbacks(study, config.trials, show=show_progress) as callbacks:
-        optimize_until_budget(study, objective, budget=config.trials, deadline=deadline, callbacks=callbacks)
+    with progress_bar(study, config.trials, show=show_progress, max_epochs=config.max_epochs) as bar:
+        objective = Objective(config, data, space, storage_url=url, on_epoch=bar.epoch if bar else None)
+        optimize_until_budget(study, objective, budget=config.trials, deadline=deadline, callbacks=[bar] if bar else [])
     return study
 
 

@@ -7,6 +7,7 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+import optuna
 import pytest
 
 from search import Task
@@ -200,3 +201,76 @@ def sqlite_rows(path: Path) -> list[str]:
 
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
         return list(conn.iterdump())
+
+
+class PruneOddTrials(optuna.pruners.BasePruner):
+    """Prunes odd-numbered trials at their first report: complete and pruned trials, deterministically."""
+
+    def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
+        return trial.number % 2 == 1
+
+
+@pytest.fixture
+def prune_odd_trials() -> PruneOddTrials:
+    return PruneOddTrials()
+
+
+@pytest.fixture(scope="session")
+def finished_study(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A finished small synthetic study, built once per session and only read by tests.
+
+    Trials 0 and 2 complete, trial 1 is pruned after its first epoch (both through
+    the real objective, so both carry their dashboard figure and note), and the
+    holdout is computed (metrics, note, confusion-matrix PNG and model artifacts).
+    """
+    from search import Objective, evaluate_holdout, load_search_data, load_study_config, run_study
+    from spaces import load_space
+
+    root = tmp_path_factory.mktemp("finished")
+    path = root / "synthetic.toml"
+    path.write_text(
+        textwrap.dedent(
+            SYNTHETIC_TOML.format(
+                name="synthetic", trials=1, max_epochs=6, direction="maximize", pruner="NopPruner", data="", space=""
+            )
+        )
+    )
+    url = f"sqlite:///{root / 'studies.db'}"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SEARCH_HOME", str(root / "home"))
+        mp.setenv("SEARCH_CACHE_DIR", str(root / "cache"))
+        mp.delenv("SEARCH_ARTIFACTS", raising=False)
+        run_study(path, storage=url, show_progress=False)
+        config = load_study_config(path)
+        objective = Objective(config, load_search_data(config.data, seed=config.seed), load_space(config.space_module))
+        study = optuna.load_study(study_name="synthetic", storage=url, pruner=PruneOddTrials())
+        study.optimize(objective, n_trials=2)
+        holdout = evaluate_holdout("synthetic", storage=url, show_progress=False)
+    return {"name": "synthetic", "storage": url, "holdout": holdout}
+
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium (Debian's ``chromium``) driven by Playwright."""
+    import shutil
+
+    executable = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(executable).exists():
+        pytest.skip("chromium is not installed (apt-get install chromium; .ci/run does it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

@@ -50,7 +50,7 @@ def existing_db(tmp_path: Path) -> Path:
 def test_help_is_fast_and_lists_the_commands() -> None:
     result = cli("--help")
     assert result.returncode == 0
-    for command in ("run", "holdout", "list", "dashboard"):
+    for command in ("run", "holdout", "list", "report", "dashboard"):
         assert command in result.stdout
 
 
@@ -139,3 +139,14 @@ def test_dashboard_serves_the_studies(existing_db: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_dashboard_on_a_busy_port_is_one_error_line(existing_db: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = cli("dashboard", "--storage", f"sqlite:///{existing_db}", "--port", str(port), timeout=60)
+    assert _error_line(result) == f"error: cannot serve on 127.0.0.1:{port}: Address already in use"

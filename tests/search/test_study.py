@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import optuna
@@ -147,3 +148,22 @@ def test_same_seed_gives_the_same_trials(make_study, tmp_path: Path) -> None:
     b = run_study(path, storage=f"sqlite:///{tmp_path / 'b.db'}", show_progress=False)
     assert [t.params for t in a.trials] == [t.params for t in b.trials]
     assert [t.value for t in a.trials] == pytest.approx([t.value for t in b.trials])
+
+
+def test_progress_bar_shows_eta_best_value_and_the_running_epoch(capsys: pytest.CaptureFixture[str]) -> None:
+    from search._study import _Progress
+
+    study = optuna.create_study(direction="maximize")
+    study.add_trial(optuna.trial.create_trial(value=0.8, params={}, distributions={}))
+    progress = _Progress(study, 4, max_epochs=5)
+    progress.epoch(1, 1, {"loss": [0.5, 0.4]})
+    running = capsys.readouterr().err.replace("\r", "\n").strip().splitlines()[-1]
+    assert "1/4 trials" in running and "ETA ?" in running
+    assert "best=0.8000 (trial 0), trial 1 epoch 2/5" in running
+    finished = optuna.trial.create_trial(value=0.9, params={}, distributions={})
+    study.add_trial(finished)
+    time.sleep(0.2)
+    progress(study, study.trials[-1])
+    progress.close()
+    done = capsys.readouterr().err.replace("\r", "\n").strip().splitlines()[-1]
+    assert "2/4 trials" in done and "ETA 00:00" in done and done.endswith("best=0.9000 (trial 1)]")
