@@ -192,11 +192,18 @@ class Objective:
         return sum(t.number < trial.number for t in ahead) >= self.config.trials
 
     def _resume(self, trial: optuna.trial.Trial) -> Checkpoint | None:
-        """The checkpoint of the trial this one retries, with its epochs reported again."""
-        retry_of = trial.user_attrs.get("retry_of")
-        if retry_of is None or self.checkpoint_root is None:
+        """The newest checkpoint along the chain of trials this one retries, its epochs reported again.
+
+        A retry killed before its own first checkpoint leaves none, so the chain is
+        walked back to the last trial that saved one.
+        """
+        if self.checkpoint_root is None:
             return None
-        checkpoint = TrialCheckpoints(self.checkpoint_root, int(retry_of)).load()
+        checkpoint = None
+        for number in _retried_chain(trial):
+            checkpoint = TrialCheckpoints(self.checkpoint_root, number).load()
+            if checkpoint is not None:
+                break
         if checkpoint is None:
             return None
         for epoch, value in enumerate(checkpoint.history.get(self.config.metric, [])):

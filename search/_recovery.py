@@ -15,29 +15,31 @@ __all__ = ["recover_trials", "requeue_failed_trial"]
 
 # How a trial that was stopped from outside (not by its own training) is recorded.
 INTERRUPTED = ("KeyboardInterrupt", "worker_died")
-MAX_ATTEMPTS = 5
+MAX_STALLED = 3
 
 
 def requeue_failed_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
     """Enqueue the parameters of a failed trial once more, unless already done.
 
-    A retry carries ``retry_of`` (the failed trial's number) and ``attempt``; a
-    chain of retries stops after ``MAX_ATTEMPTS``. Returns whether it enqueued.
+    A retry carries ``retry_of`` (the failed trial's number) and ``stalled``, the
+    number of retries in a row that died without completing a new epoch; after
+    ``MAX_STALLED`` of those (a configuration that kills its worker every time,
+    say) the parameters are not re-queued again. Returns whether it enqueued.
 
     Also the storage's ``failed_trial_callback`` for trials with a stale heartbeat.
 
     Example:
         >>> requeue_failed_trial(study, study.trials[3])  # doctest: +SKIP
     """
-    attempt = int(trial.user_attrs.get("attempt", 1))
-    if attempt >= MAX_ATTEMPTS:
+    epochs = int(trial.user_attrs.get("epochs_trained", 0))
+    progressed = epochs > int(trial.user_attrs.get("resumed_from_epoch", -1)) + 1
+    stalled = 0 if progressed else int(trial.user_attrs.get("stalled", 0)) + 1
+    if stalled >= MAX_STALLED:
         return False
     done = {t.user_attrs.get("retry_of") for t in study.get_trials(deepcopy=False, states=None)}
     if trial.number in done:
         return False
-    study.enqueue_trial(
-        trial.params, user_attrs={"retry_of": trial.number, "attempt": attempt + 1}, skip_if_exists=False
-    )
+    study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number, "stalled": stalled}, skip_if_exists=False)
     return True
 
 
