@@ -20,11 +20,7 @@ from search._workers import worker_identity
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["Objective", "SurplusTrial"]
-
-
-class SurplusTrial(Exception):
-    """A trial started by one worker while others had already filled the budget."""
+__all__ = ["Objective"]
 
 
 class Objective:
@@ -52,6 +48,10 @@ class Objective:
         data: Partial-train and validation data.
         space: A module with ``suggest`` and ``build``.
         storage_url: The study's storage; enables per-epoch checkpoints.
+        budget: The study's total of finished trials, when several workers share
+            it: a trial that starts once earlier-numbered trials fill the budget
+            (another worker started at the same moment) is failed at once, with
+            ``stopped_by = "surplus"``, instead of running.
         dashboard: Write each trial's learning curves and note for optuna-dashboard.
         on_epoch: Optional ``f(trial_number, epoch, history)`` called after every epoch
             (the progress bar uses it).
@@ -67,6 +67,7 @@ class Objective:
         space: ModuleType,
         *,
         storage_url: str | None = None,
+        budget: int | None = None,
         dashboard: bool = True,
         on_epoch: Callable[[int, int, dict[str, list[float]]], None] | None = None,
     ) -> None:
@@ -74,6 +75,7 @@ class Objective:
         self.data = data
         self.space = space
         self.checkpoint_root = None if storage_url is None else artifact_dir(storage_url) / "checkpoints" / config.name
+        self.budget = budget
         self.dashboard = dashboard
         self.on_epoch = on_epoch
 
@@ -81,12 +83,11 @@ class Objective:
         facts: dict[str, Any] = {}
         try:
             value = self._train(trial, facts)
-        except SurplusTrial:
-            raise  # never really started: nothing to show
         except Exception:  # pruned or failed: still worth a note; Ctrl-C (BaseException) is not
             self._publish(trial, facts)
             raise
-        self._publish(trial, facts)
+        if trial.user_attrs.get("stopped_by") != "surplus":  # never really started: nothing to show
+            self._publish(trial, facts)
         return value
 
     def _publish(self, trial: optuna.trial.Trial, facts: dict[str, Any]) -> None:
@@ -104,7 +105,7 @@ class Objective:
         trial.set_user_attr("worker", worker_identity())
         if self._surplus(trial):
             trial.set_user_attr("stopped_by", "surplus")
-            raise SurplusTrial(f"the study already has {config.trials} finished or running trials")
+            return math.nan  # FAIL, quietly: other workers had already filled the budget
         model_config = self.space.suggest(trial, **config.space_bounds)
         trial.set_user_attr("config", model_config)
         set_seed(config.seed + trial.number)
@@ -187,9 +188,11 @@ class Objective:
         """Whether trials numbered before this one already fill the budget (another worker started it)."""
         import optuna
 
+        if self.budget is None:
+            return False
         state = optuna.trial.TrialState
         ahead = trial.study.get_trials(deepcopy=False, states=(state.COMPLETE, state.PRUNED, state.RUNNING))
-        return sum(t.number < trial.number for t in ahead) >= self.config.trials
+        return sum(t.number < trial.number for t in ahead) >= self.budget
 
     def _resume(self, trial: optuna.trial.Trial) -> Checkpoint | None:
         """The newest checkpoint along the chain of trials this one retries, its epochs reported again.

@@ -301,7 +301,7 @@ def run_study(
             raise SearchError(f"{len(failed)} of {workers} workers failed (exit status {failed[0]}); see above")
         return study
     with progress_bar(study, budget, show=show_progress, max_epochs=config.max_epochs) as bar:
-        objective = Objective(config, data, space, storage_url=url, on_epoch=bar.epoch if bar else None)
+        objective = Objective(config, data, space, storage_url=url, budget=budget, on_epoch=bar.epoch if bar else None)
         callbacks = [bar] if bar else []
         optimize_until_budget(study, objective, budget=budget, deadline=deadline, callbacks=callbacks)
     return study

@@ -135,8 +135,9 @@ def join_study(
     space = load_space(config.space_module)
     data = load_search_data(config.data, seed=config.seed)
     deadline = None if timeout is None else time.monotonic() + timeout
-    with progress_bar(study, config.trials, show=show_progress, max_epochs=config.max_epochs) as bar:
-        objective = Objective(config, data, space, storage_url=url, on_epoch=bar.epoch if bar else None)
+    budget = config.trials
+    with progress_bar(study, budget, show=show_progress, max_epochs=config.max_epochs) as bar:
+        objective = Objective(config, data, space, storage_url=url, budget=budget, on_epoch=bar.epoch if bar else None)
         optimize_until_budget(study, objective, budget=config.trials, deadline=deadline, callbacks=[bar] if bar else [])
     return study
 

@@ -195,14 +195,6 @@ def postgres_url():
         shutil.rmtree(root, ignore_errors=True)
 
 
-def sqlite_rows(path: Path) -> list[str]:
-    """Every row of every table of a SQLite file, as SQL text (for row-for-row comparisons)."""
-    import sqlite3
-
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
-        return list(conn.iterdump())
-
-
 class PruneOddTrials(optuna.pruners.BasePruner):
     """Prunes odd-numbered trials at their first report: complete and pruned trials, deterministically."""
 

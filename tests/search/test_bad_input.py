@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import sqlite_rows
-from tests.search.test_cli import cli
+from tests._helpers import cli, sqlite_rows
 from tests.search.test_workers import tiny_study
 
 

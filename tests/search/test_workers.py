@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -16,7 +15,8 @@ from pathlib import Path
 import optuna
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests._helpers import REPO, cli
+
 State = optuna.trial.TrialState
 
 TINY = """
@@ -62,17 +62,6 @@ def tiny_study(
     return path
 
 
-def cli(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "search", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=dict(os.environ),
-        timeout=timeout,
-    )
-
-
 def _finished(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     return study.get_trials(states=(State.COMPLETE, State.PRUNED))
 
@@ -83,6 +72,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.mark.slow
 def test_eight_workers_on_one_sqlite_file_with_a_dashboard_polling(tmp_path: Path) -> None:
     storage = f"sqlite:///{tmp_path / 'parallel.db'}"
     path = tiny_study(tmp_path, "parallel", trials=80)
@@ -156,14 +146,7 @@ def test_a_worker_joins_from_elsewhere_with_only_name_and_url(tmp_path: Path, po
     assert cli("run", str(path), "--trials", "1", "--storage", postgres_url, "--no-progress").returncode == 0
     other_dir = tmp_path / "elsewhere"
     other_dir.mkdir()
-    result = subprocess.run(
-        [sys.executable, "-m", "search", "worker", "pg-join", "--storage", postgres_url, "--trials", "3", "--json"],
-        capture_output=True,
-        text=True,
-        cwd=other_dir,
-        env=dict(os.environ),
-        timeout=600,
-    )
+    result = cli("worker", "pg-join", "--storage", postgres_url, "--trials", "3", "--json", cwd=other_dir)
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads(result.stdout)["n_finished"] == 3
 

@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from tests._helpers import cli
+
 QUICK = ["--set", "data.subset=3000", "--set", "data.validation_size=0.4", "--set", "max_epochs=3"]
 
 
 def _cli(*args: str) -> dict:
-    result = subprocess.run(
-        [sys.executable, "-m", "search", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=dict(os.environ),
-        timeout=900,
-    )
+    result = cli(*args)
     assert result.returncode == 0, result.stderr[-2000:]
     return json.loads(result.stdout)
 
