@@ -70,7 +70,11 @@ def make_pruner(config: StudyConfig) -> optuna.pruners.BasePruner:
 
 
 def _check_space(config: StudyConfig) -> ModuleType:
-    """Load the space and sample it once in memory, so bad bounds fail before any write."""
+    """Load the space and sample it once in memory, so bad bounds fail before any write.
+
+    A space may also define ``check(**bounds)`` to verify what its bounds name
+    (e.g. that embedding modules load) before the study is written.
+    """
     import optuna
 
     from spaces import load_space
@@ -79,6 +83,9 @@ def _check_space(config: StudyConfig) -> ModuleType:
     with _quiet_optuna():
         probe = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
         space.suggest(probe.ask(), **config.space_bounds)
+    check = getattr(space, "check", None)
+    if callable(check):
+        check(**config.space_bounds)
     return space
 
 
@@ -304,6 +311,11 @@ def run_study(
                     raise SearchError(f"{failures} trials in a row failed; the last one: {reason}")
             else:
                 failures = 0
+    from search._report import best_by_trainable
+
+    by_trainable = best_by_trainable(study)
+    if by_trainable:  # e.g. frozen vs fine-tuned embeddings, kept on the study for the dashboard
+        study.set_user_attr("best_by_trainable", by_trainable)
     return study
 
 
