@@ -127,7 +127,9 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
 
 
 def _cmd_embeddings_pretrain(args: argparse.Namespace) -> int:
-    from search._embeddings import pretrain_text_embedding
+    from search._embeddings import _import_hub, pretrain_text_embedding
+
+    _import_hub()  # TensorFlow's start-up lines hidden
 
     path = pretrain_text_embedding(
         args.out,

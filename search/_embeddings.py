@@ -158,8 +158,6 @@ def export_text_embedding(
         >>> export_text_embedding(["good", "bad"], np.eye(2), "/tmp/tiny", num_oov_buckets=1)  # doctest: +SKIP
         PosixPath('/tmp/tiny')
     """
-    import tensorflow as tf
-
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise SearchError(f"output folder {out} exists and is not empty")
@@ -174,6 +172,8 @@ def export_text_embedding(
     if oov.shape != (num_oov_buckets, dim):
         raise SearchError(f"oov_vectors must have shape {(num_oov_buckets, dim)}, got {oov.shape}")
     full = np.concatenate([matrix, oov]).astype(np.float32)
+    _import_hub()
+    import tensorflow as tf
 
     with tempfile.TemporaryDirectory() as scratch:
         vocab_file = Path(scratch) / "tokens.txt"
@@ -405,22 +405,47 @@ def resolve_text_handle(handle: str) -> Path:
         return pretrain_text_embedding(dim=int(match.group(1)))
     if handle.startswith(BUILTIN_PREFIX) or handle.startswith("search:"):
         raise SearchError(f"unknown built-in embedding handle {handle!r} (e.g. {DEFAULT_TEXT_HANDLE!r})")
-    local = Path(handle).expanduser()
-    if "://" not in handle and not local.exists():
-        raise SearchError(f"embedding handle {handle!r}: no such folder")
-    try:
-        import tensorflow_hub as hub
-
-        path = Path(hub.resolve(handle))
-    except Exception as exc:  # network, HTTP and archive errors come in many types
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-        raise SearchError(f"cannot resolve embedding handle {handle!r}: {reason}") from None
+    if "://" not in handle:
+        path = Path(handle).expanduser()
+        if not path.exists():
+            raise SearchError(f"embedding handle {handle!r}: no such folder")
+    else:
+        try:
+            path = Path(_import_hub().resolve(handle))
+        except Exception as exc:  # network, HTTP and archive errors come in many types
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            raise SearchError(f"cannot resolve embedding handle {handle!r}: {reason}") from None
     if not (path / "saved_model.pb").is_file() and not (path / "saved_model.pbtxt").is_file():
         raise SearchError(f"embedding handle {handle!r} is not a SavedModel (no saved_model.pb in {path})")
     return path
 
 
 _MODULES: dict[str, TextModule] = {}
+
+
+def _import_hub() -> Any:
+    """Import ``tensorflow_hub`` (and TensorFlow) with TensorFlow's start-up log lines hidden.
+
+    TensorFlow 2.21 prints absl INFO lines on import whatever ``TF_CPP_MIN_LOG_LEVEL``
+    says; they would break the CLI's one-line errors. Only the C-level stderr of the
+    first import is silenced; Python exceptions pass through.
+    """
+    import sys
+
+    if "tensorflow" in sys.modules:
+        import tensorflow_hub
+
+        return tensorflow_hub
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import tensorflow_hub
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+    return tensorflow_hub
 
 
 def load_text_module(handle: str) -> TextModule:
@@ -435,10 +460,10 @@ def load_text_module(handle: str) -> TextModule:
     """
     if handle in _MODULES:
         return _MODULES[handle]
-    import tensorflow as tf
-    import tensorflow_hub as hub
-
     path = resolve_text_handle(handle)
+    hub = _import_hub()
+    import tensorflow as tf
+
     try:
         module = hub.load(str(path))
         output = module(tf.constant(["a b"]))
