@@ -351,6 +351,8 @@ def pretrain_text_embedding(
     """
     from search._imdb import find_imdb, read_imdb
 
+    if out is not None and Path(out).exists() and (not Path(out).is_dir() or any(Path(out).iterdir())):
+        raise SearchError(f"output folder {out} exists and is not empty")  # before a minute of pretraining
     archive = find_imdb()
     entry: Path | None = None
     if out is None:

@@ -168,3 +168,4 @@ def test_embedding_handles_that_do_not_load(tmp_path: Path, existing_db: Path) -
     assert "no word vectors in" in _error_line(cli(*export))
     (tmp_path / "notes.txt").write_text("good 1 0\n")
     assert f"output folder {tmp_path} exists and is not empty" in _error_line(cli(*export[:-1], str(tmp_path)))
+    assert f"output folder {tmp_path} exists" in _error_line(cli("embeddings", "pretrain", "--out", str(tmp_path)))
