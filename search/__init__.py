@@ -14,6 +14,8 @@ Example:
 
 from __future__ import annotations
 
+from typing import Any
+
 from search._config import StudyConfig, available_studies, load_study_config
 from search._datasets import (
     Dataset,
@@ -23,6 +25,16 @@ from search._datasets import (
     load_search_data,
     register_loader,
     split_train_validation,
+)
+from search._embeddings import (
+    DEFAULT_TEXT_HANDLE,
+    TextModule,
+    export_text_embedding,
+    load_text_module,
+    pretrain_imdb_vectors,
+    pretrain_text_embedding,
+    read_word_vectors,
+    resolve_text_handle,
 )
 from search._errors import SearchError
 from search._holdout import evaluate_holdout, holdout_metrics
@@ -35,17 +47,21 @@ from search._task import Task
 from search._worker import join_study
 
 __all__ = [
+    "DEFAULT_TEXT_HANDLE",
     "Dataset",
     "HoldoutData",
+    "HubTextEmbedding",
     "Objective",
     "SearchData",
     "SearchError",
     "StudyConfig",
     "Task",
+    "TextModule",
     "artifact_dir",
     "available_studies",
     "default_storage",
     "evaluate_holdout",
+    "export_text_embedding",
     "format_holdout",
     "holdout_metrics",
     "join_study",
@@ -54,10 +70,15 @@ __all__ = [
     "load_search_data",
     "load_study",
     "load_study_config",
+    "load_text_module",
     "make_pruner",
     "make_sampler",
     "open_storage",
+    "pretrain_imdb_vectors",
+    "pretrain_text_embedding",
+    "read_word_vectors",
     "register_loader",
+    "resolve_text_handle",
     "run_study",
     "split_train_validation",
     "sqlite_path",
@@ -65,3 +86,12 @@ __all__ = [
     "study_summary",
     "write_report",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The Keras layer imports Keras: only when asked for, so `import search` stays fast.
+    if name == "HubTextEmbedding":
+        from search._hub import HubTextEmbedding
+
+        return HubTextEmbedding
+    raise AttributeError(f"module 'search' has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""Command line: ``python -m search {run,worker,holdout,list,report,dashboard} ...``."""
+"""Command line: ``python -m search {run,worker,holdout,list,report,dashboard,embeddings} ...``."""
 
 from __future__ import annotations
 
@@ -74,6 +74,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             best = f"best value {summary['best_value']:.4f} (trial {summary['best_trial']}"
             print(f"{best}, best epoch {summary['best_epoch']})")
             print(f"best config {json.dumps(summary['best_config'])}")
+        for group, best in summary.get("best_by_trainable", {}).items():
+            print(f"best {group} embeddings: {best['value']:.4f} (trial {best['trial']})")
         print(f"next: python -m search holdout {args.study}" + (f" --storage {args.storage}" if args.storage else ""))
     return 0
 
@@ -130,6 +132,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
             f"  {s['study']:<20} finished {s['n_finished']:>4}  failed {s['n_failed']:>3}  "
             f"best {best}  holdout accuracy {holdout}"
         )
+        for group, value in s.get("best_by_trainable", {}).items():
+            print(f"  {'':<20} best {group} embeddings {value['value']:.4f} (trial {value['trial']})")
     return 0
 
 
@@ -172,6 +176,87 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
     except OSError as exc:  # the port was taken in between
         raise SearchError(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}") from None
     return 0
+
+
+def _cmd_embeddings_pretrain(args: argparse.Namespace) -> int:
+    from search._embeddings import _import_hub, pretrain_text_embedding
+
+    _import_hub()  # TensorFlow's start-up lines hidden
+
+    path = pretrain_text_embedding(
+        args.out,
+        dim=args.dim,
+        vocab_size=args.vocab_size,
+        window=args.window,
+        num_oov_buckets=args.oov_buckets,
+        limit=args.limit,
+    )
+    return _print_module(str(path), args.json)
+
+
+def _cmd_embeddings_export(args: argparse.Namespace) -> int:
+    from search._embeddings import export_text_embedding, read_word_vectors
+
+    tokens, vectors = read_word_vectors(args.vectors)
+    path = export_text_embedding(tokens, vectors, args.out, num_oov_buckets=args.oov_buckets)
+    return _print_module(str(path), args.json)
+
+
+def _cmd_embeddings_show(args: argparse.Namespace) -> int:
+    return _print_module(args.handle, args.json)
+
+
+def _print_module(handle: str, as_json: bool) -> int:
+    from search._embeddings import load_text_module
+    from search._training import configure_backend
+
+    configure_backend()
+    info = load_text_module(handle)
+    summary = {
+        "handle": handle,
+        "path": str(info.path),
+        "output_dim": info.output_dim,
+        "structure": "standard (trainable)" if info.native else "other (frozen only)",
+        "vocabulary_size": len(info.tokens) if info.tokens is not None else None,
+        "num_oov_buckets": info.num_oov_buckets if info.native else None,
+    }
+    if as_json:
+        _print_json(summary)
+    else:
+        for key, value in summary.items():
+            print(f"{key:<16}{value}")
+    return 0
+
+
+def _embeddings_parser(sub: Any) -> None:
+    embeddings = sub.add_parser("embeddings", help="pretrain, export or inspect TF-Hub text-embedding modules")
+    commands = embeddings.add_subparsers(dest="embeddings_command", required=True)
+
+    pretrain = commands.add_parser(
+        "pretrain", help="word vectors from the 50,000 unlabeled IMDB reviews (PPMI + SVD) as a TF-Hub module"
+    )
+    pretrain.add_argument("--dim", type=int, default=50, help="embedding size (default 50)")
+    pretrain.add_argument("--vocab-size", type=int, default=20000, help="most frequent tokens kept (default 20000)")
+    pretrain.add_argument("--window", type=int, default=5, help="co-occurrence window on each side (default 5)")
+    pretrain.add_argument("--oov-buckets", type=int, default=1000, help="out-of-vocabulary rows (default 1000)")
+    pretrain.add_argument("--limit", type=int, metavar="N", help="use only the first N unlabeled reviews")
+    pretrain.add_argument(
+        "--out", metavar="DIR", help="module folder (default: the cache, as search:imdb-unsup-<dim>dim)"
+    )
+    pretrain.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    pretrain.set_defaults(func=_cmd_embeddings_pretrain)
+
+    export = commands.add_parser("export", help="a TF-Hub text-embedding module from word vectors (word v1 v2 ...)")
+    export.add_argument("--vectors", required=True, metavar="FILE", help="word2vec/GloVe text-format vectors")
+    export.add_argument("--out", required=True, metavar="DIR", help="module folder to create")
+    export.add_argument("--oov-buckets", type=int, default=1000, help="out-of-vocabulary rows (default 1000)")
+    export.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    export.set_defaults(func=_cmd_embeddings_export)
+
+    show = commands.add_parser("show", help="load a handle and describe the module")
+    show.add_argument("handle", help="TF-Hub URL, SavedModel folder or search:imdb-unsup-<dim>dim")
+    show.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    show.set_defaults(func=_cmd_embeddings_show)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -238,6 +323,7 @@ def _parser() -> argparse.ArgumentParser:
     dashboard.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     dashboard.add_argument("--port", type=int, default=8080, help="port to listen on (default: 8080)")
     dashboard.set_defaults(func=_cmd_dashboard)
+    _embeddings_parser(sub)
     return parser
 
 

@@ -131,6 +131,35 @@ def _load_imdb_bow(settings: dict[str, Any], seed: int) -> Dataset:
     )
 
 
+def _load_imdb_text(settings: dict[str, Any], seed: int) -> Dataset:
+    from search._imdb import find_imdb, read_imdb
+
+    known = {"kind", "source", "validation_size", "subset"}
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise SearchError(f"unknown [data] setting(s) for imdb-text: {', '.join(unknown)}")
+    if settings.get("source", "archive") != "archive":
+        raise SearchError(f"imdb-text reads the aclImdb archive only (source = 'archive'), got {settings['source']!r}")
+    splits = read_imdb(find_imdb())
+    train, test = splits["train"], splits["test"]
+    train_rows = np.arange(len(train.texts))
+    test_rows = np.arange(len(test.texts))
+    subset = settings.get("subset")
+    if subset:  # the same balanced sample of each split as imdb-bow takes
+        train_rows = _subsample(train.labels, subset, seed)
+        test_rows = _subsample(test.labels, subset, seed)
+    return Dataset(
+        x_train=np.array([train.texts[i] for i in train_rows], dtype=object),
+        y_train=train.labels[train_rows].astype(np.float32),
+        x_test=np.array([test.texts[i] for i in test_rows], dtype=object),
+        y_test=test.labels[test_rows].astype(np.float32),
+        task=Task("binary"),
+        train_ids=[train.ids[i] for i in train_rows],
+        test_ids=[test.ids[i] for i in test_rows],
+        class_names=["negative", "positive"],
+    )
+
+
 def _subsample(labels: np.ndarray, size: int, seed: int) -> np.ndarray:
     if size >= len(labels):
         return np.arange(len(labels))
@@ -140,6 +169,7 @@ def _subsample(labels: np.ndarray, size: int, seed: int) -> np.ndarray:
 
 _LOADERS: dict[str, Callable[[dict[str, Any], int], Dataset]] = {
     "imdb-bow": _load_imdb_bow,
+    "imdb-text": _load_imdb_text,
 }
 
 

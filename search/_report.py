@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["format_holdout", "list_studies", "study_summary"]
+__all__ = ["best_by_trainable", "format_holdout", "list_studies", "study_summary"]
 
 
 def study_summary(study: optuna.Study) -> dict[str, Any]:
@@ -46,9 +46,35 @@ def study_summary(study: optuna.Study) -> dict[str, Any]:
             best_config=best.user_attrs.get("config"),
             best_epoch=best.user_attrs.get("best_epoch"),
         )
+    by_trainable = best_by_trainable(study)
+    if by_trainable:
+        summary["best_by_trainable"] = by_trainable
     holdout = study.user_attrs.get("holdout")
     summary["holdout_accuracy"] = holdout.get("accuracy") if holdout else None
     return summary
+
+
+def best_by_trainable(study: optuna.Study) -> dict[str, dict[str, Any]]:
+    """Best completed trial for frozen and for fine-tuned embeddings (studies whose configs have ``trainable``).
+
+    Returns:
+        ``{"frozen": {"value": ..., "trial": ...}, "fine-tuned": {...}}``, with only
+        the groups that have a completed trial; empty for other studies.
+
+    Example:
+        >>> best_by_trainable(study)["fine-tuned"]["value"]  # doctest: +SKIP
+        0.8871
+    """
+    sign = 1.0 if study.direction.name.lower() == "maximize" else -1.0
+    best: dict[str, dict[str, Any]] = {}
+    for trial in study.get_trials(deepcopy=False):
+        config = trial.user_attrs.get("config") or {}
+        if trial.state.name != "COMPLETE" or "trainable" not in config or trial.value is None:
+            continue
+        group = "fine-tuned" if config["trainable"] else "frozen"
+        if group not in best or sign * trial.value > sign * best[group]["value"]:
+            best[group] = {"value": trial.value, "trial": trial.number}
+    return {k: best[k] for k in ("frozen", "fine-tuned") if k in best}
 
 
 def list_studies(storage: str | None = None) -> list[dict[str, Any]]:

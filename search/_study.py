@@ -73,7 +73,11 @@ def make_pruner(config: StudyConfig) -> optuna.pruners.BasePruner:
 
 
 def _check_space(config: StudyConfig) -> ModuleType:
-    """Load the space and sample it once in memory, so bad bounds fail before any write."""
+    """Load the space and sample it once in memory, so bad bounds fail before any write.
+
+    A space may also define ``check(**bounds)`` to verify what its bounds name
+    (e.g. that embedding modules load) before the study is written.
+    """
     import optuna
 
     from spaces import load_space
@@ -82,6 +86,9 @@ def _check_space(config: StudyConfig) -> ModuleType:
     with _quiet_optuna():
         probe = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
         space.suggest(probe.ask(), **config.space_bounds)
+    check = getattr(space, "check", None)
+    if callable(check):
+        check(**config.space_bounds)
     return space
 
 
@@ -299,11 +306,18 @@ def run_study(
         failed = [p.returncode for p in processes if p.returncode]
         if failed:
             raise SearchError(f"{len(failed)} of {workers} workers failed (exit status {failed[0]}); see above")
-        return study
-    with progress_bar(study, budget, show=show_progress, max_epochs=config.max_epochs) as bar:
-        objective = Objective(config, data, space, storage_url=url, budget=budget, on_epoch=bar.epoch if bar else None)
-        callbacks = [bar] if bar else []
-        optimize_until_budget(study, objective, budget=budget, deadline=deadline, callbacks=callbacks)
+    else:
+        with progress_bar(study, budget, show=show_progress, max_epochs=config.max_epochs) as bar:
+            objective = Objective(
+                config, data, space, storage_url=url, budget=budget, on_epoch=bar.epoch if bar else None
+            )
+            callbacks = [bar] if bar else []
+            optimize_until_budget(study, objective, budget=budget, deadline=deadline, callbacks=callbacks)
+    from search._report import best_by_trainable
+
+    by_trainable = best_by_trainable(study)
+    if by_trainable:  # e.g. frozen vs fine-tuned embeddings, kept on the study for the dashboard
+        study.set_user_attr("best_by_trainable", by_trainable)
     return study
 
 

@@ -266,3 +266,28 @@ def browser():
         chromium = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+TINY_VOCAB = ["the", "a", "good", "great", "bad", "awful", "movie", "film", "plot", "acting", "The", "<br"]
+
+
+@pytest.fixture(scope="session")
+def tiny_text_module(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 12-token, 4-dimension TF-Hub text-embedding module with non-zero OOV rows (5 buckets)."""
+    from search import export_text_embedding
+
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(len(TINY_VOCAB), 4)).astype(np.float32)
+    out = tmp_path_factory.mktemp("hub") / "tiny"
+    return export_text_embedding(TINY_VOCAB, vectors, out, num_oov_buckets=5, oov_vectors=rng.normal(size=(5, 4)))
+
+
+@pytest.fixture(scope="session")
+def imdb_reviews() -> dict:
+    """Real reviews: the labelled training split and the unlabeled reviews, read once."""
+    if not (SHARED_DATA / "aclImdb_v1.tar.gz").exists() and not (SHARED_DATA / "aclImdb").exists():
+        pytest.skip(f"IMDB data not found in {SHARED_DATA} (set SEARCH_DATA_DIR)")
+    from search._imdb import read_imdb
+
+    path = SHARED_DATA / "aclImdb"
+    return read_imdb(path if path.exists() else SHARED_DATA / "aclImdb_v1.tar.gz", splits=("train", "unsup"))

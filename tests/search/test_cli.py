@@ -138,3 +138,33 @@ def test_dashboard_on_a_busy_port_is_one_error_line(existing_db: Path) -> None:
         port = busy.getsockname()[1]
         result = cli("dashboard", "--storage", f"sqlite:///{existing_db}", "--port", str(port), timeout=60)
     assert _error_line(result) == f"error: cannot serve on 127.0.0.1:{port}: Address already in use"
+
+
+def test_embeddings_export_and_show(tmp_path: Path) -> None:
+    vectors = tmp_path / "vectors.txt"
+    vectors.write_text("3 2\ngood 1 0\nbad 0 1\nfilm 0.5 0.5\n")
+    result = cli("embeddings", "export", "--vectors", str(vectors), "--out", str(tmp_path / "m"), "--oov-buckets", "7")
+    assert result.returncode == 0, result.stderr
+    shown = cli("embeddings", "show", str(tmp_path / "m"), "--json")
+    assert shown.returncode == 0, shown.stderr
+    info = json.loads(shown.stdout)
+    assert info["output_dim"] == 2 and info["vocabulary_size"] == 3 and info["num_oov_buckets"] == 7
+    assert info["structure"] == "standard (trainable)"
+
+
+def test_embedding_handles_that_do_not_load(tmp_path: Path, existing_db: Path) -> None:
+    assert _error_line(cli("embeddings", "show", "/no/such/module")) == (
+        "error: embedding handle '/no/such/module': no such folder"
+    )
+    (tmp_path / "notes.txt").write_text("hello")
+    line = _error_line(cli("embeddings", "show", str(tmp_path)))
+    assert f"embedding handle '{tmp_path}' is not a SavedModel" in line
+    before = _digest(existing_db)
+    args = ("run", "imdb-text", "--storage", f"sqlite:///{existing_db}", "--set", 'space.handle=["/no/such/module"]')
+    assert "'/no/such/module': no such folder" in _error_line(cli(*args))
+    assert _digest(existing_db) == before
+    export = ("embeddings", "export", "--vectors", str(tmp_path / "notes.txt"), "--out", str(tmp_path / "m"))
+    assert "no word vectors in" in _error_line(cli(*export))
+    (tmp_path / "notes.txt").write_text("good 1 0\n")
+    assert f"output folder {tmp_path} exists and is not empty" in _error_line(cli(*export[:-1], str(tmp_path)))
+    assert f"output folder {tmp_path} exists" in _error_line(cli("embeddings", "pretrain", "--out", str(tmp_path)))
