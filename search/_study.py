@@ -261,7 +261,10 @@ def run_study(
     from search._training import quiet_tensorflow
 
     quiet_tensorflow()
-    config = load_study_config(name, trials=n_trials, **(overrides or {}))
+    changes = dict(overrides or {})
+    if n_trials is not None:  # wins over a "trials" override (e.g. --set trials=5)
+        changes["trials"] = n_trials
+    config = load_study_config(name, **changes)
     if timeout is not None and timeout <= 0:
         raise SearchError(f"timeout must be positive, got {timeout}")
     space = _check_space(config)
@@ -270,6 +273,11 @@ def run_study(
     url = storage or default_storage()
     check_storage(url)
     data = load_search_data(config.data, seed=config.seed)
+    if config.metric not in data.task.metric_names:
+        raise SearchError(
+            f"metric {config.metric!r} is not logged for a {data.task.kind} task "
+            f"(one of: {', '.join(data.task.metric_names)})"
+        )
     storage_obj = open_storage(url)
     study = _open_study(config, storage_obj, space, allow_changes=allow_changes)
     print(f"study {config.name!r} in {url}", file=sys.stderr)
