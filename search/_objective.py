@@ -24,7 +24,9 @@ class Objective:
     Early stopping (``restore_best_weights=True``), the pruning callback and the
     returned value all watch ``config.metric``; the returned value is the metric
     at the recorded ``best_epoch``, the epoch whose weights early stopping
-    restores. A loss that turns NaN or infinite fails the trial.
+    restores. A study with a ``monitor`` (e.g. ``val_loss``) picks that epoch,
+    and stops early, by the monitor instead, and returns ``config.metric`` at it.
+    A loss that turns NaN or infinite fails the trial.
 
     Recorded user attributes: ``config``, ``history`` (per-epoch logs, updated
     every epoch), ``best_epoch`` (0-based), ``epochs_trained``, ``n_params``,
@@ -60,9 +62,9 @@ class Objective:
             trial.set_user_attr("epochs_trained", epoch + 1)
 
         recorder = epoch_recorder(record)
-        mode = "max" if config.direction == "maximize" else "min"
+        mode = "max" if config.monitor_direction == "maximize" else "min"
         early = keras.callbacks.EarlyStopping(
-            monitor=config.metric, mode=mode, patience=config.patience, restore_best_weights=True
+            monitor=config.monitored, mode=mode, patience=config.patience, restore_best_weights=True
         )
         callbacks = [recorder, keras.callbacks.TerminateOnNaN(), early, KerasPruningCallback(trial, config.metric)]
         try:
@@ -93,7 +95,7 @@ class Objective:
             return math.nan  # Optuna marks a NaN objective value FAIL
         epochs = len(losses)
         trial.set_user_attr("stopped_by", "early_stopping" if epochs < config.max_epochs else "max_epochs")
-        best = best_epoch(history[config.metric], config.direction)
+        best = best_epoch(history[config.monitored], config.monitor_direction)
         trial.set_user_attr("best_epoch", best)
         return history[config.metric][best]
 

@@ -273,11 +273,12 @@ def run_study(
     url = storage or default_storage()
     check_storage(url)
     data = load_search_data(config.data, seed=config.seed)
-    if config.metric not in data.task.metric_names:
-        raise SearchError(
-            f"metric {config.metric!r} is not logged for a {data.task.kind} task "
-            f"(one of: {', '.join(data.task.metric_names)})"
-        )
+    for key, name in (("metric", config.metric), ("monitor", config.monitored)):
+        if name not in data.task.metric_names:
+            raise SearchError(
+                f"{key} {name!r} is not logged for a {data.task.kind} task "
+                f"(one of: {', '.join(data.task.metric_names)})"
+            )
     storage_obj = open_storage(url)
     study = _open_study(config, storage_obj, space, allow_changes=allow_changes)
     print(f"study {config.name!r} in {url}", file=sys.stderr)

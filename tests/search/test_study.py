@@ -147,3 +147,9 @@ def test_same_seed_gives_the_same_trials(make_study, tmp_path: Path) -> None:
     b = run_study(path, storage=f"sqlite:///{tmp_path / 'b.db'}", show_progress=False)
     assert [t.params for t in a.trials] == [t.params for t in b.trials]
     assert [t.value for t in a.trials] == pytest.approx([t.value for t in b.trials])
+
+
+def test_a_monitor_the_task_does_not_log_is_refused_before_any_write(make_study, storage: str) -> None:
+    with pytest.raises(SearchError, match="monitor 'val_rmse' is not logged for a binary task"):
+        run_study(make_study(), storage=storage, show_progress=False, overrides={"monitor": "val_rmse"})
+    assert not sqlite_path(storage).exists()
