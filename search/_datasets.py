@@ -307,7 +307,12 @@ def _fit_transform(template: Any, fit_rows: Any, other_rows: Any) -> tuple[Any, 
 
 
 def as_features(x: Any) -> np.ndarray:
-    """A transformer's output as a dense ``float32`` array (the models' input type)."""
+    """A transformer's output as a dense ``float32`` array (the models' input type).
+
+    Example:
+        >>> as_features([[1, 2]]).dtype
+        dtype('float32')
+    """
     if hasattr(x, "toarray"):
         x = x.toarray()
     return np.ascontiguousarray(np.asarray(x, dtype=np.float32))

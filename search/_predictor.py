@@ -110,6 +110,10 @@ class Predictor:
 
         Returns:
             ``(model_path, preprocessing_path)``.
+
+        Example:
+            >>> predictor.save("models", "auto-mpg")  # doctest: +SKIP
+            (PosixPath('models/auto-mpg.keras'), PosixPath('models/auto-mpg.preprocessing.joblib'))
         """
         import joblib
         import sklearn
@@ -138,6 +142,9 @@ class Predictor:
 
         Raises:
             SearchError: A file is missing or not of this format.
+
+        Example:
+            >>> Predictor.load("models/auto-mpg.keras", "models/auto-mpg.preprocessing.joblib")  # doctest: +SKIP
         """
         import joblib
         import keras
