@@ -1,7 +1,9 @@
 """Hyperparameter search for Keras models on Optuna.
 
 Launch a study, stop and resume it at will, watch it in optuna-dashboard, and
-end with one honest evaluation on held-out data.
+end with one honest evaluation on held-out data. Tabular studies (``iris``,
+``auto-mpg``, any CSV) also save their fitted preprocessing, and
+:func:`load_predictor` predicts from raw rows.
 
 Example:
     >>> from search import run_study, evaluate_holdout
@@ -40,6 +42,7 @@ from search._errors import SearchError
 from search._holdout import evaluate_holdout, holdout_metrics
 from search._html_report import write_report
 from search._objective import Objective
+from search._predictor import Predictor, load_predictor
 from search._report import format_holdout, list_studies, study_summary
 from search._storage import artifact_dir, default_storage, open_storage, sqlite_path
 from search._study import load_study, make_pruner, make_sampler, run_study, stored_config
@@ -52,6 +55,7 @@ __all__ = [
     "HoldoutData",
     "HubTextEmbedding",
     "Objective",
+    "Predictor",
     "SearchData",
     "SearchError",
     "StudyConfig",
@@ -67,6 +71,7 @@ __all__ = [
     "join_study",
     "list_studies",
     "load_holdout_data",
+    "load_predictor",
     "load_search_data",
     "load_study",
     "load_study_config",

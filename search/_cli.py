@@ -8,6 +8,7 @@ import json
 import sys
 import tomllib
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from search._errors import SearchError
@@ -34,6 +35,37 @@ def _parse_set(items: list[str]) -> dict[str, Any]:
     return overrides
 
 
+def _run_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """``--set`` overrides plus the CSV flags: ``--path``, ``--target``, ``--task`` and ``--study``.
+
+    The flags become ``data.path`` (absolute, so later commands run from anywhere),
+    ``data.target`` and ``data.task``; ``--task`` also picks the metric and
+    direction (``val_accuracy``/maximize or ``val_rmse``/minimize) unless ``--set``
+    names them. ``--study`` names the study; a ``--path`` run of the ``csv``
+    template is named ``csv-<file stem>`` by default.
+    """
+    overrides = _parse_set(args.set)
+    data: dict[str, Any] = {}
+    if args.path is not None:
+        data["path"] = str(Path(args.path).expanduser().resolve())
+    if args.target is not None:
+        data["target"] = args.target
+    if args.task is not None:
+        data["task"] = args.task
+        metric, direction = ("val_rmse", "minimize") if args.task == "regression" else ("val_accuracy", "maximize")
+        overrides.setdefault("metric", metric)
+        overrides.setdefault("direction", direction)
+    if data:
+        overrides["data"] = {**overrides.get("data", {}), **data}
+    if args.study_name is not None:
+        if not args.study_name.strip():
+            raise SearchError("--study needs a non-empty name")
+        overrides["name"] = args.study_name
+    elif args.path is not None and args.study == "csv":
+        overrides.setdefault("name", f"csv-{Path(args.path).stem}")
+    return overrides
+
+
 def _print_json(value: Any) -> None:
     print(json.dumps(value, indent=None, default=str))
 
@@ -52,7 +84,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             storage=url,
             allow_changes=args.allow_changes,
             show_progress=not args.no_progress,
-            overrides=_parse_set(args.set),
+            overrides=_run_overrides(args),
             workers=args.workers,
         )
     except KeyboardInterrupt:
@@ -71,12 +103,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
             f"({summary['n_complete']} complete, {summary['n_pruned']} pruned, {summary['n_failed']} failed)"
         )
         if summary["best_trial"] is not None:
-            best = f"best value {summary['best_value']:.4f} (trial {summary['best_trial']}"
+            metric = summary.get("metric") or "value"
+            best = f"best {metric} {summary['best_value']:.4f} (trial {summary['best_trial']}"
             print(f"{best}, best epoch {summary['best_epoch']})")
             print(f"best config {json.dumps(summary['best_config'])}")
         for group, best in summary.get("best_by_trainable", {}).items():
             print(f"best {group} embeddings: {best['value']:.4f} (trial {best['trial']})")
-        print(f"next: python -m search holdout {args.study}" + (f" --storage {args.storage}" if args.storage else ""))
+        print(
+            f"next: python -m search holdout {summary['study']}"
+            + (f" --storage {args.storage}" if args.storage else "")
+        )
     return 0
 
 
@@ -127,10 +163,11 @@ def _cmd_list(args: argparse.Namespace) -> int:
     print(f"studies in {url}")
     for s in studies:
         best = "-" if s["best_value"] is None else f"{s['best_value']:.4f}"
-        holdout = "-" if s["holdout_accuracy"] is None else f"{s['holdout_accuracy']:.4f}"
+        metric = s.get("metric") or "value"
+        holdout = "-" if s["holdout_value"] is None else f"{s['holdout_metric']} {s['holdout_value']:.4f}"
         print(
             f"  {s['study']:<20} finished {s['n_finished']:>4}  failed {s['n_failed']:>3}  "
-            f"best {best}  holdout accuracy {holdout}"
+            f"best {metric} {best}  holdout {holdout}"
         )
         for group, value in s.get("best_by_trainable", {}).items():
             print(f"  {'':<20} best {group} embeddings {value['value']:.4f} (trial {value['trial']})")
@@ -283,6 +320,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="override a definition field, e.g. data.vocab_size=20000 (repeatable)",
     )
+    csv = run.add_argument_group("CSV files (the csv study)", "python -m search run csv --path FILE --target COLUMN")
+    csv.add_argument("--path", metavar="FILE", help="the CSV file (data.path)")
+    csv.add_argument("--target", metavar="COLUMN", help="the column to predict (data.target)")
+    csv.add_argument(
+        "--task", choices=("classification", "regression"), help="data.task, with its metric and direction"
+    )
+    csv.add_argument("--study", dest="study_name", metavar="NAME", help="study name (default: csv-<file stem>)")
     run.add_argument("--allow-changes", action="store_true", help="resume although the definition or space changed")
     run.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes on this machine (default 1)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -33,6 +33,12 @@ class StudyConfig:
         max_epochs: Upper bound on epochs; early stopping decides the count.
         patience: Early-stopping patience in epochs.
         description: One line shown by ``list``.
+        monitor: Metric that picks the best epoch (early stopping and the restored
+            weights), when it should differ from ``metric``; empty: ``metric``. A
+            coarse metric such as accuracy on a few dozen validation rows ties
+            across many epochs and stops at the first of them; a smooth
+            ``val_loss`` picks a well-trained epoch, whose ``metric`` the trial
+            returns.
 
     Example:
         >>> config = load_study_config("imdb-bow")
@@ -52,6 +58,7 @@ class StudyConfig:
     max_epochs: int
     patience: int
     description: str = ""
+    monitor: str = ""
 
     @property
     def space_module(self) -> str:
@@ -65,9 +72,26 @@ class StudyConfig:
         """Return a copy with some fields changed (``dataclasses.replace``)."""
         return dataclasses.replace(self, **changes)
 
+    @property
+    def monitored(self) -> str:
+        """The metric that picks the best epoch: ``monitor`` or else ``metric``."""
+        return self.monitor or self.metric
+
+    @property
+    def monitor_direction(self) -> str:
+        """``direction`` for ``metric`` itself; else maximize for accuracies, minimize for losses and errors.
+
+        Example:
+            >>> load_study_config("iris", monitor="val_loss").monitor_direction
+            'minimize'
+        """
+        if self.monitored == self.metric:
+            return self.direction
+        return "maximize" if "accuracy" in self.monitored else "minimize"
+
     def fingerprint(self) -> dict[str, Any]:
         """Settings that must not change while a study is resumed."""
-        return {
+        fields = {
             "metric": self.metric,
             "direction": self.direction,
             "seed": self.seed,
@@ -76,6 +100,9 @@ class StudyConfig:
             "max_epochs": self.max_epochs,
             "patience": self.patience,
         }
+        if self.monitor:  # only when set, so studies started without it resume as before
+            fields["monitor"] = self.monitor
+        return fields
 
 
 def available_studies() -> list[str]:
@@ -145,11 +172,14 @@ def _validate(raw: dict[str, Any], source: str) -> StudyConfig:
         "max_epochs": raw.get("max_epochs", budget.get("max_epochs", 20)),
         "patience": raw.get("patience", budget.get("patience", 3)),
         "description": raw.get("description", ""),
+        "monitor": raw.get("monitor", budget.get("monitor", "")),
     }
     if not isinstance(fields["name"], str) or not fields["name"]:
         raise SearchError(f"{source}: 'name' must be a non-empty string")
     if not isinstance(fields["metric"], str) or not fields["metric"]:
         raise SearchError(f"{source}: 'metric' must be a non-empty string")
+    if not isinstance(fields["monitor"], str):
+        raise SearchError(f"{source}: 'monitor' must be a metric name, got {fields['monitor']!r}")
     if fields["direction"] not in _DIRECTIONS:
         raise SearchError(f"{source}: 'direction' must be one of {_DIRECTIONS}, got {fields['direction']!r}")
     for key in ("data", "space", "sampler", "pruner"):

@@ -2,12 +2,23 @@
 
 Trials only ever receive :class:`SearchData`; the test split is loaded by
 :func:`load_holdout_data` alone.
+
+A loader may return raw rows (e.g. a pandas ``DataFrame``) with an *unfitted*
+scikit-learn ``preprocessor``. Preprocessing is then part of training, never of
+loading: :func:`load_search_data` fits a clone on the partial-train rows only
+(validation rows are transformed, as unseen data would be), and
+:func:`load_holdout_data` fits another clone on all training rows, the rows the
+holdout model is trained on, and only transforms the test rows. The holdout's
+fitted preprocessor is what is saved beside the holdout model. Loaders that
+return ready arrays (``imdb-bow``: its vocabulary already comes from training
+reviews alone) leave ``preprocessor`` at ``None`` and are used as they are.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -29,7 +40,27 @@ __all__ = [
 
 @dataclasses.dataclass(frozen=True)
 class Dataset:
-    """A whole data set as a loader returns it, before the train/validation split."""
+    """A whole data set as a loader returns it, before the train/validation split.
+
+    Attributes:
+        x_train: Training inputs: an array, or raw rows when ``preprocessor`` is set.
+        y_train: Training targets.
+        x_test: Test inputs, in the same form; only the holdout evaluation reads them.
+        y_test: Test targets.
+        task: What is predicted.
+        train_ids: One id per training example.
+        test_ids: One id per test example.
+        class_names: Class names by label (classification).
+        preprocessor: An unfitted scikit-learn transformer from raw rows to model
+            inputs, or ``None`` when ``x_train`` and ``x_test`` are ready arrays.
+        schema: JSON-able description of the raw rows (``target``, ``columns``,
+            ``numeric``, ``categorical``, ``na_values``...), saved with the holdout model.
+
+    Example:
+        >>> Dataset(x_train=np.zeros((4, 2)), y_train=np.zeros(4), x_test=np.zeros((2, 2)), y_test=np.zeros(2),
+        ...         task=Task("binary"), train_ids=list("abcd"), test_ids=list("ef")).preprocessor is None
+        True
+    """
 
     x_train: Any
     y_train: np.ndarray
@@ -39,11 +70,17 @@ class Dataset:
     train_ids: list[str]
     test_ids: list[str]
     class_names: list[str] = dataclasses.field(default_factory=list)
+    preprocessor: Any = None
+    schema: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
 class SearchData:
-    """What a trial sees: partial-train and validation arrays, never the test split."""
+    """What a trial sees: partial-train and validation arrays, never the test split.
+
+    ``preprocessor`` is the loader's preprocessing fitted on the partial-train rows
+    (``None`` for data that needs none).
+    """
 
     x_train: Any
     y_train: np.ndarray
@@ -52,6 +89,7 @@ class SearchData:
     task: Task
     train_ids: list[str]
     val_ids: list[str]
+    preprocessor: Any = None
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -60,7 +98,11 @@ class SearchData:
 
 @dataclasses.dataclass(frozen=True)
 class HoldoutData:
-    """What the holdout evaluation sees: all training examples and the test split."""
+    """What the holdout evaluation sees: all training examples and the test split.
+
+    ``preprocessor`` is the loader's preprocessing fitted on all training rows
+    (``None`` for data that needs none); ``schema`` describes the raw columns.
+    """
 
     x_train: Any
     y_train: np.ndarray
@@ -68,6 +110,8 @@ class HoldoutData:
     y_test: np.ndarray
     task: Task
     class_names: list[str]
+    preprocessor: Any = None
+    schema: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -94,10 +138,18 @@ def split_train_validation(
         raise SearchError(f"validation_size must be between 1 and {n - 1}, got {validation_size}")
     if isinstance(validation_size, float) and not 0.0 < validation_size < 1.0:
         raise SearchError(f"validation_size as a fraction must be in (0, 1), got {validation_size}")
+    n_val = validation_size if isinstance(validation_size, int) else math.ceil(validation_size * n)
+    if stratify and not _can_stratify(labels, n_val):
+        stratify = False  # a class too rare to be in both parts: a plain seeded shuffle
     train, val = train_test_split(
         np.arange(n), test_size=validation_size, random_state=seed, stratify=labels if stratify else None
     )
     return np.sort(train), np.sort(val)
+
+
+def _can_stratify(labels: np.ndarray, n_val: int) -> bool:
+    _, counts = np.unique(labels, return_counts=True)
+    return bool(counts.min() >= 2 and len(counts) <= min(n_val, len(labels) - n_val))
 
 
 def _load_imdb_bow(settings: dict[str, Any], seed: int) -> Dataset:
@@ -167,14 +219,38 @@ def _subsample(labels: np.ndarray, size: int, seed: int) -> np.ndarray:
     return rows
 
 
+def _load_csv(settings: dict[str, Any], seed: int) -> Dataset:
+    from search._tabular import load_csv
+
+    return load_csv(settings, seed)
+
+
+def _load_iris(settings: dict[str, Any], seed: int) -> Dataset:
+    from search._tabular import load_iris
+
+    return load_iris(settings, seed)
+
+
+def _load_auto_mpg(settings: dict[str, Any], seed: int) -> Dataset:
+    from search._tabular import load_auto_mpg
+
+    return load_auto_mpg(settings, seed)
+
+
 _LOADERS: dict[str, Callable[[dict[str, Any], int], Dataset]] = {
     "imdb-bow": _load_imdb_bow,
     "imdb-text": _load_imdb_text,
+    "csv": _load_csv,
+    "iris": _load_iris,
+    "auto-mpg": _load_auto_mpg,
 }
 
 
 def register_loader(kind: str, loader: Callable[[dict[str, Any], int], Dataset]) -> None:
     """Make ``[data] kind = "<kind>"`` load with ``loader(settings, seed) -> Dataset``.
+
+    A loader returns ready arrays, or raw rows with an unfitted ``preprocessor``
+    (see the module docstring) that is fitted on training rows only.
 
     Example:
         >>> register_loader("my-data", lambda settings, seed: Dataset(...))  # doctest: +SKIP
@@ -215,14 +291,19 @@ def load_search_data(settings: dict[str, Any], *, seed: int) -> SearchData:
     stratify = dataset.task.kind != "regression"
     validation_size = settings.get("validation_size", 0.2)
     train, val = split_train_validation(dataset.y_train, validation_size=validation_size, seed=seed, stratify=stratify)
+    x_train, x_val = _rows(dataset.x_train, train), _rows(dataset.x_train, val)
+    fitted = None
+    if dataset.preprocessor is not None:
+        fitted, (x_train, x_val) = _fit_transform(dataset.preprocessor, x_train, x_val)
     return SearchData(
-        x_train=dataset.x_train[train],
+        x_train=x_train,
         y_train=dataset.y_train[train],
-        x_val=dataset.x_train[val],
+        x_val=x_val,
         y_val=dataset.y_train[val],
         task=dataset.task,
         train_ids=[dataset.train_ids[i] for i in train],
         val_ids=[dataset.train_ids[i] for i in val],
+        preprocessor=fitted,
     )
 
 
@@ -235,11 +316,41 @@ def load_holdout_data(settings: dict[str, Any], *, seed: int) -> HoldoutData:
         (25000, 10000)
     """
     dataset = _load(settings, seed)
+    x_train, x_test, fitted = dataset.x_train, dataset.x_test, None
+    if dataset.preprocessor is not None:
+        fitted, (x_train, x_test) = _fit_transform(dataset.preprocessor, x_train, x_test)
     return HoldoutData(
-        x_train=dataset.x_train,
+        x_train=x_train,
         y_train=dataset.y_train,
-        x_test=dataset.x_test,
+        x_test=x_test,
         y_test=dataset.y_test,
         task=dataset.task,
         class_names=dataset.class_names,
+        preprocessor=fitted,
+        schema=dataset.schema,
     )
+
+
+def _rows(x: Any, rows: np.ndarray) -> Any:
+    """Rows of an array, a sparse matrix or a pandas frame (by position)."""
+    return x.iloc[rows].reset_index(drop=True) if hasattr(x, "iloc") else x[rows]
+
+
+def _fit_transform(template: Any, fit_rows: Any, other_rows: Any) -> tuple[Any, tuple[np.ndarray, np.ndarray]]:
+    """Fit a fresh clone of ``template`` on ``fit_rows``; both parts as dense ``float32`` arrays."""
+    from sklearn.base import clone
+
+    fitted = clone(template).fit(fit_rows)
+    return fitted, (as_features(fitted.transform(fit_rows)), as_features(fitted.transform(other_rows)))
+
+
+def as_features(x: Any) -> np.ndarray:
+    """A transformer's output as a dense ``float32`` array (the models' input type).
+
+    Example:
+        >>> as_features([[1, 2]]).dtype
+        dtype('float32')
+    """
+    if hasattr(x, "toarray"):
+        x = x.toarray()
+    return np.ascontiguousarray(np.asarray(x, dtype=np.float32))

@@ -17,6 +17,7 @@ from search._study import load_study, stored_config
 if TYPE_CHECKING:
     import optuna
 
+    from search._datasets import HoldoutData
     from search._task import Task
 
 __all__ = ["evaluate_holdout", "holdout_metrics"]
@@ -74,8 +75,11 @@ def evaluate_holdout(
 
     The model trains for the best trial's best epoch count (early stopping's
     choice on the validation split), is evaluated once on the test split, saved
-    as ``.keras`` and attached to the study as an Optuna artifact. The metrics are
-    stored on the study as the ``holdout`` user attribute, and a second call
+    as ``.keras`` and attached to the study as an Optuna artifact. Data read from
+    raw rows (CSV, Iris, Auto MPG) is preprocessed by a preprocessor fitted on all
+    training rows; it is saved beside the model as ``<study>.preprocessing.joblib``
+    (also an artifact), and :func:`search.load_predictor` reloads both. The metrics
+    are stored on the study as the ``holdout`` user attribute, and a second call
     returns them without retraining unless ``force`` is set. The study's
     optuna-dashboard note gets the report (metrics, per-class table, confusion
     matrix as a table and as a PNG artifact drawn with matplotlib).
@@ -87,8 +91,9 @@ def evaluate_holdout(
         show_progress: Show the retraining epochs on stderr.
 
     Returns:
-        The metrics (see :func:`holdout_metrics`) plus ``loss``, ``trial``,
-        ``epochs``, ``model_path``, ``artifact_id``, ``computed_at`` and, for
+        The metrics (see :func:`holdout_metrics`) plus ``task``, ``metric``, ``loss``,
+        ``trial``, ``epochs``, ``model_path``, ``artifact_id``, ``computed_at``; with
+        preprocessing, ``preprocessing_path`` and ``preprocessing_artifact_id``; for
         classification, ``confusion_matrix_png`` and ``confusion_matrix_artifact_id``.
 
     Raises:
@@ -135,6 +140,8 @@ def evaluate_holdout(
     scores = model.predict(data.x_test, batch_size=1024, verbose=0)
     result = holdout_metrics(data.task, data.y_test, scores, data.class_names)
     result.update(
+        task=data.task.kind,
+        metric=config.metric,
         loss=float(evaluation["loss"]),
         trial=best.number,
         validation_value=best.value,
@@ -144,7 +151,7 @@ def evaluate_holdout(
         train_time_s=round(time.perf_counter() - start, 2),
         computed_at=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     )
-    result.update(_save_model(study, model, url))
+    result.update(_save_model(study, model, url, data))
     free_memory()
     from search._dashboard import publish_holdout_note, upload_confusion_matrix
 
@@ -154,17 +161,37 @@ def evaluate_holdout(
     return result
 
 
-def _save_model(study: optuna.Study, model: Any, url: str) -> dict[str, str]:
+def _save_model(study: optuna.Study, model: Any, url: str, data: HoldoutData) -> dict[str, str]:
+    """Save the model (and its fitted preprocessing) in ``<storage>.artifacts/models`` and as artifacts."""
     from optuna.artifacts import upload_artifact
+
+    from search._predictor import Predictor
 
     folder = artifact_dir(url) / "models"
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{study.study_name}.keras"
-    model.save(path)
-    artifact_id = upload_artifact(
-        artifact_store=artifact_store(url), file_path=str(path), study_or_trial=study, mimetype="application/zip"
-    )
-    return {"model_path": str(path), "artifact_id": artifact_id}
+    store = artifact_store(url)
+    if data.preprocessor is None:
+        path = folder / f"{study.study_name}.keras"
+        model.save(path)
+        preprocessing = None
+    else:
+        predictor = Predictor(model, data.preprocessor, data.task, data.class_names, data.schema)
+        path, preprocessing = predictor.save(folder, study.study_name)
+    saved = {
+        "model_path": str(path),
+        "artifact_id": upload_artifact(
+            artifact_store=store, file_path=str(path), study_or_trial=study, mimetype="application/zip"
+        ),
+    }
+    if preprocessing is not None:
+        saved["preprocessing_path"] = str(preprocessing)
+        saved["preprocessing_artifact_id"] = upload_artifact(
+            artifact_store=store,
+            file_path=str(preprocessing),
+            study_or_trial=study,
+            mimetype="application/octet-stream",
+        )
+    return saved
 
 
 class _EpochBar:

@@ -29,7 +29,9 @@ class Objective:
     Early stopping (``restore_best_weights=True``), the pruning callback and the
     returned value all watch ``config.metric``; the returned value is the metric
     at the recorded ``best_epoch``, the epoch whose weights early stopping
-    restores. A loss that turns NaN or infinite fails the trial.
+    restores. A study with a ``monitor`` (e.g. ``val_loss``) picks that epoch,
+    and stops early, by the monitor instead, and returns ``config.metric`` at it.
+    A loss that turns NaN or infinite fails the trial.
 
     Recorded user attributes: ``config``, ``history`` (per-epoch logs, updated
     every epoch), ``best_epoch`` (0-based), ``epochs_trained``, ``n_params``,
@@ -121,10 +123,10 @@ class Objective:
                     self.on_epoch(trial.number, epoch, history)
 
         recorder = epoch_recorder(record)
-        mode = "max" if config.direction == "maximize" else "min"
+        mode = "max" if config.monitor_direction == "maximize" else "min"
         early = resumable_early_stopping(
             resumed.early_stopping if resumed else None,
-            monitor=config.metric,
+            monitor=config.monitored,
             mode=mode,
             patience=config.patience,
             restore_best_weights=True,
@@ -180,7 +182,7 @@ class Objective:
             return math.nan  # Optuna marks a NaN objective value FAIL
         epochs = len(losses)
         trial.set_user_attr("stopped_by", "early_stopping" if epochs < config.max_epochs else "max_epochs")
-        best = best_epoch(history[config.metric], config.direction)
+        best = best_epoch(history[config.monitored], config.monitor_direction)
         trial.set_user_attr("best_epoch", best)
         return history[config.metric][best]
 

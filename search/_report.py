@@ -9,9 +9,15 @@ if TYPE_CHECKING:
 
 __all__ = ["best_by_trainable", "format_holdout", "list_studies", "study_summary"]
 
+_LABEL = 25  # width of the label column of a holdout report
+
 
 def study_summary(study: optuna.Study) -> dict[str, Any]:
     """A JSON-able summary: trial counts by state, best trial and stored holdout.
+
+    ``holdout_metric`` and ``holdout_value`` give the headline test result:
+    ``accuracy`` for classification, ``rmse`` for regression
+    (``holdout_accuracy`` is kept for classification).
 
     Example:
         >>> study_summary(study)["n_complete"]  # doctest: +SKIP
@@ -49,8 +55,14 @@ def study_summary(study: optuna.Study) -> dict[str, Any]:
     by_trainable = best_by_trainable(study)
     if by_trainable:
         summary["best_by_trainable"] = by_trainable
-    holdout = study.user_attrs.get("holdout")
-    summary["holdout_accuracy"] = holdout.get("accuracy") if holdout else None
+    config = study.user_attrs.get("config")
+    summary["metric"] = config.get("metric") if isinstance(config, dict) else None
+    holdout = study.user_attrs.get("holdout") or {}
+    summary["holdout_accuracy"] = holdout.get("accuracy")
+    # The headline test metric: accuracy for classification, RMSE for regression.
+    key = "rmse" if "rmse" in holdout else "accuracy" if "accuracy" in holdout else None
+    summary["holdout_metric"] = key
+    summary["holdout_value"] = holdout.get(key) if key else None
     return summary
 
 
@@ -94,19 +106,40 @@ def list_studies(storage: str | None = None) -> list[dict[str, Any]]:
 
 
 def format_holdout(name: str, result: dict[str, Any]) -> str:
-    """A human-readable holdout report.
+    """A human-readable holdout report for any task.
+
+    Regression: RMSE, MAE and R². Classification: accuracy, precision, recall and
+    F1 (of the positive class for binary tasks, macro-averaged otherwise), each
+    class's precision, recall, F1 and support, and the confusion matrix.
 
     Example:
-        >>> print(format_holdout("iris", {"accuracy": 0.97, "trial": 3, "epochs": 12}))  # doctest: +ELLIPSIS
-        Holdout evaluation of study 'iris' ...
+        >>> print(format_holdout("auto-mpg", {"task": "regression", "rmse": 2.61, "mae": 1.9, "r2": 0.88}))
+        Holdout evaluation of study 'auto-mpg' (regression; best trial None, None epochs)
+          rmse                     2.6100
+          mae                      1.9000
+          r2                       0.8800
     """
+    task = result.get("task")
     lines = [
-        f"Holdout evaluation of study {name!r} (best trial {result.get('trial')}, {result.get('epochs')} epochs"
-        f"{', stored result' if result.get('cached') else ''})"
+        f"Holdout evaluation of study {name!r} ({task + '; ' if task else ''}best trial {result.get('trial')}, "
+        f"{result.get('epochs')} epochs{', stored result' if result.get('cached') else ''})"
     ]
+    if result.get("n_train") is not None:
+        lines.append(f"  trained on {result['n_train']} examples, tested once on {result.get('n_test')}")
+    averaged = " (positive class)" if task == "binary" else " (macro)" if task == "multiclass" else ""
+    labels = {"precision": f"precision{averaged}", "recall": f"recall{averaged}", "f1": f"f1{averaged}"}
+    labels["validation_value"] = f"validation {result['metric']}" if result.get("metric") else "validation_value"
     for key in ("accuracy", "precision", "recall", "f1", "rmse", "mae", "r2", "loss", "validation_value"):
-        if key in result:
-            lines.append(f"  {key:<17}{result[key]:.4f}")
+        if isinstance(result.get(key), int | float):
+            lines.append(f"  {labels.get(key, key):<{_LABEL}}{result[key]:.4f}")
+    per_class = result.get("per_class")
+    if per_class:
+        width = max(8, *(len(n) + 1 for n in per_class))
+        lines.append("  per class")
+        lines.append("  " + " " * width + "".join(f"{h:>11}" for h in ("precision", "recall", "f1", "support")))
+        for label, row in per_class.items():
+            values = [f"{row.get(k, 0.0):>11.4f}" for k in ("precision", "recall", "f1-score")]
+            lines.append("  " + f"{label:>{width}}" + "".join(values) + f"{int(row.get('support', 0)):>11}")
     matrix = result.get("confusion_matrix")
     if matrix:
         names = result.get("class_names") or [str(i) for i in range(len(matrix))]
@@ -116,5 +149,7 @@ def format_holdout(name: str, result: dict[str, Any]) -> str:
         for label, row in zip(names, matrix, strict=True):
             lines.append("  " + f"{label:>{width}}" + "".join(f"{v:>{width}}" for v in row))
     if result.get("model_path"):
-        lines.append(f"  model            {result['model_path']}")
+        lines.append(f"  {'model':<{_LABEL}}{result['model_path']}")
+    if result.get("preprocessing_path"):
+        lines.append(f"  {'preprocessing':<{_LABEL}}{result['preprocessing_path']}")
     return "\n".join(lines)

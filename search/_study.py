@@ -275,7 +275,10 @@ def run_study(
     from search._worker import optimize_until_budget, spawn_workers, supervise
 
     configure_backend()
-    config = load_study_config(name, trials=n_trials, **(overrides or {}))
+    changes = dict(overrides or {})
+    if n_trials is not None:  # wins over a "trials" override (e.g. --set trials=5)
+        changes["trials"] = n_trials
+    config = load_study_config(name, **changes)
     if timeout is not None and timeout <= 0:
         raise SearchError(f"timeout must be positive, got {timeout}")
     if workers < 1:
@@ -286,6 +289,12 @@ def run_study(
     url = storage or default_storage()
     check_storage(url)
     data = load_search_data(config.data, seed=config.seed)
+    for key, name in (("metric", config.metric), ("monitor", config.monitored)):
+        if name not in data.task.metric_names:
+            raise SearchError(
+                f"{key} {name!r} is not logged for a {data.task.kind} task "
+                f"(one of: {', '.join(data.task.metric_names)})"
+            )
     storage_obj = open_storage(url)
     study = _open_study(config, storage_obj, space, allow_changes=allow_changes)
     print(f"study {config.name!r} in {url}", file=sys.stderr)

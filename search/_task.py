@@ -50,6 +50,17 @@ class Task:
             "regression": "mean_squared_error",
         }[self.kind]
 
+    @property
+    def metric_names(self) -> tuple[str, ...]:
+        """Names Keras logs for this task, training and ``val_`` ones, that a study may watch.
+
+        Example:
+            >>> Task("regression").metric_names[-2:]
+            ('val_rmse', 'val_mae')
+        """
+        base = ("loss", "rmse", "mae") if self.kind == "regression" else ("loss", "accuracy")
+        return base + tuple(f"val_{name}" for name in base)
+
     def metrics(self) -> list[Any]:
         """Fresh Keras metric objects (``accuracy``; ``rmse`` and ``mae`` for regression)."""
         import keras

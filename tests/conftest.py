@@ -71,6 +71,13 @@ def imdb_available() -> Path:
     return SHARED_DATA
 
 
+@pytest.fixture
+def auto_mpg_available() -> Path:
+    if not (SHARED_DATA / "auto-mpg.csv").is_file():
+        pytest.skip(f"auto-mpg.csv not found in {SHARED_DATA} (set SEARCH_DATA_DIR)")
+    return SHARED_DATA / "auto-mpg.csv"
+
+
 SYNTHETIC_TOML = """
 name = "{name}"
 metric = "val_accuracy"
@@ -291,3 +298,37 @@ def imdb_reviews() -> dict:
 
     path = SHARED_DATA / "aclImdb"
     return read_imdb(path if path.exists() else SHARED_DATA / "aclImdb_v1.tar.gz", splits=("train", "unsup"))
+
+
+def write_table(path: Path, *, n: int = 240, seed: int = 0) -> Path:
+    """A CSV with a categorical column, missing cells and two targets.
+
+    Columns: ``x1``, ``x2`` (numbers, some missing), ``color`` (red/green/blue, some
+    missing), ``size`` (numbers in text, ``?`` for missing), ``label`` (yes/no, a
+    learnable rule of ``x1`` and ``color``) and ``y`` (a noisy linear function).
+    """
+    rng = np.random.default_rng(seed)
+    x1 = rng.normal(size=n)
+    x2 = rng.normal(size=n)
+    color = rng.choice(["red", "green", "blue"], size=n)
+    size = rng.integers(1, 5, size=n)
+    label = np.where(x1 + 2.0 * (color == "red") > 0.5, "yes", "no")
+    y = 3.0 * x1 - 2.0 * x2 + 4.0 * (color == "blue") + 0.5 * size + rng.normal(scale=0.3, size=n)
+    lines = ["x1,x2,color,size,label,y"]
+    for i in range(n):
+        cells = [f"{x1[i]:.4f}", f"{x2[i]:.4f}", str(color[i]), str(size[i]), str(label[i]), f"{y[i]:.4f}"]
+        if i % 11 == 3:
+            cells[0] = ""  # missing number
+        if i % 13 == 5:
+            cells[2] = ""  # missing category
+        if i % 17 == 7:
+            cells[3] = "?"
+        lines.append(",".join(cells))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def table_csv(tmp_path: Path) -> Path:
+    """A generated CSV (see :func:`write_table`) in the test's folder."""
+    return write_table(tmp_path / "table.csv")

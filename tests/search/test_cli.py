@@ -168,3 +168,96 @@ def test_embedding_handles_that_do_not_load(tmp_path: Path, existing_db: Path) -
     (tmp_path / "notes.txt").write_text("good 1 0\n")
     assert f"output folder {tmp_path} exists and is not empty" in _error_line(cli(*export[:-1], str(tmp_path)))
     assert f"output folder {tmp_path} exists" in _error_line(cli("embeddings", "pretrain", "--out", str(tmp_path)))
+
+
+@pytest.fixture
+def bad_csvs(tmp_path: Path) -> dict[str, Path]:
+    from tests.conftest import write_table
+
+    table = write_table(tmp_path / "table.csv")
+    constant = tmp_path / "constant.csv"
+    constant.write_text("x,kind\n" + "".join(f"{i},same\n" for i in range(30)))
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    return {"table": table, "constant": constant, "empty": empty, "missing": tmp_path / "nowhere.csv"}
+
+
+BAD_CSV_CASES = {
+    "missing-target-column": ("table", ["--target", "price", "--task", "regression"], "no column 'price' in "),
+    "text-regression-target": (
+        "table",
+        ["--target", "color", "--task", "regression"],
+        "target column 'color' of .* is not numeric",
+    ),
+    "one-class": ("constant", ["--target", "kind", "--task", "classification"], "has a single class \\('same'\\)"),
+    "empty-file": ("empty", ["--target", "y", "--task", "regression"], "empty.csv is empty"),
+    "missing-file": ("missing", ["--target", "y", "--task", "regression"], "no such file: .*nowhere.csv"),
+}
+
+
+@pytest.mark.parametrize(("name", "flags", "message"), BAD_CSV_CASES.values(), ids=BAD_CSV_CASES.keys())
+def test_bad_csv_is_one_line_and_leaves_the_database_unchanged(
+    bad_csvs: dict[str, Path], existing_db: Path, name: str, flags: list[str], message: str
+) -> None:
+    import re
+
+    before = _digest(existing_db)
+    line = _error_line(
+        cli("run", "csv", "--path", str(bad_csvs[name]), *flags, "--storage", f"sqlite:///{existing_db}")
+    )
+    assert re.search(message, line), line
+    assert _digest(existing_db) == before
+
+
+def test_bad_csv_creates_no_database(bad_csvs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from search._cli import main
+
+    db = tmp_path / "fresh" / "studies.db"
+    db.parent.mkdir()
+    for name, flags, _ in BAD_CSV_CASES.values():
+        assert main(["run", "csv", "--path", str(bad_csvs[name]), *flags, "--storage", f"sqlite:///{db}"]) == 2
+        assert capsys.readouterr().err.count("\n") == 1
+    assert not db.exists() and list(db.parent.iterdir()) == []
+
+
+def test_csv_study_needs_a_file_and_a_target(existing_db: Path) -> None:
+    before = _digest(existing_db)
+    line = _error_line(cli("run", "csv", "--storage", f"sqlite:///{existing_db}"))
+    assert "--path FILE --target COLUMN" in line
+    assert _digest(existing_db) == before
+
+
+def test_a_metric_the_task_does_not_log_is_refused(bad_csvs: dict[str, Path], tmp_path: Path) -> None:
+    db = tmp_path / "m.db"
+    flags = ["--target", "y", "--task", "regression", "--set", 'metric="val_accuracy"']
+    line = _error_line(cli("run", "csv", "--path", str(bad_csvs["table"]), *flags, "--storage", f"sqlite:///{db}"))
+    assert "metric 'val_accuracy' is not logged for a regression task" in line
+    assert not db.exists()
+
+
+def test_csv_run_then_holdout_and_list_with_no_extra_flags(bad_csvs: dict[str, Path], tmp_path: Path) -> None:
+    storage = f"sqlite:///{tmp_path / 'csv.db'}"
+    quick = ["--trials", "2", "--set", "max_epochs=15", "--set", "space.learning_rate=[0.01, 0.03]"]
+    flags = ["--path", str(bad_csvs["table"]), "--target", "label", "--task", "classification"]
+    run = cli("run", "csv", *flags, *quick, "--storage", storage, "--json")
+    assert run.returncode == 0, run.stderr[-2000:]
+    summary = json.loads(run.stdout)
+    assert summary["study"] == "csv-table" and summary["n_finished"] == 2
+    assert summary["metric"] == "val_accuracy" and summary["direction"] == "maximize"
+
+    holdout = cli("holdout", "csv-table", "--storage", storage)
+    assert holdout.returncode == 0, holdout.stderr[-2000:]
+    text = holdout.stdout
+    assert "Holdout evaluation of study 'csv-table' (binary;" in text
+    assert "precision (positive class)" in text and "per class" in text and "confusion matrix" in text
+    assert ".preprocessing.joblib" in text
+
+    stored = json.loads(cli("holdout", "csv-table", "--storage", storage, "--json").stdout)
+    assert stored["cached"] is True and stored["n_test"] == 48
+    assert stored["accuracy"] > 0.75  # the label is a simple rule of x1 and color
+    assert sum(map(sum, stored["confusion_matrix"])) == 48
+    assert Path(stored["preprocessing_path"]).is_file()
+
+    listing = cli("list", "--storage", storage)
+    assert listing.returncode == 0
+    assert f"holdout accuracy {stored['accuracy']:.4f}" in listing.stdout

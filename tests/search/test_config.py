@@ -61,3 +61,14 @@ def test_unknown_sampler_and_pruner() -> None:
         make_pruner(load_study_config("imdb-bow", pruner={"name": "Median"}))
     with pytest.raises(SearchError, match="invalid options for pruner"):
         make_pruner(load_study_config("imdb-bow", pruner={"name": "MedianPruner", "n_warmup": 2}))
+
+
+def test_monitor_is_optional_and_only_fingerprinted_when_set() -> None:
+    plain = load_study_config("imdb-bow")
+    assert plain.monitor == "" and plain.monitored == "val_accuracy" and "monitor" not in plain.fingerprint()
+    iris = load_study_config("iris")
+    assert (iris.monitored, iris.monitor_direction) == ("val_loss", "minimize")
+    assert iris.fingerprint()["monitor"] == "val_loss"
+    assert load_study_config("iris", monitor="val_accuracy").monitor_direction == "maximize"
+    with pytest.raises(SearchError, match="'monitor' must be a metric name"):
+        load_study_config("iris", monitor=3)

@@ -97,3 +97,16 @@ def test_trials_see_no_test_split(make_study) -> None:
     assert not hasattr(objective.data, "x_test")
     assert all(i.startswith("train/") for i in objective.data.train_ids + objective.data.val_ids)
     assert np.isclose(objective.data.y_val.mean(), 0.5)
+
+
+def test_a_monitor_picks_the_epoch_and_the_metric_is_returned(make_study) -> None:
+    config = load_study_config(make_study(max_epochs=8), monitor="val_loss")
+    objective = Objective(config, load_search_data(config.data, seed=config.seed), load_space(config.space_module))
+    study = optuna.create_study(direction="maximize")
+    study.enqueue_trial(FIXED | {"learning_rate": 0.003})
+    study.optimize(objective, n_trials=1)
+    trial = study.trials[0]
+    history = trial.user_attrs["history"]
+    best = trial.user_attrs["best_epoch"]
+    assert best == history["val_loss"].index(min(history["val_loss"]))
+    assert trial.value == history["val_accuracy"][best]

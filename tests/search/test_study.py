@@ -167,3 +167,9 @@ def test_progress_bar_shows_eta_best_value_and_the_running_epoch(capsys: pytest.
     progress.close()
     done = capsys.readouterr().err.replace("\r", "\n").strip().splitlines()[-1]
     assert "2/4 trials" in done and "ETA 00:00" in done and done.endswith("best=0.9000 (trial 1)]")
+
+
+def test_a_monitor_the_task_does_not_log_is_refused_before_any_write(make_study, storage: str) -> None:
+    with pytest.raises(SearchError, match="monitor 'val_rmse' is not logged for a binary task"):
+        run_study(make_study(), storage=storage, show_progress=False, overrides={"monitor": "val_rmse"})
+    assert not sqlite_path(storage).exists()
