@@ -58,6 +58,7 @@ __all__ = [
     "Predictor",
     "SearchData",
     "SearchError",
+    "SparseDropout",
     "StudyConfig",
     "Task",
     "TextModule",
@@ -94,9 +95,13 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # The Keras layer imports Keras: only when asked for, so `import search` stays fast.
+    # The Keras layers import Keras: only when asked for, so `import search` stays fast.
     if name == "HubTextEmbedding":
         from search._hub import HubTextEmbedding
 
         return HubTextEmbedding
+    if name == "SparseDropout":
+        from search._layers import SparseDropout
+
+        return SparseDropout
     raise AttributeError(f"module 'search' has no attribute {name!r}")

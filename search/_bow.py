@@ -19,7 +19,7 @@ from search._errors import SearchError
 from search._imdb import find_imdb, read_imdb
 from search._paths import cache_dir, settings_key
 
-__all__ = ["BowArrays", "load_imdb_bow"]
+__all__ = ["BowArrays", "NgramRows", "load_imdb_bow", "load_imdb_ngrams", "represent"]
 
 # Bump when tokenization or the cache layout changes, so old entries are not reused.
 _FORMAT = 2
@@ -45,9 +45,9 @@ class BowArrays:
         test_ids: Review ids, in the row order of ``x_test``.
     """
 
-    x_train: sp.csr_matrix
+    x_train: Any  # sp.csr_matrix, or NgramRows from load_imdb_ngrams
     y_train: np.ndarray
-    x_test: sp.csr_matrix
+    x_test: Any
     y_test: np.ndarray
     train_ids: list[str]
     test_ids: list[str]
@@ -213,3 +213,97 @@ def _read_entry(entry: Path) -> BowArrays:
         train_ids=meta["train_ids"],
         test_ids=meta["test_ids"],
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class NgramRows:
+    """Rows of the cached IMDB term-count matrices, before a representation is chosen.
+
+    One CSR count matrix per n-gram setting (``1``: words, ``2``: words and
+    bigrams), each at the largest vocabulary with its columns in decreasing
+    corpus frequency, so that the top-``k`` vocabulary is the first ``k``
+    columns (what ``CountVectorizer(max_features=k)`` would keep). Indexing with
+    row numbers gives another ``NgramRows`` sharing the matrices' memory plan;
+    :func:`represent` turns rows into model inputs for one configuration.
+
+    Example:
+        >>> rows = NgramRows({1: sp.csr_matrix(np.eye(3, dtype=np.float32))})
+        >>> rows[np.array([0, 2])].shape
+        (2, 3)
+    """
+
+    counts: dict[int, sp.csr_matrix]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        first = next(iter(self.counts.values()))
+        return (first.shape[0], max(m.shape[1] for m in self.counts.values()))
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, rows: Any) -> NgramRows:
+        return NgramRows({n: m[rows] for n, m in self.counts.items()})
+
+
+def load_imdb_ngrams(*, max_vocab: int = 50000, ngrams: tuple[int, ...] = (1, 2)) -> BowArrays:
+    """Train and test term counts of the IMDB archive for each n-gram setting.
+
+    Vectorized once per setting (and cached, see :func:`load_imdb_bow`); the
+    vocabulary of each comes from the 25,000 training reviews alone.
+
+    Args:
+        max_vocab: Largest vocabulary a trial may ask for.
+        ngrams: Longest n-grams to prepare (``(1, 2)``: words, and words with bigrams).
+
+    Returns:
+        :class:`BowArrays` whose ``x_train`` and ``x_test`` are :class:`NgramRows`.
+
+    Example:
+        >>> arrays = load_imdb_ngrams(max_vocab=20000)  # doctest: +SKIP
+        >>> arrays.x_train.shape  # doctest: +SKIP
+        (25000, 20000)
+    """
+    train, test = {}, {}
+    for n in ngrams:
+        arrays = load_imdb_bow(vocab_size=max_vocab, mode="count", ngrams=n)
+        order = np.argsort(-np.asarray(arrays.x_train.sum(axis=0)).ravel(), kind="stable")
+        train[n], test[n] = arrays.x_train[:, order], arrays.x_test[:, order]
+    return dataclasses.replace(arrays, x_train=NgramRows(train), x_test=NgramRows(test))
+
+
+def represent(
+    config: dict[str, Any], fit_rows: NgramRows, *other_rows: NgramRows
+) -> tuple[sp.csr_matrix, ...]:
+    """Model inputs for one representation: the first ``vocab_size`` n-grams, weighted by ``mode``.
+
+    ``tf-idf`` (sublinear term frequency, L2-normalized rows) learns its inverse
+    document frequencies from ``fit_rows`` only; the other rows are transformed.
+    The result stays sparse (``float32`` CSR), whatever the vocabulary size.
+
+    Args:
+        config: ``vocab_size``, ``ngrams`` and ``mode`` (``multi-hot``, ``count`` or ``tf-idf``).
+        fit_rows: The rows a model is trained on.
+        *other_rows: Rows to transform the same way (validation, test).
+
+    Example:
+        >>> rows = NgramRows({1: sp.csr_matrix(np.array([[2, 1, 0], [0, 3, 1]], dtype=np.float32))})
+        >>> represent({"vocab_size": 2, "ngrams": 1, "mode": "multi-hot"}, rows)[0].toarray()
+        array([[1., 1.],
+               [0., 1.]], dtype=float32)
+    """
+    mode, ngrams, vocab = config["mode"], int(config["ngrams"]), int(config["vocab_size"])
+    if mode not in _MODES:
+        raise SearchError(f"unknown bag-of-words mode {mode!r} (known: {', '.join(_MODES)})")
+    if ngrams not in fit_rows.counts:
+        raise SearchError(f"n-grams up to {ngrams} were not prepared (prepared: {sorted(fit_rows.counts)})")
+    parts = [sp.csr_matrix(rows.counts[ngrams][:, :vocab], dtype=np.float32) for rows in (fit_rows, *other_rows)]
+    if mode == "multi-hot":
+        for part in parts:
+            part.data[:] = 1.0
+    elif mode == "tf-idf":
+        from sklearn.feature_extraction.text import TfidfTransformer
+
+        tfidf = TfidfTransformer(sublinear_tf=True).fit(parts[0])
+        parts = [sp.csr_matrix(tfidf.transform(part), dtype=np.float32) for part in parts]
+    return tuple(parts)

@@ -183,6 +183,36 @@ def _load_imdb_bow(settings: dict[str, Any], seed: int) -> Dataset:
     )
 
 
+def _load_imdb_ngrams(settings: dict[str, Any], seed: int) -> Dataset:
+    """IMDB term counts for a search over the representation (see ``spaces.bow``)."""
+    from search._bow import load_imdb_ngrams
+
+    known = {"kind", "max_vocab", "ngrams", "validation_size", "subset"}
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise SearchError(f"unknown [data] setting(s) for imdb-ngrams: {', '.join(unknown)}")
+    max_vocab = settings.get("max_vocab", 50000)
+    ngrams = settings.get("ngrams", [1, 2])
+    if not isinstance(ngrams, list) or not ngrams or not set(ngrams) <= {1, 2, 3}:
+        raise SearchError(f"[data] ngrams must be a list of longest n-grams from 1 to 3, got {ngrams!r}")
+    arrays = load_imdb_ngrams(max_vocab=max_vocab, ngrams=tuple(sorted(set(ngrams))))
+    train_rows, test_rows = np.arange(len(arrays.y_train)), np.arange(len(arrays.y_test))
+    subset = settings.get("subset")
+    if subset:
+        train_rows = _subsample(arrays.y_train, subset, seed)
+        test_rows = _subsample(arrays.y_test, subset, seed)
+    return Dataset(
+        x_train=arrays.x_train[train_rows],
+        y_train=arrays.y_train[train_rows].astype(np.float32),
+        x_test=arrays.x_test[test_rows],
+        y_test=arrays.y_test[test_rows].astype(np.float32),
+        task=Task("binary"),
+        train_ids=[arrays.train_ids[i] for i in train_rows],
+        test_ids=[arrays.test_ids[i] for i in test_rows],
+        class_names=["negative", "positive"],
+    )
+
+
 def _load_imdb_text(settings: dict[str, Any], seed: int) -> Dataset:
     from search._imdb import find_imdb, read_imdb
 
@@ -240,6 +270,7 @@ def _load_auto_mpg(settings: dict[str, Any], seed: int) -> Dataset:
 _LOADERS: dict[str, Callable[[dict[str, Any], int], Dataset]] = {
     "imdb-bow": _load_imdb_bow,
     "imdb-text": _load_imdb_text,
+    "imdb-ngrams": _load_imdb_ngrams,
     "csv": _load_csv,
     "iris": _load_iris,
     "auto-mpg": _load_auto_mpg,

@@ -115,7 +115,7 @@ def evaluate_holdout(
 
     from search._datasets import load_holdout_data
     from search._training import configure_backend, epoch_recorder, free_memory, set_seed
-    from spaces import load_space
+    from spaces import load_space, space_features
 
     configure_backend()
     data = load_holdout_data(config.data, seed=config.seed)
@@ -124,10 +124,11 @@ def evaluate_holdout(
     space = load_space(config.space_module)
     set_seed(config.seed + best.number)  # the best trial's own initialisation seed
     start = time.perf_counter()
-    model = space.build(model_config, input_shape=data.input_shape, task=data.task)
+    x_train, x_test = space_features(space, model_config, data.x_train, data.x_test)
+    model = space.build(model_config, input_shape=tuple(x_train.shape[1:]), task=data.task)
     bar = _EpochBar(epochs) if show_progress else None
     model.fit(
-        data.x_train,
+        x_train,
         data.y_train,
         batch_size=model_config["batch_size"],
         epochs=epochs,
@@ -136,8 +137,8 @@ def evaluate_holdout(
     )
     if bar:
         bar.close()
-    evaluation = model.evaluate(data.x_test, data.y_test, batch_size=1024, verbose=0, return_dict=True)
-    scores = model.predict(data.x_test, batch_size=1024, verbose=0)
+    evaluation = model.evaluate(x_test, data.y_test, batch_size=1024, verbose=0, return_dict=True)
+    scores = model.predict(x_test, batch_size=1024, verbose=0)
     result = holdout_metrics(data.task, data.y_test, scores, data.class_names)
     result.update(
         task=data.task.kind,

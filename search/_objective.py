@@ -16,6 +16,7 @@ from search._datasets import SearchData
 from search._storage import artifact_dir
 from search._training import best_epoch, epoch_recorder, free_memory, set_seed
 from search._workers import worker_identity
+from spaces import space_features
 
 if TYPE_CHECKING:
     import optuna
@@ -110,6 +111,7 @@ class Objective:
             return math.nan  # FAIL, quietly: other workers had already filled the budget
         model_config = self.space.suggest(trial, **config.space_bounds)
         trial.set_user_attr("config", model_config)
+        x_train, x_val = space_features(self.space, model_config, data.x_train, data.x_val)
         set_seed(config.seed + trial.number)
         start = time.perf_counter()
         store = None if self.checkpoint_root is None else TrialCheckpoints(self.checkpoint_root, trial.number)
@@ -138,7 +140,7 @@ class Objective:
         interrupted = False
         try:
             if resumed is None:
-                model = self.space.build(model_config, input_shape=data.input_shape, task=data.task)
+                model = self.space.build(model_config, input_shape=tuple(x_train.shape[1:]), task=data.task)
                 initial_epoch = 0
             else:
                 model, initial_epoch = resumed.model, resumed.epoch + 1
@@ -150,9 +152,9 @@ class Objective:
             finished = resumed is not None and resumed.early_stopping["stopped_epoch"] > 0
             if initial_epoch < config.max_epochs and not finished:
                 model.fit(
-                    data.x_train,
+                    x_train,
                     data.y_train,
-                    validation_data=(data.x_val, data.y_val),
+                    validation_data=(x_val, data.y_val),
                     batch_size=model_config["batch_size"],
                     epochs=config.max_epochs,
                     initial_epoch=initial_epoch,

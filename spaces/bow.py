@@ -1,0 +1,110 @@
+"""A bag-of-words MLP whose input representation is searched too.
+
+Besides the :mod:`spaces.mlp` variables (depth, units and taper, input dropout,
+dropout, L1, L2, batch size, learning rate), a trial picks the representation:
+vocabulary size (the most frequent ``vocab_size`` n-grams of the training
+reviews), n-grams (``1``: words; ``2``: words and bigrams) and weighting
+(``multi-hot``, ``count`` or ``tf-idf``). Inputs stay sparse: the first layer is
+a ``Dense`` layer on a sparse input, so its cost follows the words a review
+holds, not the vocabulary size, and input dropout drops the words present.
+
+The data come from the ``imdb-ngrams`` loader; :func:`features` turns its rows
+into the model inputs of one configuration (no re-vectorizing: a column slice
+and a re-weighting of cached counts).
+
+Example:
+    >>> import optuna
+    >>> params = {"vocab_size": 20000, "ngrams": 2, "mode": "tf-idf", "depth": 1, "units": 32,
+    ...           "input_dropout": 0.3, "dropout": 0.2, "l1_on": False, "l2_on": False,
+    ...           "batch_size": 256, "learning_rate": 1e-3}
+    >>> config = suggest(optuna.trial.FixedTrial(params))
+    >>> config["vocab_size"], config["ngrams"], config["mode"], config["layer_units"]
+    (20000, 2, 'tf-idf', [32])
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from spaces import mlp
+from spaces._common import check_bounds, compile_for_task, output_layer
+
+if TYPE_CHECKING:
+    import keras
+    import optuna
+    import scipy.sparse as sp
+
+    from search._bow import NgramRows
+
+__all__ = ["DEFAULT_BOUNDS", "build", "features", "suggest"]
+
+DEFAULT_BOUNDS: dict[str, Any] = {
+    **mlp.DEFAULT_BOUNDS,
+    "vocab_size": [5000, 10000, 20000, 50000],
+    "ngrams": [1, 2],
+    "mode": ["multi-hot", "count", "tf-idf"],
+}
+_REPRESENTATION = ("vocab_size", "ngrams", "mode")
+
+
+def suggest(trial: optuna.trial.BaseTrial, **bounds: Any) -> dict[str, Any]:
+    """Sample a representation and an MLP.
+
+    Args:
+        trial: Any Optuna trial, ``optuna.trial.FixedTrial`` included.
+        **bounds: Overrides of :data:`DEFAULT_BOUNDS`: lists of choices for
+            ``vocab_size``, ``ngrams`` and ``mode``; the :mod:`spaces.mlp` bounds.
+
+    Raises:
+        search.SearchError: Invalid bounds.
+    """
+    choices = ("batch_size", "activation", *_REPRESENTATION)
+    b = check_bounds(DEFAULT_BOUNDS, bounds, choices=choices, log=("l1", "l2", "learning_rate"))
+    representation = {name: trial.suggest_categorical(name, b.choices(name)) for name in _REPRESENTATION}
+    model = mlp.suggest(trial, **{k: v for k, v in bounds.items() if k not in _REPRESENTATION})
+    return representation | model
+
+
+def check(**bounds: Any) -> None:
+    """Refuse representation choices the data cannot give, before the study is written."""
+    from search._errors import SearchError
+
+    for size in bounds.get("vocab_size", DEFAULT_BOUNDS["vocab_size"]):
+        if not isinstance(size, int) or isinstance(size, bool) or size < 2:
+            raise SearchError(f"space bound 'vocab_size' takes integers of at least 2, got {size!r}")
+    for mode in bounds.get("mode", DEFAULT_BOUNDS["mode"]):
+        if mode not in ("multi-hot", "count", "tf-idf"):
+            raise SearchError(f"space bound 'mode' takes multi-hot, count or tf-idf, got {mode!r}")
+
+
+def features(config: dict[str, Any], fit_rows: NgramRows, *other_rows: NgramRows) -> tuple[sp.csr_matrix, ...]:
+    """Model inputs for ``config``: see :func:`search._bow.represent` (TF-IDF learnt on ``fit_rows``)."""
+    from search._bow import represent
+
+    return represent(config, fit_rows, *other_rows)
+
+
+def build(config: dict[str, Any], *, input_shape: tuple[int, ...], task: Any) -> keras.Model:
+    """Build and compile the MLP on a sparse input of ``input_shape``.
+
+    Example:
+        >>> from search import Task
+        >>> model = build({"layer_units": [16], "input_dropout": 0.2, "dropout": 0.0, "l1": 0.0, "l2": 0.0,
+        ...                "activation": "relu", "batch_size": 32, "learning_rate": 1e-3},
+        ...               input_shape=(5000,), task=Task("binary"))  # doctest: +SKIP
+    """
+    import keras
+
+    from search._layers import SparseDropout
+
+    regularizer = keras.regularizers.L1L2(l1=config["l1"], l2=config["l2"]) if config["l1"] or config["l2"] else None
+    inputs = keras.Input(shape=input_shape, sparse=True)
+    x = inputs
+    if config.get("input_dropout", 0.0) > 0:
+        x = SparseDropout(config["input_dropout"])(x)
+    for units in config["layer_units"]:
+        x = keras.layers.Dense(units, activation=config["activation"], kernel_regularizer=regularizer)(x)
+        if config["dropout"] > 0:
+            x = keras.layers.Dropout(config["dropout"])(x)
+    model = keras.Model(inputs, output_layer(task)(x), name="bow_mlp")
+    return compile_for_task(model, config, task)

@@ -1,0 +1,115 @@
+"""The bag-of-words space: representation variables with FixedTrial, features, sparse model."""
+
+from __future__ import annotations
+
+import numpy as np
+import optuna
+import pytest
+import scipy.sparse as sp
+
+from search import SearchError, Task
+from search._bow import NgramRows, represent
+from spaces import bow, load_space, space_features
+
+PARAMS = {
+    "vocab_size": 3,
+    "ngrams": 2,
+    "mode": "tf-idf",
+    "depth": 1,
+    "units": 16,
+    "input_dropout": 0.5,
+    "dropout": 0.0,
+    "l1_on": False,
+    "l2_on": False,
+    "batch_size": 32,
+    "learning_rate": 1e-2,
+}
+
+
+def _rows() -> NgramRows:
+    words = np.array([[3, 0, 1, 0], [0, 2, 0, 1], [1, 1, 0, 0]], dtype=np.float32)
+    bigrams = np.array([[1, 1, 1, 0], [0, 1, 0, 1], [0, 0, 1, 1]], dtype=np.float32)
+    return NgramRows({1: sp.csr_matrix(words), 2: sp.csr_matrix(bigrams)})
+
+
+def test_fixed_trial_gives_the_representation_and_the_mlp() -> None:
+    config = bow.suggest(optuna.trial.FixedTrial(PARAMS), vocab_size=[3, 4])
+    assert (config["vocab_size"], config["ngrams"], config["mode"]) == (3, 2, "tf-idf")
+    assert config["layer_units"] == [16]
+    assert config["input_dropout"] == 0.5
+
+
+def test_representation_outside_the_bounds_is_refused() -> None:
+    with pytest.raises(ValueError):  # FixedTrial refuses a value outside the choices
+        bow.suggest(optuna.trial.FixedTrial(PARAMS | {"mode": "binary"}))
+    with pytest.raises(SearchError, match="mode"):
+        bow.check(mode=["binary"])
+    with pytest.raises(SearchError, match="vocab_size"):
+        bow.check(vocab_size=[0])
+
+
+def test_features_slice_the_vocabulary_and_weight_by_mode() -> None:
+    rows = _rows()
+    (hot,) = represent({"vocab_size": 2, "ngrams": 1, "mode": "multi-hot"}, rows)
+    assert hot.toarray().tolist() == [[1, 0], [0, 1], [1, 1]]
+    (count,) = represent({"vocab_size": 4, "ngrams": 1, "mode": "count"}, rows)
+    assert count.toarray()[0].tolist() == [3, 0, 1, 0]
+    (bigrams,) = represent({"vocab_size": 4, "ngrams": 2, "mode": "multi-hot"}, rows)
+    assert bigrams.toarray()[2].tolist() == [0, 0, 1, 1]
+    assert all(sp.issparse(m) and m.dtype == np.float32 for m in (hot, count, bigrams))
+    with pytest.raises(SearchError, match="n-grams up to 3"):
+        represent({"vocab_size": 2, "ngrams": 3, "mode": "count"}, rows)
+
+
+def test_tf_idf_learns_document_frequencies_from_the_fit_rows_only() -> None:
+    rows = _rows()
+    config = {"vocab_size": 4, "ngrams": 1, "mode": "tf-idf"}
+    fit_a, other_a = represent(config, rows[np.array([0, 1])], rows[np.array([2])])
+    fit_b, other_b = represent(config, rows[np.array([0, 2])], rows[np.array([2])])
+    # The same row, transformed with statistics from two different fit sets, differs.
+    assert not np.allclose(other_a.toarray(), other_b.toarray())
+    assert np.allclose(np.linalg.norm(fit_a.toarray(), axis=1), 1.0)
+
+
+def test_space_features_leaves_rows_alone_for_spaces_without_features() -> None:
+    x = np.zeros((2, 3), np.float32)
+    assert space_features(load_space("spaces.mlp"), {}, x)[0] is x
+    assert space_features(bow, {"vocab_size": 2, "ngrams": 1, "mode": "count"}, _rows())[0].shape == (3, 2)
+
+
+def test_sparse_dropout_drops_stored_values_only_while_training() -> None:
+    import keras
+
+    from search import SparseDropout
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("builds the sparse tensor with TensorFlow")
+    import tensorflow as tf
+
+    x = sp.random(64, 1000, density=0.05, format="coo", dtype=np.float32, random_state=0)
+    x.data[:] = 1.0
+    tensor = tf.sparse.reorder(tf.SparseTensor(np.stack([x.row, x.col], 1).astype(np.int64), x.data, x.shape))
+    layer = SparseDropout(0.5, seed=1)
+    assert layer(tensor, training=False) is tensor
+    dropped = layer(tensor, training=True)
+    assert isinstance(dropped, tf.SparseTensor)
+    values = dropped.values.numpy()
+    assert len(values) == x.nnz  # same stored positions, some of them zeroed
+    assert set(np.unique(values)) <= {0.0, 2.0}  # kept values scaled by 1 / (1 - rate)
+    assert 0.4 < np.mean(values == 0.0) < 0.6
+
+
+def test_sparse_model_trains_saves_and_reloads(tmp_path) -> None:
+    import keras
+
+    x = sp.random(400, 300, density=0.05, format="csr", dtype=np.float32, random_state=1)
+    x.data[:] = 1.0
+    y = (np.asarray(x[:, :20].sum(axis=1)).ravel() > 0).astype(np.float32)
+    config = bow.suggest(optuna.trial.FixedTrial(PARAMS | {"vocab_size": 5000}))
+    model = bow.build(config, input_shape=(300,), task=Task("binary"))
+    history = model.fit(x, y, epochs=15, batch_size=32, verbose=0)
+    assert history.history["accuracy"][-1] > 0.8  # a learnable rule on 20 of 300 words
+    path = tmp_path / "bow.keras"
+    model.save(path)
+    again = keras.saving.load_model(path)
+    assert np.allclose(model.predict(x, verbose=0), again.predict(x, verbose=0), atol=1e-6)
