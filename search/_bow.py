@@ -272,9 +272,7 @@ def load_imdb_ngrams(*, max_vocab: int = 50000, ngrams: tuple[int, ...] = (1, 2)
     return dataclasses.replace(arrays, x_train=NgramRows(train), x_test=NgramRows(test))
 
 
-def represent(
-    config: dict[str, Any], fit_rows: NgramRows, *other_rows: NgramRows
-) -> tuple[sp.csr_matrix, ...]:
+def represent(config: dict[str, Any], fit_rows: NgramRows, *other_rows: NgramRows) -> tuple[sp.csr_matrix, ...]:
     """Model inputs for one representation: the first ``vocab_size`` n-grams, weighted by ``mode``.
 
     ``tf-idf`` (sublinear term frequency, L2-normalized rows) learns its inverse

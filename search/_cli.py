@@ -86,6 +86,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             show_progress=not args.no_progress,
             overrides=_run_overrides(args),
             workers=args.workers,
+            memory_limit_mb=args.memory_limit,
         )
     except KeyboardInterrupt:
         print(
@@ -118,7 +119,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_worker(args: argparse.Namespace) -> int:
     from search._report import study_summary
-    from search._worker import join_study
+    from search._worker import RESTART_EXIT_STATUS, MemoryLimitReached, join_study
 
     try:
         study = join_study(
@@ -127,7 +128,11 @@ def _cmd_worker(args: argparse.Namespace) -> int:
             n_trials=args.trials,
             timeout=args.timeout,
             show_progress=not args.no_progress,
+            memory_limit_mb=args.memory_limit or None,
         )
+    except MemoryLimitReached as exc:
+        print(f"worker stops to free memory ({exc}); its trials are saved", file=sys.stderr)
+        return RESTART_EXIT_STATUS
     except KeyboardInterrupt:
         print("\nworker interrupted: its finished trials are saved; the interrupted one is re-queued", file=sys.stderr)
         return 130
@@ -329,6 +334,12 @@ def _parser() -> argparse.ArgumentParser:
     csv.add_argument("--study", dest="study_name", metavar="NAME", help="study name (default: csv-<file stem>)")
     run.add_argument("--allow-changes", action="store_true", help="resume although the definition or space changed")
     run.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes on this machine (default 1)")
+    run.add_argument(
+        "--memory-limit",
+        type=float,
+        metavar="MB",
+        help="run trials in worker processes, each restarted once its memory grew by MB since its first trial",
+    )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     run.set_defaults(func=_cmd_run)
@@ -338,6 +349,13 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument("--storage", metavar="URL", required=True, help="the study's storage URL")
     worker.add_argument("--trials", type=int, metavar="N", help="new total budget of the study")
     worker.add_argument("--timeout", type=float, metavar="S", help="stop starting trials after S seconds")
+    worker.add_argument(
+        "--memory-limit",
+        type=float,
+        default=0,
+        metavar="MB",
+        help="exit with status 75 once memory grew by MB since the first trial (0: never)",
+    )
     worker.add_argument("--no-progress", action="store_true", help="no progress bar")
     worker.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     worker.set_defaults(func=_cmd_worker)

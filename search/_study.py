@@ -237,6 +237,7 @@ def run_study(
     show_progress: bool = True,
     overrides: dict[str, Any] | None = None,
     workers: int = 1,
+    memory_limit_mb: float | None = None,
 ) -> optuna.Study:
     """Run (or resume) a study until it has ``n_trials`` finished trials.
 
@@ -255,6 +256,10 @@ def run_study(
         overrides: Changes to the definition, e.g. ``{"data": {"vocab_size": 2000}}``.
         workers: Number of worker processes on this machine; more can join from
             other machines with :func:`search.join_study` on the same storage.
+        memory_limit_mb: Run the trials in worker processes (even with
+            ``workers=1``) and start a worker again once its resident memory grew
+            by this much since its first trial: TensorFlow keeps some memory of
+            every model it trained, which only a new process gives back.
 
     Returns:
         The ``optuna.Study``.
@@ -272,7 +277,7 @@ def run_study(
     from search._objective import Objective
     from search._recovery import recover_trials
     from search._training import configure_backend
-    from search._worker import optimize_until_budget, spawn_workers, supervise
+    from search._worker import RESTART_EXIT_STATUS, optimize_until_budget, spawn_workers, supervise
 
     configure_backend()
     changes = dict(overrides or {})
@@ -283,6 +288,8 @@ def run_study(
         raise SearchError(f"timeout must be positive, got {timeout}")
     if workers < 1:
         raise SearchError(f"workers must be at least 1, got {workers}")
+    if memory_limit_mb is not None and memory_limit_mb <= 0:
+        raise SearchError(f"memory limit must be positive, got {memory_limit_mb}")
     space = _check_space(config)
     make_sampler(config)  # unknown names or options fail here, before any write
     make_pruner(config)
@@ -304,15 +311,28 @@ def run_study(
 
     budget = config.trials
     deadline = None if timeout is None else time.monotonic() + timeout
-    if workers > 1:
+    if workers > 1 or memory_limit_mb is not None:
         del data  # each worker process loads its own copy
-        processes = spawn_workers(config.name, storage=url, n=workers, timeout=timeout)
+        limit = memory_limit_mb
+
+        def start(n: int) -> list[Any]:
+            left = None if deadline is None else max(1.0, deadline - time.monotonic())
+            return spawn_workers(config.name, storage=url, n=n, timeout=left, memory_limit_mb=limit)
+
+        processes = start(workers)
         with progress_bar(study, budget, show=show_progress) as bar, supervise(processes):
-            while any(p.poll() is None for p in processes):
+            while True:
+                for i, proc in enumerate(processes):
+                    # A worker that stopped at its memory limit is replaced while work is left.
+                    done = _count_finished(study) >= budget or (deadline is not None and time.monotonic() > deadline)
+                    if proc.poll() == RESTART_EXIT_STATUS and not done:
+                        processes[i] = start(1)[0]
                 if bar is not None:
                     bar(study, None)
+                if all(p.poll() is not None for p in processes):
+                    break
                 time.sleep(1.0)
-        failed = [p.returncode for p in processes if p.returncode]
+        failed = [p.returncode for p in processes if p.returncode not in (0, RESTART_EXIT_STATUS)]
         if failed:
             raise SearchError(f"{len(failed)} of {workers} workers failed (exit status {failed[0]}); see above")
     else:

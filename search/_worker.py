@@ -17,11 +17,37 @@ from search._errors import SearchError
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["count_states", "join_study", "optimize_until_budget", "spawn_workers"]
+__all__ = [
+    "RESTART_EXIT_STATUS",
+    "MemoryLimitReached",
+    "count_states",
+    "join_study",
+    "optimize_until_budget",
+    "spawn_workers",
+]
 
 # Stop when this many of this worker's trials fail in a row: the space or the data is broken.
 MAX_FAILURES_IN_A_ROW = 5
 _POLL_S = 1.0
+# A worker that stopped at its memory limit exits with this status (EX_TEMPFAIL) to be started again.
+RESTART_EXIT_STATUS = 75
+
+
+class MemoryLimitReached(Exception):
+    """A worker's resident memory grew past its limit between two trials: restart the process.
+
+    TensorFlow keeps about 4 MB of every compiled Keras model after
+    ``keras.backend.clear_session()`` (measured with plain Keras 3.15 and
+    TensorFlow 2.21, no code of this project involved); only a new process
+    gives it back. Raised after a trial has finished and been stored, so
+    nothing is lost by stopping there.
+    """
+
+
+def _rss_mb() -> float:
+    import psutil
+
+    return float(psutil.Process().memory_info().rss) / 2**20
 
 
 def count_states(study: optuna.Study) -> dict[str, int]:
@@ -39,6 +65,7 @@ def optimize_until_budget(
     budget: int,
     deadline: float | None = None,
     callbacks: list[Any] | None = None,
+    memory_limit_mb: float | None = None,
 ) -> None:
     """Run trials one at a time until ``budget`` trials are complete or pruned.
 
@@ -55,15 +82,20 @@ def optimize_until_budget(
         budget: Total finished trials of the study.
         deadline: ``time.monotonic()`` after which no trial starts.
         callbacks: Optuna callbacks for ``study.optimize``.
+        memory_limit_mb: Stop, by raising :class:`MemoryLimitReached`, once the
+            process's resident memory has grown by more than this since the end
+            of its first trial (which loads the data and the framework).
 
     Raises:
         SearchError: ``MAX_FAILURES_IN_A_ROW`` of this worker's trials failed.
+        MemoryLimitReached: The memory limit was passed between two trials.
     """
     import optuna
 
     from search._recovery import recover_trials
 
     failures = 0
+    baseline_mb: float | None = None
     while deadline is None or time.monotonic() < deadline:
         counts = count_states(study)
         finished = counts.get("COMPLETE", 0) + counts.get("PRUNED", 0)
@@ -80,6 +112,11 @@ def optimize_until_budget(
         mine = [t for t in study.get_trials(deepcopy=False) if t.number not in before and _ran_here(t)]
         if not mine:
             continue
+        if memory_limit_mb is not None:
+            if baseline_mb is None:
+                baseline_mb = _rss_mb()
+            elif _rss_mb() - baseline_mb > memory_limit_mb:
+                raise MemoryLimitReached(f"resident memory grew by {_rss_mb() - baseline_mb:.0f} MB")
         trial = mine[-1]
         if trial.state == optuna.trial.TrialState.FAIL and trial.user_attrs.get("stopped_by") != "surplus":
             failures += 1
@@ -102,6 +139,7 @@ def join_study(
     n_trials: int | None = None,
     timeout: float | None = None,
     show_progress: bool = False,
+    memory_limit_mb: float | None = None,
 ) -> optuna.Study:
     """Work on an existing study until its budget is reached: one more worker.
 
@@ -114,6 +152,9 @@ def join_study(
         n_trials: A new total budget for the study (stored for every worker).
         timeout: Stop starting trials after this many seconds.
         show_progress: Show a progress bar on stderr.
+        memory_limit_mb: Stop with :class:`MemoryLimitReached` once resident memory
+            has grown by this much (``python -m search worker`` then exits with
+            ``RESTART_EXIT_STATUS``, and ``run --workers`` starts it again).
 
     Example:
         >>> join_study("imdb-bow", storage="postgresql://user@db-host/search")  # doctest: +SKIP
@@ -138,15 +179,26 @@ def join_study(
     budget = config.trials
     with progress_bar(study, budget, show=show_progress, max_epochs=config.max_epochs) as bar:
         objective = Objective(config, data, space, storage_url=url, budget=budget, on_epoch=bar.epoch if bar else None)
-        optimize_until_budget(study, objective, budget=config.trials, deadline=deadline, callbacks=[bar] if bar else [])
+        optimize_until_budget(
+            study,
+            objective,
+            budget=config.trials,
+            deadline=deadline,
+            callbacks=[bar] if bar else [],
+            memory_limit_mb=memory_limit_mb,
+        )
     return study
 
 
-def spawn_workers(name: str, *, storage: str, n: int, timeout: float | None = None) -> list[subprocess.Popen[bytes]]:
+def spawn_workers(
+    name: str, *, storage: str, n: int, timeout: float | None = None, memory_limit_mb: float | None = None
+) -> list[subprocess.Popen[bytes]]:
     """Start ``n`` worker processes (``python -m search worker``) on this machine."""
     command = [sys.executable, "-m", "search", "worker", name, "--storage", storage, "--no-progress"]
     if timeout is not None:
         command += ["--timeout", str(timeout)]
+    if memory_limit_mb is not None:
+        command += ["--memory-limit", str(memory_limit_mb)]
     # Their summaries would mix with the caller's output; their errors still reach stderr.
     return [subprocess.Popen(command, cwd=Path.cwd(), stdout=subprocess.DEVNULL) for _ in range(n)]
 

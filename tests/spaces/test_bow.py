@@ -65,7 +65,7 @@ def test_tf_idf_learns_document_frequencies_from_the_fit_rows_only() -> None:
     rows = _rows()
     config = {"vocab_size": 4, "ngrams": 1, "mode": "tf-idf"}
     fit_a, other_a = represent(config, rows[np.array([0, 1])], rows[np.array([2])])
-    fit_b, other_b = represent(config, rows[np.array([0, 2])], rows[np.array([2])])
+    _, other_b = represent(config, rows[np.array([0, 2])], rows[np.array([2])])
     # The same row, transformed with statistics from two different fit sets, differs.
     assert not np.allclose(other_a.toarray(), other_b.toarray())
     assert np.allclose(np.linalg.norm(fit_a.toarray(), axis=1), 1.0)

@@ -9,15 +9,34 @@ import pytest
 
 from tests._helpers import cli
 
-QUICK = ["--set", "data.subset=3000", "--set", "data.validation_size=0.4", "--set", "max_epochs=3",
-         "--set", "data.max_vocab=20000"]
+QUICK = [
+    "--set",
+    "data.subset=3000",
+    "--set",
+    "data.validation_size=0.4",
+    "--set",
+    "max_epochs=3",
+    "--set",
+    "data.max_vocab=20000",
+]
 
 
 @pytest.mark.slow
 def test_short_imdb_ngrams_run_and_holdout(imdb_available: Path, tmp_path: Path) -> None:
     storage = f"sqlite:///{tmp_path / 'ngrams.db'}"
-    run = cli("run", "imdb-ngrams", "--trials", "4", "--storage", storage, "--json", "--no-progress", *QUICK,
-              "--set", "space.vocab_size=[5000, 20000]")
+    run = cli(
+        "run",
+        "imdb-ngrams",
+        "--trials",
+        "4",
+        "--storage",
+        storage,
+        "--json",
+        "--no-progress",
+        *QUICK,
+        "--set",
+        "space.vocab_size=[5000, 20000]",
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     summary = json.loads(run.stdout)
     assert summary["n_finished"] == 4
@@ -35,6 +54,7 @@ def test_short_imdb_ngrams_run_and_holdout(imdb_available: Path, tmp_path: Path)
 
     model = keras.saving.load_model(holdout["model_path"])
     assert model.inputs[0].sparse
-    assert SparseDropout.__name__ in {type(layer).__name__ for layer in model.layers} or summary["best_config"][
-        "input_dropout"
-    ] == 0.0
+    assert (
+        SparseDropout.__name__ in {type(layer).__name__ for layer in model.layers}
+        or summary["best_config"]["input_dropout"] == 0.0
+    )
