@@ -30,3 +30,10 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
+
+
+@nox.session(python=PYTHON)
+def benchmark(session: nox.Session) -> None:
+    """This framework against KerasTuner and a plain Optuna script: ``nox -s benchmark -- --budget 1800``."""
+    session.install("-e", ".[bench]")
+    session.run("python", "benchmarks/peers.py", *session.posargs)

@@ -295,6 +295,9 @@ def represent(config: dict[str, Any], fit_rows: NgramRows, *other_rows: NgramRow
         raise SearchError(f"unknown bag-of-words mode {mode!r} (known: {', '.join(_MODES)})")
     if ngrams not in fit_rows.counts:
         raise SearchError(f"n-grams up to {ngrams} were not prepared (prepared: {sorted(fit_rows.counts)})")
+    available = fit_rows.counts[ngrams].shape[1]
+    if vocab > available:
+        raise SearchError(f"vocab_size {vocab} is larger than the {available} n-grams prepared ([data] max_vocab)")
     parts = [sp.csr_matrix(rows.counts[ngrams][:, :vocab], dtype=np.float32) for rows in (fit_rows, *other_rows)]
     if mode == "multi-hot":
         for part in parts:

@@ -36,7 +36,7 @@ class Objective:
 
     Recorded user attributes: ``config``, ``history`` (per-epoch logs, updated
     every epoch), ``best_epoch`` (0-based), ``epochs_trained``, ``n_params``,
-    ``wall_time_s``, ``stopped_by``, ``worker`` and, for a resumed trial,
+    ``wall_time_s``, ``stopped_by``, ``worker``, ``backend`` (Keras backend) and, for a resumed trial,
     ``resumed_from_epoch``. Once a trial ends (complete, pruned or failed), its
     learning curves (a plotly figure on the study) and a note with the model
     summary are written for optuna-dashboard; a failed dashboard write is only logged.
@@ -106,6 +106,7 @@ class Objective:
 
         config, data = self.config, self.data
         trial.set_user_attr("worker", worker_identity())
+        trial.set_user_attr("backend", keras.backend.backend())
         if self._surplus(trial):
             trial.set_user_attr("stopped_by", "surplus")
             return math.nan  # FAIL, quietly: other workers had already filled the budget

@@ -57,6 +57,8 @@ def test_features_slice_the_vocabulary_and_weight_by_mode() -> None:
     (bigrams,) = represent({"vocab_size": 4, "ngrams": 2, "mode": "multi-hot"}, rows)
     assert bigrams.toarray()[2].tolist() == [0, 0, 1, 1]
     assert all(sp.issparse(m) and m.dtype == np.float32 for m in (hot, count, bigrams))
+    with pytest.raises(SearchError, match="vocab_size 5 is larger than the 4"):
+        represent({"vocab_size": 5, "ngrams": 1, "mode": "count"}, rows)
     with pytest.raises(SearchError, match="n-grams up to 3"):
         represent({"vocab_size": 2, "ngrams": 3, "mode": "count"}, rows)
 

@@ -1,0 +1,60 @@
+"""The training path on the JAX backend: a study, its holdout, and sparse bag-of-words inputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import optuna
+import pytest
+
+from tests._helpers import REPO, cli
+
+pytest.importorskip("jax")
+JAX = {"KERAS_BACKEND": "jax"}
+
+
+def test_a_study_and_its_holdout_train_under_jax(tmp_path: Path) -> None:
+    storage = f"sqlite:///{tmp_path / 'jax.db'}"
+    run = cli("run", "synthetic", "--trials", "3", "--storage", storage, "--no-progress", "--json", env=JAX)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert json.loads(run.stdout)["n_finished"] == 3
+    study = optuna.load_study(study_name="synthetic", storage=storage)
+    assert {t.user_attrs["backend"] for t in study.trials} == {"jax"}
+    holdout = cli("holdout", "synthetic", "--storage", storage, "--json", env=JAX)
+    assert holdout.returncode == 0, holdout.stderr[-3000:]
+    assert json.loads(holdout.stdout)["accuracy"] > 0.6  # a learnable synthetic problem
+
+
+SPARSE_SCRIPT = """
+import json
+import os
+import keras, numpy as np, optuna, scipy.sparse as sp
+from search import Task
+from spaces import bow
+assert keras.backend.backend() == "jax"
+x = sp.random(600, 400, density=0.05, format="csr", dtype=np.float32, random_state=1)
+x.data[:] = 1.0
+y = (np.asarray(x[:, :30].sum(axis=1)).ravel() > 0).astype(np.float32)
+params = {"vocab_size": 5000, "ngrams": 1, "mode": "multi-hot", "depth": 1, "units": 16, "input_dropout": 0.3,
+          "dropout": 0.0, "l1_on": False, "l2_on": False, "batch_size": 32, "learning_rate": 1e-2}
+model = bow.build(bow.suggest(optuna.trial.FixedTrial(params)), input_shape=(400,), task=Task("binary"))
+history = model.fit(x, y, epochs=15, batch_size=32, verbose=0)
+print(json.dumps({"accuracy": history.history["accuracy"][-1]}))
+"""
+
+
+def test_sparse_inputs_and_sparse_dropout_train_under_jax() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", SPARSE_SCRIPT],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, **JAX},
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1])["accuracy"] > 0.8
