@@ -652,16 +652,24 @@ def arm_framework(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     return _framework_run(args, workdir, study=STUDY, budget=args.budget, trials=10_000, tag="framework")
 
 
-def arm_kerastuner(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    """KerasTuner Hyperband in a child that creates no trial after the deadline; trials read from its folder."""
-    folder = workdir / "kerastuner"
+def _run_child_arm(
+    args: argparse.Namespace, workdir: Path, arm: str
+) -> tuple[Path, Path, float, float, dict[str, Any]]:
+    """Run a peer's child process (``--child ARM``) under the budget: its folder, log, start, deadline and run facts."""
+    folder = workdir / arm
     folder.mkdir()
     start = time.time()
     deadline = start + args.budget
-    command = [sys.executable, str(Path(__file__).resolve()), "--child", "kerastuner", "--child-dir", str(folder)]
+    command = [sys.executable, str(Path(__file__).resolve()), "--child", arm, "--child-dir", str(folder)]
     command += ["--archive", str(args.archive), "--child-deadline", repr(deadline)]
-    log = workdir / "kerastuner.log"
+    log = workdir / f"{arm}.log"
     run = _run_budgeted(command, log=log, env=dict(os.environ), start=start, deadline=deadline, grace=args.grace)
+    return folder, log, start, deadline, run
+
+
+def arm_kerastuner(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    """KerasTuner Hyperband in a child that creates no trial after the deadline; trials read from its folder."""
+    folder, log, start, _, run = _run_child_arm(args, workdir, "kerastuner")
     ends = {line["trial"]: line["t"] for line in _read_lines(folder / TRIAL_LOG)}
     completed: dict[str, dict[str, Any]] = {}
     for path in sorted((folder / "hb").glob("trial_*/trial.json")):
@@ -690,14 +698,7 @@ def arm_kerastuner(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
 
 def arm_optuna(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     """The plain Optuna script in a child (``study.optimize(timeout=...)`` up to the deadline)."""
-    folder = workdir / "optuna"
-    folder.mkdir()
-    start = time.time()
-    deadline = start + args.budget
-    command = [sys.executable, str(Path(__file__).resolve()), "--child", "optuna", "--child-dir", str(folder)]
-    command += ["--archive", str(args.archive), "--child-deadline", repr(deadline)]
-    log = workdir / "optuna.log"
-    run = _run_budgeted(command, log=log, env=dict(os.environ), start=start, deadline=deadline, grace=args.grace)
+    folder, log, start, deadline, run = _run_child_arm(args, workdir, "optuna")
     epoch_lines = _read_lines(folder / EPOCH_LOG)
     try:
         read = _study_trials(f"sqlite:///{folder / 'optuna.db'}", "peers-optuna", deadline)

@@ -97,14 +97,9 @@ def build(config: dict[str, Any], *, input_shape: tuple[int, ...], task: Any) ->
 
     from search._layers import SparseDropout
 
-    regularizer = keras.regularizers.L1L2(l1=config["l1"], l2=config["l2"]) if config["l1"] or config["l2"] else None
     inputs = keras.Input(shape=input_shape, sparse=True)
     x = inputs
     if config.get("input_dropout", 0.0) > 0:
         x = SparseDropout(config["input_dropout"])(x)
-    for units in config["layer_units"]:
-        x = keras.layers.Dense(units, activation=config["activation"], kernel_regularizer=regularizer)(x)
-        if config["dropout"] > 0:
-            x = keras.layers.Dropout(config["dropout"])(x)
-    model = keras.Model(inputs, output_layer(task)(x), name="bow_mlp")
+    model = keras.Model(inputs, output_layer(task)(mlp.hidden_layers(x, config)), name="bow_mlp")
     return compile_for_task(model, config, task)

@@ -101,15 +101,22 @@ def build(config: dict[str, Any], *, input_shape: tuple[int, ...], task: Any) ->
     """
     import keras
 
-    regularizer = keras.regularizers.L1L2(l1=config["l1"], l2=config["l2"]) if config["l1"] or config["l2"] else None
     inputs = keras.Input(shape=input_shape)
     x = inputs
     if config.get("input_dropout", 0.0) > 0:
         # Dropping input features (words, for a bag of words) regularizes wide sparse inputs.
         x = keras.layers.Dropout(config["input_dropout"])(x)
+    model = keras.Model(inputs, output_layer(task)(hidden_layers(x, config)), name="mlp")
+    return compile_for_task(model, config, task)
+
+
+def hidden_layers(x: keras.KerasTensor, config: dict[str, Any]) -> keras.KerasTensor:
+    """The hidden ``Dense`` layers of ``config`` (units, activation, L1/L2, dropout) applied to ``x``."""
+    import keras
+
+    regularizer = keras.regularizers.L1L2(l1=config["l1"], l2=config["l2"]) if config["l1"] or config["l2"] else None
     for units in config["layer_units"]:
         x = keras.layers.Dense(units, activation=config["activation"], kernel_regularizer=regularizer)(x)
         if config["dropout"] > 0:
             x = keras.layers.Dropout(config["dropout"])(x)
-    model = keras.Model(inputs, output_layer(task)(x), name="mlp")
-    return compile_for_task(model, config, task)
+    return x
