@@ -313,11 +313,10 @@ def run_study(
     deadline = None if timeout is None else time.monotonic() + timeout
     if workers > 1 or memory_limit_mb is not None:
         del data  # each worker process loads its own copy
-        limit = memory_limit_mb
 
         def start(n: int) -> list[Any]:
             left = None if deadline is None else max(1.0, deadline - time.monotonic())
-            return spawn_workers(config.name, storage=url, n=n, timeout=left, memory_limit_mb=limit)
+            return spawn_workers(config.name, storage=url, n=n, timeout=left, memory_limit_mb=memory_limit_mb)
 
         processes = start(workers)
         with progress_bar(study, budget, show=show_progress) as bar, supervise(processes):

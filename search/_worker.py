@@ -115,8 +115,8 @@ def optimize_until_budget(
         if memory_limit_mb is not None:
             if baseline_mb is None:
                 baseline_mb = _rss_mb()
-            elif _rss_mb() - baseline_mb > memory_limit_mb:
-                raise MemoryLimitReached(f"resident memory grew by {_rss_mb() - baseline_mb:.0f} MB")
+            elif (growth := _rss_mb() - baseline_mb) > memory_limit_mb:
+                raise MemoryLimitReached(f"resident memory grew by {growth:.0f} MB")
         trial = mine[-1]
         if trial.state == optuna.trial.TrialState.FAIL and trial.user_attrs.get("stopped_by") != "surplus":
             failures += 1
