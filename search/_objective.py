@@ -138,7 +138,6 @@ class Objective:
         if store is not None:
             callbacks.append(checkpoint_callback(store, recorder, early))
         callbacks.append(KerasPruningCallback(trial, config.metric))
-        interrupted = False
         try:
             if resumed is None:
                 model = self.space.build(model_config, input_shape=tuple(x_train.shape[1:]), task=data.task)
@@ -166,7 +165,6 @@ class Objective:
                 model.set_weights(early.best_weights)  # what EarlyStopping restores at the end
         except BaseException as exc:
             pruned = type(exc).__name__ == "TrialPruned"
-            interrupted = isinstance(exc, KeyboardInterrupt)
             trial.set_user_attr("stopped_by", "pruned" if pruned else type(exc).__name__)
             if not pruned:
                 trial.set_user_attr("error", f"{type(exc).__name__}: {exc}"[:500])
@@ -174,10 +172,6 @@ class Objective:
         finally:
             trial.set_user_attr("wall_time_s", round(time.perf_counter() - start, 3))
             free_memory()
-            if store is not None and self.checkpoint_root is not None and not interrupted:
-                store.remove()  # kept only for an interrupted trial, which resumes from it
-                for number in _retried_chain(trial):
-                    TrialCheckpoints(self.checkpoint_root, number).remove()
         history = recorder.history
         losses = history.get("loss", [])
         if not losses or not all(math.isfinite(v) for v in losses):
@@ -188,6 +182,24 @@ class Objective:
         best = best_epoch(history[config.monitored], config.monitor_direction)
         trial.set_user_attr("best_epoch", best)
         return history[config.metric][best]
+
+    def trial_stored(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        """Delete the checkpoints of a trial once its end is stored (an Optuna callback).
+
+        Until Optuna has stored the trial's state, a kill must find the last
+        checkpoint, so the retry resumes instead of starting over; an interrupted
+        (Ctrl-C) trial keeps its checkpoints for the retry. The checkpoints of the
+        trials it retried, and any left by a worker killed after storing a finished
+        trial, go too.
+        """
+        import optuna
+
+        if self.checkpoint_root is None or trial.user_attrs.get("stopped_by") == "KeyboardInterrupt":
+            return
+        finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+        done = {t.number for t in study.get_trials(deepcopy=False, states=finished)}
+        for number in {trial.number, *_retried_chain(study, trial.user_attrs), *done}:
+            TrialCheckpoints(self.checkpoint_root, number).remove()
 
     def _surplus(self, trial: optuna.trial.Trial) -> bool:
         """Whether trials numbered before this one already fill the budget (another worker started it)."""
@@ -208,7 +220,7 @@ class Objective:
         if self.checkpoint_root is None:
             return None
         checkpoint = None
-        for number in _retried_chain(trial):
+        for number in _retried_chain(trial.study, trial.user_attrs):
             checkpoint = TrialCheckpoints(self.checkpoint_root, number).load()
             if checkpoint is not None:
                 break
@@ -223,10 +235,10 @@ class Objective:
         return f"Objective(study={self.config.name!r}, space={self.space.__name__!r})"
 
 
-def _retried_chain(trial: optuna.trial.Trial) -> list[int]:
-    """Numbers of the trials this one retries, directly or through earlier retries."""
-    by_number = {t.number: t for t in trial.study.get_trials(deepcopy=False)}
-    chain, number = [], trial.user_attrs.get("retry_of")
+def _retried_chain(study: optuna.Study, user_attrs: dict[str, Any]) -> list[int]:
+    """Numbers of the trials a trial retries (``retry_of``), directly or through earlier retries."""
+    by_number = {t.number: t for t in study.get_trials(deepcopy=False)}
+    chain, number = [], user_attrs.get("retry_of")
     while number is not None and number in by_number and number not in chain:
         chain.append(int(number))
         number = by_number[number].user_attrs.get("retry_of")

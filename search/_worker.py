@@ -108,7 +108,10 @@ def optimize_until_budget(
             time.sleep(_POLL_S)
             continue
         before = {t.number for t in study.get_trials(deepcopy=False)}
-        study.optimize(objective, n_trials=1, callbacks=callbacks, catch=(Exception,))
+        # An objective's trial_stored hook runs once Optuna has stored the trial's end.
+        stored = getattr(objective, "trial_stored", None)
+        hooks = [*(callbacks or []), *([stored] if callable(stored) else [])]
+        study.optimize(objective, n_trials=1, callbacks=hooks, catch=(Exception,))
         mine = [t for t in study.get_trials(deepcopy=False) if t.number not in before and _ran_here(t)]
         if not mine:
             continue
