@@ -2,8 +2,9 @@
 
 Arms, each in its own fresh subprocess, one after the other (so they never share the CPU):
 
-- ``framework``: ``python -m search run imdb-bow`` (TPE + median pruning, vectorized-data cache,
-  per-epoch checkpoints), then ``python -m search holdout``.
+- ``framework``: ``python -m search run imdb-bow --workers N`` (the study as shipped: JAX backend, TPE
+  with constant liar + median pruning, vectorized-data cache, per-epoch checkpoints; N worker processes,
+  one per core by default, each pinned to its core), then ``python -m search holdout``.
 - ``kerastuner``: ``keras_tuner.Hyperband`` (max 20 epochs, factor 3, seed 42) on data prepared the
   Deep Learning with Python notebook way (archive read, 10,000-word vocabulary, ``vectorize_sequences``
   into ``float64``), loaded once per search.
@@ -29,7 +30,7 @@ test once on the 25,000 test reviews) runs afterwards in another subprocess and 
 Usage::
 
     python benchmarks/peers.py --budget 1800 [--arms framework,kerastuner,optuna] [--out FILE]
-        [--framework-set KEY=VALUE ...]
+        [--framework-set KEY=VALUE ...] [--framework-workers N]
     python benchmarks/peers.py --pruning [--trials 20] [--framework-set KEY=VALUE ...]
 
 Environment: ``SEARCH_DATA_DIR`` (folder of ``aclImdb_v1.tar.gz``; ``--archive`` names the file
@@ -607,7 +608,7 @@ def _framework_run(
     command = [sys.executable, "-m", "search", "run", study, "--storage", storage, "--trials", str(trials)]
     if budget is not None:
         command += ["--timeout", str(budget)]
-    command += ["--no-progress", "--json"]
+    command += ["--workers", str(args.framework_workers), "--no-progress", "--json"]
     for item in args.framework_set:
         command += ["--set", item]
     start = time.time()
@@ -840,6 +841,13 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         metavar="KEY=VALUE",
         help="a --set override for the framework's runs (value read as TOML; repeatable)",
+    )
+    parser.add_argument(
+        "--framework-workers",
+        type=int,
+        default=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1,
+        metavar="N",
+        help="worker processes of the framework's runs (run --workers; default: one per core)",
     )
     parser.add_argument("--pruning", action="store_true", help="compare the framework with and without pruning")
     parser.add_argument("--trials", type=int, default=20, metavar="N", help="trials of each --pruning run (20)")

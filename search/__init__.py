@@ -54,6 +54,7 @@ __all__ = [
     "Dataset",
     "HoldoutData",
     "HubTextEmbedding",
+    "InputDropout",
     "Objective",
     "Predictor",
     "SearchData",
@@ -100,8 +101,8 @@ def __getattr__(name: str) -> Any:
         from search._hub import HubTextEmbedding
 
         return HubTextEmbedding
-    if name == "SparseDropout":
-        from search._layers import SparseDropout
+    if name in ("InputDropout", "SparseDropout"):
+        from search import _layers
 
-        return SparseDropout
+        return getattr(_layers, name)
     raise AttributeError(f"module 'search' has no attribute {name!r}")

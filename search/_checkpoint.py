@@ -83,6 +83,8 @@ class TrialCheckpoints:
         """The last complete checkpoint, or ``None`` when there is none (or it is unreadable)."""
         import keras
 
+        import search._layers  # noqa: F401  # registers the project's layers (a resuming process built none yet)
+
         state_file = self.folder / "state.json"
         if not state_file.is_file():
             return None

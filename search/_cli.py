@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 import tomllib
 from collections.abc import Sequence
@@ -121,6 +122,8 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     from search._report import study_summary
     from search._worker import RESTART_EXIT_STATUS, MemoryLimitReached, join_study
 
+    if args.cpus:
+        _pin(args.cpus)
     try:
         study = join_study(
             args.study,
@@ -129,6 +132,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
             timeout=args.timeout,
             show_progress=not args.no_progress,
             memory_limit_mb=args.memory_limit or None,
+            slot=args.slot,
         )
     except MemoryLimitReached as exc:
         print(f"worker stops to free memory ({exc}); its trials are saved", file=sys.stderr)
@@ -142,6 +146,15 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     else:
         print(f"study {summary['study']}: {summary['n_finished']} finished trials")
     return 0
+
+
+def _pin(spec: str) -> None:
+    """Restrict this process (and the threads TensorFlow or XLA start later) to the cores ``spec`` lists."""
+    try:
+        cores = {int(c) for c in spec.split(",")}
+        os.sched_setaffinity(0, cores)
+    except (ValueError, OSError, AttributeError) as exc:
+        raise SearchError(f"--cpus {spec!r}: not a comma-separated list of this machine's cores ({exc})") from None
 
 
 def _cmd_holdout(args: argparse.Namespace) -> int:
@@ -355,6 +368,12 @@ def _parser() -> argparse.ArgumentParser:
         default=0,
         metavar="MB",
         help="exit with status 75 once memory grew by MB since the first trial (0: never)",
+    )
+    worker.add_argument(
+        "--cpus", metavar="LIST", help="run on these cores only, e.g. 0,1 (run --workers pins its workers)"
+    )
+    worker.add_argument(
+        "--slot", type=int, metavar="K", help="worker number K among those started together (offsets the sampler seed)"
     )
     worker.add_argument("--no-progress", action="store_true", help="no progress bar")
     worker.add_argument("--json", action="store_true", help="print one JSON object on stdout")

@@ -13,6 +13,7 @@ from search._errors import SearchError
 __all__ = ["StudyConfig", "available_studies", "load_study_config"]
 
 _DIRECTIONS = ("maximize", "minimize")
+BACKENDS = ("tensorflow", "jax")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +40,10 @@ class StudyConfig:
             across many epochs and stops at the first of them; a smooth
             ``val_loss`` picks a well-trained epoch, whose ``metric`` the trial
             returns.
+        backend: Keras backend the trials train on (``"tensorflow"`` or ``"jax"``);
+            empty: whatever Keras is configured with (``KERAS_BACKEND``). An
+            execution setting, like the number of workers: not part of the
+            fingerprint, so a study may be resumed on another backend.
 
     Example:
         >>> config = load_study_config("imdb-bow")
@@ -59,6 +64,7 @@ class StudyConfig:
     patience: int
     description: str = ""
     monitor: str = ""
+    backend: str = ""
 
     @property
     def space_module(self) -> str:
@@ -173,6 +179,7 @@ def _validate(raw: dict[str, Any], source: str) -> StudyConfig:
         "patience": raw.get("patience", budget.get("patience", 3)),
         "description": raw.get("description", ""),
         "monitor": raw.get("monitor", budget.get("monitor", "")),
+        "backend": raw.get("backend", ""),
     }
     if not isinstance(fields["name"], str) or not fields["name"]:
         raise SearchError(f"{source}: 'name' must be a non-empty string")
@@ -180,6 +187,8 @@ def _validate(raw: dict[str, Any], source: str) -> StudyConfig:
         raise SearchError(f"{source}: 'metric' must be a non-empty string")
     if not isinstance(fields["monitor"], str):
         raise SearchError(f"{source}: 'monitor' must be a metric name, got {fields['monitor']!r}")
+    if fields["backend"] not in ("", *BACKENDS):
+        raise SearchError(f"{source}: 'backend' must be one of {BACKENDS} (or empty), got {fields['backend']!r}")
     if fields["direction"] not in _DIRECTIONS:
         raise SearchError(f"{source}: 'direction' must be one of {_DIRECTIONS}, got {fields['direction']!r}")
     for key in ("data", "space", "sampler", "pruner"):

@@ -165,16 +165,27 @@ def _load_imdb_bow(settings: dict[str, Any], seed: int) -> Dataset:
         mode=settings.get("mode", "multi-hot"),
         ngrams=settings.get("ngrams", 1),
     )
-    train_rows = np.arange(arrays.x_train.shape[0])
-    test_rows = np.arange(arrays.x_test.shape[0])
+    return _bow_dataset(arrays, settings, seed, dense=True)
+
+
+def _bow_dataset(arrays: Any, settings: dict[str, Any], seed: int, *, dense: bool) -> Dataset:
+    """A :class:`Dataset` of IMDB bag-of-words rows (``BowArrays``), subsampled when ``subset`` asks.
+
+    ``dense``: the rows as dense ``float32`` arrays (``imdb-bow``'s multi-hot MLP),
+    else as they are (sparse, for ``spaces.bow``).
+    """
+    train_rows, test_rows = np.arange(len(arrays.y_train)), np.arange(len(arrays.y_test))
     subset = settings.get("subset")
     if subset:  # a smaller, still balanced, sample of each split for quick runs
         train_rows = _subsample(arrays.y_train, subset, seed)
         test_rows = _subsample(arrays.y_test, subset, seed)
+    x_train, x_test = arrays.x_train[train_rows], arrays.x_test[test_rows]
+    if dense:
+        x_train, x_test = x_train.toarray(), x_test.toarray()
     return Dataset(
-        x_train=arrays.x_train[train_rows].toarray(),
+        x_train=x_train,
         y_train=arrays.y_train[train_rows].astype(np.float32),
-        x_test=arrays.x_test[test_rows].toarray(),
+        x_test=x_test,
         y_test=arrays.y_test[test_rows].astype(np.float32),
         task=Task("binary"),
         train_ids=[arrays.train_ids[i] for i in train_rows],
@@ -196,21 +207,7 @@ def _load_imdb_ngrams(settings: dict[str, Any], seed: int) -> Dataset:
     if not isinstance(ngrams, list) or not ngrams or not set(ngrams) <= {1, 2, 3}:
         raise SearchError(f"[data] ngrams must be a list of longest n-grams from 1 to 3, got {ngrams!r}")
     arrays = load_imdb_ngrams(max_vocab=max_vocab, ngrams=tuple(sorted(set(ngrams))))
-    train_rows, test_rows = np.arange(len(arrays.y_train)), np.arange(len(arrays.y_test))
-    subset = settings.get("subset")
-    if subset:
-        train_rows = _subsample(arrays.y_train, subset, seed)
-        test_rows = _subsample(arrays.y_test, subset, seed)
-    return Dataset(
-        x_train=arrays.x_train[train_rows],
-        y_train=arrays.y_train[train_rows].astype(np.float32),
-        x_test=arrays.x_test[test_rows],
-        y_test=arrays.y_test[test_rows].astype(np.float32),
-        task=Task("binary"),
-        train_ids=[arrays.train_ids[i] for i in train_rows],
-        test_ids=[arrays.test_ids[i] for i in test_rows],
-        class_names=["negative", "positive"],
-    )
+    return _bow_dataset(arrays, settings, seed, dense=False)
 
 
 def _load_imdb_text(settings: dict[str, Any], seed: int) -> Dataset:

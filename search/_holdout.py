@@ -114,10 +114,20 @@ def evaluate_holdout(
     config = stored_config(study)
 
     from search._datasets import load_holdout_data
-    from search._training import configure_backend, epoch_recorder, free_memory, set_seed
+    from search._training import (
+        configure_backend,
+        epoch_recorder,
+        eval_batch_size,
+        fit_arguments,
+        free_memory,
+        on_device,
+        set_seed,
+        use_backend,
+    )
     from spaces import load_space, space_features
 
     configure_backend()
+    use_backend(config.backend)  # the trials' backend where Keras is not loaded yet; the saved model is portable
     data = load_holdout_data(config.data, seed=config.seed)
     model_config = best.user_attrs["config"]
     epochs = int(best.user_attrs["best_epoch"]) + 1
@@ -128,17 +138,17 @@ def evaluate_holdout(
     model = space.build(model_config, input_shape=tuple(x_train.shape[1:]), task=data.task)
     bar = _EpochBar(epochs) if show_progress else None
     model.fit(
-        x_train,
-        data.y_train,
-        batch_size=model_config["batch_size"],
+        **fit_arguments(x_train, data.y_train, batch_size=model_config["batch_size"], seed=config.seed + best.number),
         epochs=epochs,
         callbacks=[epoch_recorder(bar)] if bar else [],
         verbose=0,
     )
     if bar:
         bar.close()
-    evaluation = model.evaluate(x_test, data.y_test, batch_size=1024, verbose=0, return_dict=True)
-    scores = model.predict(x_test, batch_size=1024, verbose=0)
+    test_batch = eval_batch_size(len(data.y_test), 1024)
+    x_test_in, y_test_in = on_device(x_test), on_device(data.y_test)
+    evaluation = model.evaluate(x_test_in, y_test_in, batch_size=test_batch, verbose=0, return_dict=True)
+    scores = model.predict(x_test_in, batch_size=test_batch, verbose=0)
     result = holdout_metrics(data.task, data.y_test, scores, data.class_names)
     result.update(
         task=data.task.kind,

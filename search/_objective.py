@@ -14,7 +14,7 @@ from search._checkpoint import Checkpoint, TrialCheckpoints, checkpoint_callback
 from search._config import StudyConfig
 from search._datasets import SearchData
 from search._storage import artifact_dir
-from search._training import best_epoch, epoch_recorder, free_memory, set_seed
+from search._training import best_epoch, epoch_recorder, fit_arguments, free_memory, set_seed
 from search._workers import worker_identity
 from spaces import space_features
 
@@ -152,10 +152,13 @@ class Objective:
             finished = resumed is not None and resumed.early_stopping["stopped_epoch"] > 0
             if initial_epoch < config.max_epochs and not finished:
                 model.fit(
-                    x_train,
-                    data.y_train,
-                    validation_data=(x_val, data.y_val),
-                    batch_size=model_config["batch_size"],
+                    **fit_arguments(
+                        x_train,
+                        data.y_train,
+                        batch_size=model_config["batch_size"],
+                        seed=config.seed + trial.number,
+                        validation=(x_val, data.y_val),
+                    ),
                     epochs=config.max_epochs,
                     initial_epoch=initial_epoch,
                     callbacks=callbacks,
@@ -196,10 +199,16 @@ class Objective:
 
         if self.checkpoint_root is None or trial.user_attrs.get("stopped_by") == "KeyboardInterrupt":
             return
-        finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-        done = {t.number for t in study.get_trials(deepcopy=False, states=finished)}
-        for number in {trial.number, *_retried_chain(study, trial.user_attrs), *done}:
+        for number in {trial.number, *_retried_chain(study, trial.user_attrs)}:
             TrialCheckpoints(self.checkpoint_root, number).remove()
+        # Leftovers of workers killed after their trial was stored: only folders on disk are looked up.
+        names = (p.name.removeprefix("trial-") for p in self.checkpoint_root.glob("trial-*"))
+        on_disk = {int(name) for name in names if name.isdigit()}
+        if on_disk:
+            finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+            for t in study.get_trials(deepcopy=False, states=finished):
+                if t.number in on_disk:
+                    TrialCheckpoints(self.checkpoint_root, t.number).remove()
 
     def _surplus(self, trial: optuna.trial.Trial) -> bool:
         """Whether trials numbered before this one already fill the budget (another worker started it)."""

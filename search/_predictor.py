@@ -149,6 +149,8 @@ class Predictor:
         import joblib
         import keras
 
+        import search._layers  # noqa: F401  # registers the project's layers for loading
+
         for path in (model_path, preprocessing_path):
             if not Path(path).is_file():
                 raise SearchError(f"no such file: {path}")

@@ -48,7 +48,7 @@ def make_sampler(config: StudyConfig, *, offset: int = 0) -> optuna.samplers.Bas
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return cls(seed=config.seed + offset, **options)  # type: ignore[call-arg]
+            return cls(seed=(config.seed + offset) % 2**32, **options)  # type: ignore[call-arg]
     except TypeError as exc:
         raise SearchError(f"invalid options for sampler {config.sampler['name']}: {exc}") from None
 
@@ -186,8 +186,19 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def load_study(name: str, *, storage: str | None = None) -> tuple[optuna.Study, str]:
+def load_study(
+    name: str, *, storage: str | None = None, for_trials: bool = False, seed_offset: int = 0
+) -> tuple[optuna.Study, str]:
     """Open an existing study.
+
+    Args:
+        name: Study name.
+        storage: Storage URL; default :func:`search.default_storage`.
+        for_trials: Attach the sampler and pruner of the study's stored definition
+            (what a worker that runs trials needs; Optuna's own defaults otherwise),
+            the sampler seeded with ``seed + trials so far + seed_offset``.
+        seed_offset: Added to the sampler's seed, so that workers joining at the
+            same moment do not sample the same parameters.
 
     Returns:
         ``(study, storage_url)``.
@@ -202,10 +213,19 @@ def load_study(name: str, *, storage: str | None = None) -> tuple[optuna.Study, 
 
     url = storage or default_storage()
     storage_obj = open_storage(url, must_exist=True)
-    names = [s.study_name for s in optuna.get_all_study_summaries(storage_obj, include_best_trial=False)]
-    if name not in names:
-        raise SearchError(f"no study {name!r} in {url} (studies there: {', '.join(names) or 'none'})")
-    return optuna.load_study(study_name=name, storage=storage_obj), url
+    summaries = {s.study_name: s for s in optuna.get_all_study_summaries(storage_obj, include_best_trial=False)}
+    if name not in summaries:
+        raise SearchError(f"no study {name!r} in {url} (studies there: {', '.join(summaries) or 'none'})")
+    if not for_trials:
+        return optuna.load_study(study_name=name, storage=storage_obj), url
+    config = _config_from_attrs(name, summaries[name].user_attrs)
+    study = optuna.load_study(
+        study_name=name,
+        storage=storage_obj,
+        sampler=make_sampler(config, offset=summaries[name].n_trials + seed_offset),
+        pruner=make_pruner(config),
+    )
+    return study, url
 
 
 def stored_config(study: optuna.Study) -> StudyConfig:
@@ -214,9 +234,13 @@ def stored_config(study: optuna.Study) -> StudyConfig:
     Raises:
         SearchError: The study was not created by this tool.
     """
-    fields = study.user_attrs.get("config")
+    return _config_from_attrs(study.study_name, study.user_attrs)
+
+
+def _config_from_attrs(name: str, user_attrs: dict[str, Any]) -> StudyConfig:
+    fields = user_attrs.get("config")
     if not fields:
-        raise SearchError(f"study {study.study_name!r} has no stored definition (not created by python -m search)")
+        raise SearchError(f"study {name!r} has no stored definition (not created by python -m search)")
     return StudyConfig(**fields)
 
 
@@ -254,8 +278,11 @@ def run_study(
         allow_changes: Resume even if the definition or the space changed.
         show_progress: Show a progress bar on stderr.
         overrides: Changes to the definition, e.g. ``{"data": {"vocab_size": 2000}}``.
-        workers: Number of worker processes on this machine; more can join from
-            other machines with :func:`search.join_study` on the same storage.
+        workers: Number of worker processes on this machine, each pinned to its
+            share of the cores when there are enough; more can join from other
+            machines with :func:`search.join_study` on the same storage. The
+            trials also run in a worker process when Keras is already loaded here
+            on another backend than the study's ``backend``.
         memory_limit_mb: Run the trials in worker processes (even with
             ``workers=1``) and start a worker again once its resident memory grew
             by this much since its first trial: TensorFlow keeps some memory of
@@ -276,8 +303,8 @@ def run_study(
     from search._datasets import load_search_data
     from search._objective import Objective
     from search._recovery import recover_trials
-    from search._training import configure_backend
-    from search._worker import RESTART_EXIT_STATUS, optimize_until_budget, spawn_workers, supervise
+    from search._training import configure_backend, use_backend
+    from search._worker import RESTART_EXIT_STATUS, optimize_until_budget, spawn_worker, supervise
 
     configure_backend()
     changes = dict(overrides or {})
@@ -290,6 +317,8 @@ def run_study(
         raise SearchError(f"workers must be at least 1, got {workers}")
     if memory_limit_mb is not None and memory_limit_mb <= 0:
         raise SearchError(f"memory limit must be positive, got {memory_limit_mb}")
+    # Keras already loaded on another backend (e.g. in a notebook): the trials run in a worker process.
+    in_process = use_backend(config.backend)
     space = _check_space(config)
     make_sampler(config)  # unknown names or options fail here, before any write
     make_pruner(config)
@@ -311,21 +340,29 @@ def run_study(
 
     budget = config.trials
     deadline = None if timeout is None else time.monotonic() + timeout
-    if workers > 1 or memory_limit_mb is not None:
+    if workers > 1 or memory_limit_mb is not None or not in_process:
         del data  # each worker process loads its own copy
 
-        def start(n: int) -> list[Any]:
+        def start(slot: int) -> Any:
             left = None if deadline is None else max(1.0, deadline - time.monotonic())
-            return spawn_workers(config.name, storage=url, n=n, timeout=left, memory_limit_mb=memory_limit_mb)
+            return spawn_worker(
+                config.name,
+                storage=url,
+                slot=slot,
+                n_slots=workers,
+                backend=config.backend,
+                timeout=left,
+                memory_limit_mb=memory_limit_mb,
+            )
 
-        processes = start(workers)
+        processes = [start(slot) for slot in range(workers)]
         with progress_bar(study, budget, show=show_progress) as bar, supervise(processes):
             while True:
                 for i, proc in enumerate(processes):
                     # A worker that stopped at its memory limit is replaced while work is left.
                     done = _count_finished(study) >= budget or (deadline is not None and time.monotonic() > deadline)
                     if proc.poll() == RESTART_EXIT_STATUS and not done:
-                        processes[i] = start(1)[0]
+                        processes[i] = start(i)
                 if bar is not None:
                     bar(study, None)
                 if all(p.poll() is not None for p in processes):

@@ -23,12 +23,14 @@ __all__ = [
     "count_states",
     "join_study",
     "optimize_until_budget",
-    "spawn_workers",
+    "spawn_worker",
+    "worker_cores",
 ]
 
 # Stop when this many of this worker's trials fail in a row: the space or the data is broken.
 MAX_FAILURES_IN_A_ROW = 5
 _POLL_S = 1.0
+_SEED_STRIDE = 1_000_003  # sampler seeds of workers started together lie this far apart
 # A worker that stopped at its memory limit exits with this status (EX_TEMPFAIL) to be started again.
 RESTART_EXIT_STATUS = 75
 
@@ -143,6 +145,7 @@ def join_study(
     timeout: float | None = None,
     show_progress: bool = False,
     memory_limit_mb: float | None = None,
+    slot: int | None = None,
 ) -> optuna.Study:
     """Work on an existing study until its budget is reached: one more worker.
 
@@ -158,6 +161,10 @@ def join_study(
         memory_limit_mb: Stop with :class:`MemoryLimitReached` once resident memory
             has grown by this much (``python -m search worker`` then exits with
             ``RESTART_EXIT_STATUS``, and ``run --workers`` starts it again).
+        slot: This worker's number among those started together (``run --workers``
+            numbers them from 0); it offsets the sampler's seed, so that workers
+            starting at the same moment sample different parameters. ``None``: the
+            process id does.
 
     Example:
         >>> join_study("imdb-bow", storage="postgresql://user@db-host/search")  # doctest: +SKIP
@@ -165,12 +172,19 @@ def join_study(
     from search._datasets import load_search_data
     from search._objective import Objective
     from search._study import load_study, progress_bar, stored_config
-    from search._training import configure_backend
+    from search._training import configure_backend, use_backend
     from spaces import load_space
 
     configure_backend()
-    study, url = load_study(name, storage=storage)
+    # The stored definition's sampler and pruner: Optuna's defaults would prune from the first epoch.
+    offset = (os.getpid() if slot is None else slot) * _SEED_STRIDE % 2**31
+    study, url = load_study(name, storage=storage, for_trials=True, seed_offset=offset)
     config = stored_config(study)
+    if not use_backend(config.backend):
+        raise SearchError(
+            f"study {name!r} trains on the {config.backend} backend, but Keras was loaded on another one "
+            "in this process: join it with python -m search worker"
+        )
     if n_trials is not None:
         if n_trials < 1:
             raise SearchError(f"--trials must be at least 1, got {n_trials}")
@@ -193,17 +207,52 @@ def join_study(
     return study
 
 
-def spawn_workers(
-    name: str, *, storage: str, n: int, timeout: float | None = None, memory_limit_mb: float | None = None
-) -> list[subprocess.Popen[bytes]]:
-    """Start ``n`` worker processes (``python -m search worker``) on this machine."""
+def spawn_worker(
+    name: str,
+    *,
+    storage: str,
+    slot: int = 0,
+    n_slots: int = 1,
+    backend: str = "",
+    timeout: float | None = None,
+    memory_limit_mb: float | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start one worker process (``python -m search worker``) on this machine.
+
+    With several workers on a machine with at least as many cores, worker
+    ``slot`` of ``n_slots`` is pinned to its own share of the cores: a small
+    model gains little from a second core, so two one-core workers train about
+    twice the trials of one two-core worker (README, benchmarks), and pinned
+    workers do not preempt each other's threads.
+    """
     command = [sys.executable, "-m", "search", "worker", name, "--storage", storage, "--no-progress"]
+    command += ["--slot", str(slot)]
     if timeout is not None:
         command += ["--timeout", str(timeout)]
     if memory_limit_mb is not None:
         command += ["--memory-limit", str(memory_limit_mb)]
+    cores = worker_cores(slot, n_slots)
+    if cores:
+        command += ["--cpus", ",".join(map(str, cores))]
+    env = dict(os.environ, KERAS_BACKEND=backend) if backend else None
     # Their summaries would mix with the caller's output; their errors still reach stderr.
-    return [subprocess.Popen(command, cwd=Path.cwd(), stdout=subprocess.DEVNULL) for _ in range(n)]
+    return subprocess.Popen(command, cwd=Path.cwd(), stdout=subprocess.DEVNULL, env=env)
+
+
+def worker_cores(slot: int, n_slots: int) -> list[int]:
+    """The cores of worker ``slot`` of ``n_slots``: an even share, or ``[]`` (no pinning).
+
+    Example:
+        >>> worker_cores(0, 1)
+        []
+    """
+    if n_slots < 2 or not hasattr(os, "sched_getaffinity"):
+        return []
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < n_slots:
+        return []
+    share = len(cores) // n_slots
+    return cores[slot * share : (slot + 1) * share]
 
 
 @contextlib.contextmanager

@@ -95,11 +95,11 @@ def build(config: dict[str, Any], *, input_shape: tuple[int, ...], task: Any) ->
     """
     import keras
 
-    from search._layers import SparseDropout
+    from search._layers import InputDropout
 
     inputs = keras.Input(shape=input_shape, sparse=True)
     x = inputs
     if config.get("input_dropout", 0.0) > 0:
-        x = SparseDropout(config["input_dropout"])(x)
+        x = InputDropout(config["input_dropout"])(x)
     model = keras.Model(inputs, output_layer(task)(mlp.hidden_layers(x, config)), name="bow_mlp")
     return compile_for_task(model, config, task)

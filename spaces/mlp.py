@@ -101,11 +101,13 @@ def build(config: dict[str, Any], *, input_shape: tuple[int, ...], task: Any) ->
     """
     import keras
 
+    from search._layers import InputDropout
+
     inputs = keras.Input(shape=input_shape)
     x = inputs
     if config.get("input_dropout", 0.0) > 0:
         # Dropping input features (words, for a bag of words) regularizes wide sparse inputs.
-        x = keras.layers.Dropout(config["input_dropout"])(x)
+        x = InputDropout(config["input_dropout"])(x)
     model = keras.Model(inputs, output_layer(task)(hidden_layers(x, config)), name="mlp")
     return compile_for_task(model, config, task)
 

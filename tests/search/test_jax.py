@@ -58,3 +58,17 @@ def test_sparse_inputs_and_sparse_dropout_train_under_jax() -> None:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads(result.stdout.strip().splitlines()[-1])["accuracy"] > 0.8
+
+
+def test_a_jax_study_runs_in_a_worker_when_keras_is_loaded_on_tensorflow(tmp_path: Path) -> None:
+    import keras
+
+    from search import run_study
+
+    if keras.backend.backend() == "jax":
+        pytest.skip("this process already runs Keras on JAX")
+    storage = f"sqlite:///{tmp_path / 'backend.db'}"
+    study = run_study("synthetic", n_trials=2, storage=storage, show_progress=False, overrides={"backend": "jax"})
+    assert len(study.trials) == 2
+    assert {t.user_attrs["backend"] for t in study.trials} == {"jax"}
+    assert {t.user_attrs["worker"]["pid"] for t in study.trials} != {os.getpid()}

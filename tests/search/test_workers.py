@@ -200,3 +200,57 @@ def test_two_hundred_tiny_trials_keep_memory_bounded(tmp_path: Path) -> None:
     study = optuna.load_study(study_name="memory", storage=storage)
     assert len(_finished(study)) == 220
     assert not study.get_trials(states=(State.FAIL,))
+
+
+def test_a_worker_prunes_and_samples_as_the_stored_definition_says(tmp_path: Path) -> None:
+    from search import load_study, load_study_config
+
+    storage = f"sqlite:///{tmp_path / 'joined.db'}"
+    config = load_study_config("synthetic", pruner={"name": "MedianPruner", "n_startup_trials": 1, "n_warmup_steps": 7})
+    created = optuna.create_study(study_name="synthetic", storage=storage, direction="maximize")
+    created.set_user_attr("config", json.loads(json.dumps(config.__dict__)))
+    for _ in range(3):
+        done = created.ask()
+        for step in range(10):
+            done.report(1.0, step)
+        created.tell(done, 1.0)
+
+    study, _ = load_study("synthetic", storage=storage, for_trials=True)
+    assert isinstance(study.sampler, optuna.samplers.TPESampler)
+    trial = study.ask()
+    trial.report(0.0, 3)
+    # Below the median of the others at step 3: Optuna's default MedianPruner (no warm-up) prunes it;
+    # the stored one waits for step 7.
+    assert not trial.should_prune()
+    trial.report(0.0, 7)
+    assert trial.should_prune()
+    study.tell(trial, state=State.PRUNED)
+
+    def first_random_params(offset: int) -> dict[str, object]:
+        joined, _ = load_study("synthetic", storage=storage, for_trials=True, seed_offset=offset)
+        probe = optuna.create_study(sampler=joined.sampler)  # same sampler, a fresh history: random start-up
+        return probe.ask({"x": optuna.distributions.FloatDistribution(0, 1)}).params
+
+    assert first_random_params(0) == first_random_params(0)
+    assert first_random_params(0) != first_random_params(1_000_003)
+
+
+def test_workers_are_pinned_to_their_own_cores() -> None:
+    import os
+
+    from search._worker import worker_cores
+
+    cores = sorted(os.sched_getaffinity(0))
+    assert worker_cores(0, 1) == []
+    if len(cores) < 2:
+        pytest.skip("one core: nothing to share")
+    first, second = worker_cores(0, 2), worker_cores(1, 2)
+    assert first and second and not set(first) & set(second) and set(first + second) <= set(cores)
+    assert worker_cores(0, len(cores) + 1) == []  # more workers than cores: no pinning
+
+
+def test_a_bad_cpu_list_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    result = cli("worker", "synthetic", "--storage", f"sqlite:///{tmp_path / 'none.db'}", "--cpus", "zero")
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "--cpus" in result.stderr
+    assert not (tmp_path / "none.db").exists()

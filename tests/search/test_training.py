@@ -1,0 +1,92 @@
+"""The training helpers: full-size shuffled batches, evaluation batch sizes, input dropout, backends."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from search import SearchError
+from search._config import load_study_config
+from search._training import _full_batches, eval_batch_size, use_backend
+
+
+def test_full_batches_cover_every_row_once_an_epoch_in_batches_of_one_shape() -> None:
+    x = np.arange(23 * 2, dtype=np.float32).reshape(23, 2)
+    y = np.arange(23, dtype=np.float32)
+    batches = _full_batches()(x, y, batch_size=5, seed=0)
+    assert len(batches) == 5
+    epochs = []
+    for _ in range(2):
+        seen: list[float] = []
+        for i in range(len(batches)):
+            xb, yb, wb = batches[i]
+            assert xb.shape == (5, 2) and yb.shape == (5,) and wb.shape == (5,)
+            np.testing.assert_array_equal(xb[:, 0], 2 * yb)  # rows stay paired with their targets
+            seen += [float(v) for v, w in zip(yb, wb, strict=True) if w > 0]
+        # 23 = 4 * 5 + 3: the last batch holds 3 real rows weighted 5/3 (their loss is then the mean over
+        # the 3, as a 3-row batch gives) and 2 filler rows weighted 0.
+        np.testing.assert_allclose(np.sort(wb), [0, 0, 5 / 3, 5 / 3, 5 / 3], rtol=1e-6)
+        assert sorted(seen) == list(range(23))
+        epochs.append(seen)
+        batches.on_epoch_end()
+    assert epochs[0] != epochs[1]  # reshuffled every epoch
+    again = _full_batches()(x, y, batch_size=5, seed=0)
+    np.testing.assert_array_equal(again[0][1], _full_batches()(x, y, batch_size=5, seed=0)[0][1])
+
+
+def test_eval_batch_size_divides_the_rows_when_it_can() -> None:
+    assert eval_batch_size(10000, 128) == 2500
+    assert 25000 % eval_batch_size(25000, 1024) == 0
+    assert eval_batch_size(101, 32) == 101  # one batch: the whole set
+    assert eval_batch_size(10007, 64) == 1024  # a prime above the largest size: few steps all the same
+
+
+def test_input_dropout_keeps_the_expected_input_and_drops_at_the_rounded_rate() -> None:
+    from search import InputDropout
+
+    x = (np.random.default_rng(0).random((400, 2000)) < 0.5).astype(np.float32)
+    layer = InputDropout(0.3, seed=1)
+    assert layer.keep_probability == 179 / 256
+    out = np.asarray(layer(x, training=True))
+    kept = (out > 0).sum() / (x > 0).sum()
+    assert abs(kept - 179 / 256) < 0.005
+    assert np.allclose(out[out > 0], 256 / 179)
+    assert abs(out.sum() / x.sum() - 1.0) < 0.01  # expectation unchanged, as dropout keeps it
+    assert not np.array_equal(out, np.asarray(layer(x, training=True)))  # a new mask every call
+    np.testing.assert_array_equal(np.asarray(layer(x)), x)  # inference: the identity
+
+
+def test_input_dropout_keeps_sparse_inputs_sparse() -> None:
+    import keras
+
+    from search import InputDropout
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("the JAX sparse path is tested in test_jax.py")
+    import tensorflow as tf
+
+    inputs = keras.Input(shape=(50,), sparse=True)
+    assert InputDropout(0.5)(inputs).sparse
+    coo = sp.random(20, 50, density=0.2, format="coo", dtype=np.float32, random_state=0)
+    x = tf.sparse.reorder(tf.SparseTensor(np.stack([coo.row, coo.col], 1).astype(np.int64), coo.data, coo.shape))
+    out = InputDropout(0.5, seed=2)(x, training=True)
+    assert isinstance(out, tf.SparseTensor)
+    values = out.values.numpy()
+    assert 0 < (values != 0).sum() < coo.nnz  # some of the stored values dropped, none added
+    np.testing.assert_allclose(values[values != 0], 2 * x.values.numpy()[values != 0])
+
+
+def test_a_study_backend_must_be_known() -> None:
+    with pytest.raises(SearchError, match="'backend' must be one of"):
+        load_study_config("synthetic", backend="torch")
+    assert load_study_config("imdb-bow").backend == "jax"
+
+
+def test_use_backend_reports_a_loaded_keras_on_another_backend() -> None:
+    import keras
+
+    loaded = keras.backend.backend()
+    other = "jax" if loaded == "tensorflow" else "tensorflow"
+    assert use_backend(loaded) and use_backend("")
+    assert not use_backend(other)  # Keras reads KERAS_BACKEND once: another process is needed
