@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -90,3 +92,17 @@ def test_use_backend_reports_a_loaded_keras_on_another_backend() -> None:
     other = "jax" if loaded == "tensorflow" else "tensorflow"
     assert use_backend(loaded) and use_backend("")
     assert not use_backend(other)  # Keras reads KERAS_BACKEND once: another process is needed
+
+
+def test_models_saved_with_the_earlier_sparse_dropout_name_still_load(tmp_path: Path) -> None:
+    import keras
+
+    from search import SparseDropout
+
+    inputs = keras.Input(shape=(10,))
+    model = keras.Model(inputs, keras.layers.Dense(1)(SparseDropout(0.5)(inputs)))
+    model.save(tmp_path / "old.keras")
+    loaded = keras.saving.load_model(tmp_path / "old.keras")
+    assert [type(layer).__name__ for layer in loaded.layers][1] == "SparseDropout"
+    x = np.ones((3, 10), np.float32)
+    np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(model(x)), rtol=1e-6)

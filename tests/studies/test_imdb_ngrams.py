@@ -50,11 +50,11 @@ def test_short_imdb_ngrams_run_and_holdout(imdb_available: Path, tmp_path: Path)
 
     import keras
 
-    from search import SparseDropout  # registers the layer for loading
+    from search import InputDropout  # registers the layer for loading
 
     model = keras.saving.load_model(holdout["model_path"])
     assert model.inputs[0].sparse
     assert (
-        SparseDropout.__name__ in {type(layer).__name__ for layer in model.layers}
+        InputDropout.__name__ in {type(layer).__name__ for layer in model.layers}
         or summary["best_config"]["input_dropout"] == 0.0
     )
