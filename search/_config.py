@@ -44,6 +44,11 @@ class StudyConfig:
             empty: whatever Keras is configured with (``KERAS_BACKEND``). An
             execution setting, like the number of workers: not part of the
             fingerprint, so a study may be resumed on another backend.
+        enqueue: Parameter sets to try first (``[[enqueue]]`` tables, e.g. a
+            configuration tuned by hand or a published recipe), queued with
+            ``optuna.Study.enqueue_trial`` when the study runs and not yet tried;
+            a set may fix only some parameters (the sampler picks the others).
+            Not part of the fingerprint: a resumed study may queue new sets.
 
     Example:
         >>> config = load_study_config("imdb-bow")
@@ -65,6 +70,7 @@ class StudyConfig:
     description: str = ""
     monitor: str = ""
     backend: str = ""
+    enqueue: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
     @property
     def space_module(self) -> str:
@@ -180,6 +186,7 @@ def _validate(raw: dict[str, Any], source: str) -> StudyConfig:
         "description": raw.get("description", ""),
         "monitor": raw.get("monitor", budget.get("monitor", "")),
         "backend": raw.get("backend", ""),
+        "enqueue": raw.get("enqueue", []),
     }
     if not isinstance(fields["name"], str) or not fields["name"]:
         raise SearchError(f"{source}: 'name' must be a non-empty string")
@@ -198,6 +205,8 @@ def _validate(raw: dict[str, Any], source: str) -> StudyConfig:
         raise SearchError(f"{source}: [data] needs a 'kind'")
     if "module" not in fields["space"]:
         raise SearchError(f"{source}: [space] needs a 'module'")
+    if not isinstance(fields["enqueue"], list) or not all(isinstance(e, dict) and e for e in fields["enqueue"]):
+        raise SearchError(f"{source}: 'enqueue' must be [[enqueue]] tables of parameter values")
     for key in ("sampler", "pruner"):
         if "name" not in fields[key]:
             raise SearchError(f"{source}: [{key}] needs a 'name'")

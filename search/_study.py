@@ -76,7 +76,8 @@ def _check_space(config: StudyConfig) -> ModuleType:
     """Load the space and sample it once in memory, so bad bounds fail before any write.
 
     A space may also define ``check(**bounds)`` to verify what its bounds name
-    (e.g. that embedding modules load) before the study is written.
+    (e.g. that embedding modules load) before the study is written, and
+    ``check_data(x_train, **bounds)`` to check its bounds against the loaded data.
     """
     import optuna
 
@@ -89,7 +90,45 @@ def _check_space(config: StudyConfig) -> ModuleType:
     check = getattr(space, "check", None)
     if callable(check):
         check(**config.space_bounds)
+    for number, params in enumerate(config.enqueue, 1):
+        _check_enqueued(params, space, config.space_bounds, where=f"[[enqueue]] set {number}")
     return space
+
+
+def _check_enqueued(params: dict[str, Any], space: ModuleType, bounds: dict[str, Any], *, where: str) -> None:
+    """Refuse a parameter set the space does not have or would not sample (out of its bounds)."""
+    import optuna
+
+    with _quiet_optuna(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # out-of-range values are reported below, as errors
+        probe = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+        probe.enqueue_trial(params)
+        trial = probe.ask()
+        try:
+            space.suggest(trial, **bounds)
+        except SearchError:
+            raise
+        except (TypeError, ValueError) as exc:  # e.g. a choice the space does not offer
+            raise SearchError(f"{where}: {exc}") from None
+    unknown = sorted(set(params) - set(trial.params))
+    if unknown:
+        raise SearchError(f"{where}: the space samples no parameter {', '.join(map(repr, unknown))}")
+    for name, value in params.items():
+        dist = trial.distributions[name]
+        if isinstance(dist, optuna.distributions.CategoricalDistribution):
+            inside = value in dist.choices
+        else:
+            inside = isinstance(value, (int, float)) and dist.low <= value <= dist.high  # type: ignore[attr-defined]
+        if not inside:
+            raise SearchError(f"{where}: {name}={value!r} is outside the space ({dist})")
+
+
+def _enqueue(study: optuna.Study, config: StudyConfig) -> int:
+    """Queue the definition's parameter sets that the study has not tried; return how many."""
+    before = len(study.get_trials(deepcopy=False))
+    for params in config.enqueue:
+        study.enqueue_trial(params, user_attrs={"enqueued": True}, skip_if_exists=True)
+    return len(study.get_trials(deepcopy=False)) - before
 
 
 @contextlib.contextmanager
@@ -331,12 +370,19 @@ def run_study(
                 f"{key} {name!r} is not logged for a {data.task.kind} task "
                 f"(one of: {', '.join(data.task.metric_names)})"
             )
+    check_data = getattr(space, "check_data", None)
+    if callable(check_data):  # e.g. a vocabulary bound larger than the prepared n-grams
+        check_data(data.x_train, **config.space_bounds)
     storage_obj = open_storage(url)
     study = _open_study(config, storage_obj, space, allow_changes=allow_changes)
     print(f"study {config.name!r} in {url}", file=sys.stderr)
     requeued = recover_trials(study)
     if requeued:
         print(f"re-queued interrupted trial(s) {', '.join(map(str, requeued))}", file=sys.stderr)
+    if config.enqueue and _count_finished(study) < config.trials:
+        queued = _enqueue(study, config)
+        if queued:
+            print(f"queued {queued} parameter set(s) of the definition to try first", file=sys.stderr)
 
     budget = config.trials
     deadline = None if timeout is None else time.monotonic() + timeout

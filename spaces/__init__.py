@@ -4,7 +4,8 @@ A space module has two plain functions: ``suggest(trial, **bounds) -> config``
 samples a JSON-able configuration, and ``build(config, *, input_shape, task)``
 returns a compiled ``keras.Model``. Load one by module name with :func:`load_space`.
 
-Optional: ``check(**bounds)`` verifies the bounds before a study is written, and
+Optional: ``check(**bounds)`` verifies the bounds before a study is written,
+``check_data(x_train, **bounds)`` checks them against the loaded data, and
 ``features(config, fit_rows, *other_rows)`` turns the loader's rows into model
 inputs when the configuration chooses the representation (``spaces.bow``); it
 learns what it needs from ``fit_rows`` only.

@@ -3,7 +3,8 @@
 Besides the :mod:`spaces.mlp` variables (depth, units and taper, input dropout,
 dropout, L1, L2, batch size, learning rate), a trial picks the representation:
 vocabulary size (the most frequent ``vocab_size`` n-grams of the training
-reviews), n-grams (``1``: words; ``2``: words and bigrams) and weighting
+reviews, an integer drawn log-uniformly, so that the sampler can learn a trend
+across sizes), n-grams (``1``: words; ``2``: words and bigrams) and weighting
 (``multi-hot``, ``count`` or ``tf-idf``). Inputs stay sparse: the first layer is
 a ``Dense`` layer on a sparse input, so its cost follows the words a review
 holds, not the vocabulary size, and input dropout drops the words present.
@@ -36,15 +37,16 @@ if TYPE_CHECKING:
 
     from search._bow import NgramRows
 
-__all__ = ["DEFAULT_BOUNDS", "build", "features", "suggest"]
+__all__ = ["DEFAULT_BOUNDS", "build", "check", "check_data", "features", "suggest"]
 
 DEFAULT_BOUNDS: dict[str, Any] = {
     **mlp.DEFAULT_BOUNDS,
-    "vocab_size": [5000, 10000, 20000, 50000],
+    "vocab_size": [5000, 50000],
     "ngrams": [1, 2],
     "mode": ["multi-hot", "count", "tf-idf"],
 }
-_REPRESENTATION = ("vocab_size", "ngrams", "mode")
+_CHOICES = ("ngrams", "mode")
+_REPRESENTATION = ("vocab_size", *_CHOICES)
 
 
 def suggest(trial: optuna.trial.BaseTrial, **bounds: Any) -> dict[str, Any]:
@@ -52,15 +54,18 @@ def suggest(trial: optuna.trial.BaseTrial, **bounds: Any) -> dict[str, Any]:
 
     Args:
         trial: Any Optuna trial, ``optuna.trial.FixedTrial`` included.
-        **bounds: Overrides of :data:`DEFAULT_BOUNDS`: lists of choices for
-            ``vocab_size``, ``ngrams`` and ``mode``; the :mod:`spaces.mlp` bounds.
+        **bounds: Overrides of :data:`DEFAULT_BOUNDS`: ``vocab_size = [low, high]``
+            (``[k, k]`` fixes it); lists of choices for ``ngrams`` and ``mode``;
+            the :mod:`spaces.mlp` bounds.
 
     Raises:
         search.SearchError: Invalid bounds.
     """
-    choices = ("batch_size", "activation", *_REPRESENTATION)
-    b = check_bounds(DEFAULT_BOUNDS, bounds, choices=choices, log=("l1", "l2", "learning_rate"))
-    representation = {name: trial.suggest_categorical(name, b.choices(name)) for name in _REPRESENTATION}
+    check(**{k: v for k, v in bounds.items() if k in _REPRESENTATION})
+    choices = ("batch_size", "activation", *_CHOICES)
+    b = check_bounds(DEFAULT_BOUNDS, bounds, choices=choices, log=("vocab_size", "l1", "l2", "learning_rate"))
+    representation = {"vocab_size": trial.suggest_int("vocab_size", *b.int_range("vocab_size"), log=True)}
+    representation |= {name: trial.suggest_categorical(name, b.choices(name)) for name in _CHOICES}
     model = mlp.suggest(trial, **{k: v for k, v in bounds.items() if k not in _REPRESENTATION})
     return representation | model
 
@@ -69,12 +74,35 @@ def check(**bounds: Any) -> None:
     """Refuse representation choices the data cannot give, before the study is written."""
     from search._errors import SearchError
 
-    for size in bounds.get("vocab_size", DEFAULT_BOUNDS["vocab_size"]):
-        if not isinstance(size, int) or isinstance(size, bool) or size < 2:
-            raise SearchError(f"space bound 'vocab_size' takes integers of at least 2, got {size!r}")
+    sizes = bounds.get("vocab_size", DEFAULT_BOUNDS["vocab_size"])
+    whole = isinstance(sizes, list) and all(isinstance(s, int) and not isinstance(s, bool) for s in sizes)
+    if not whole or len(sizes) != 2 or not 2 <= sizes[0] <= sizes[1]:
+        raise SearchError(f"space bound 'vocab_size' must be [low, high], integers 2 <= low <= high, got {sizes!r}")
     for mode in bounds.get("mode", DEFAULT_BOUNDS["mode"]):
         if mode not in ("multi-hot", "count", "tf-idf"):
             raise SearchError(f"space bound 'mode' takes multi-hot, count or tf-idf, got {mode!r}")
+
+
+def check_data(x_train: NgramRows, **bounds: Any) -> None:
+    """Refuse bounds the prepared n-gram counts cannot serve, before the study is written.
+
+    Example:
+        >>> import numpy as np, scipy.sparse as sp
+        >>> from search._bow import NgramRows
+        >>> check_data(NgramRows({1: sp.csr_matrix(np.eye(3, dtype=np.float32))}), vocab_size=[2, 3], ngrams=[1])
+    """
+    from search._errors import SearchError
+
+    largest = bounds.get("vocab_size", DEFAULT_BOUNDS["vocab_size"])[1]
+    for n in bounds.get("ngrams", DEFAULT_BOUNDS["ngrams"]):
+        if n not in x_train.counts:
+            prepared = sorted(x_train.counts)
+            raise SearchError(f"n-grams up to {n} were not prepared (prepared: {prepared}; [data] ngrams)")
+        available = x_train.counts[n].shape[1]
+        if largest > available:
+            raise SearchError(
+                f"vocab_size bound {largest} is larger than the {available} n-grams prepared ([data] max_vocab)"
+            )
 
 
 def features(config: dict[str, Any], fit_rows: NgramRows, *other_rows: NgramRows) -> tuple[sp.csr_matrix, ...]:

@@ -38,6 +38,8 @@ def test_unknown_study_names_the_study_and_the_known_ones() -> None:
         ({"direction": '"up"'}, "'direction' must be one of"),
         ({"trials": "-1"}, "'trials' must be a non-negative integer"),
         ({"metric": '""'}, "'metric' must be a non-empty string"),
+        ({"enqueue": "3"}, "'enqueue' must be \\[\\[enqueue\\]\\] tables"),
+        ({"enqueue": "[{}]"}, "'enqueue' must be \\[\\[enqueue\\]\\] tables"),
         ({}, None),
     ],
 )

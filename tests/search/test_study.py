@@ -142,6 +142,32 @@ def test_bad_storage_is_refused_before_anything_is_written(make_study, tmp_path:
         run_study(make_study(), storage="nosuchdb://host/x", show_progress=False)
 
 
+def test_enqueued_sets_run_first_and_only_once(make_study, storage: str) -> None:
+    hand_tuned = {"depth": 1, "units": 7, "batch_size": 64}
+    overrides = {"enqueue": [hand_tuned]}
+    study = run_study(make_study(trials=2), storage=storage, show_progress=False, overrides=overrides)
+    first, second = study.trials
+    assert {k: first.params[k] for k in hand_tuned} == hand_tuned and first.user_attrs["enqueued"]
+    assert "enqueued" not in second.user_attrs
+    resumed = run_study(make_study(trials=2), storage=storage, n_trials=3, show_progress=False, overrides=overrides)
+    assert [t.state for t in resumed.trials] == [State.COMPLETE] * 3
+    assert sum(t.user_attrs.get("enqueued", False) for t in resumed.trials) == 1
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"units": 500}, r"\[\[enqueue\]\] set 1: units=500 is outside the space"),
+        ({"depth": 1, "width": 3}, r"the space samples no parameter 'width'"),
+        ({"batch_size": 100}, r"\[\[enqueue\]\] set 1: .*100"),
+    ],
+)
+def test_bad_enqueued_set_is_refused_before_any_write(make_study, storage: str, params: dict, message: str) -> None:
+    with pytest.raises(SearchError, match=message):
+        run_study(make_study(), storage=storage, show_progress=False, overrides={"enqueue": [params]})
+    assert not sqlite_path(storage).exists()
+
+
 def test_same_seed_gives_the_same_trials(make_study, tmp_path: Path) -> None:
     path = make_study(trials=3)
     a = run_study(path, storage=f"sqlite:///{tmp_path / 'a.db'}", show_progress=False)

@@ -41,11 +41,34 @@ def test_fixed_trial_gives_the_representation_and_the_mlp() -> None:
 
 def test_representation_outside_the_bounds_is_refused() -> None:
     with pytest.raises(ValueError):  # FixedTrial refuses a value outside the choices
-        bow.suggest(optuna.trial.FixedTrial(PARAMS | {"mode": "binary"}))
+        bow.suggest(optuna.trial.FixedTrial(PARAMS | {"vocab_size": 5000, "mode": "binary"}))
     with pytest.raises(SearchError, match="mode"):
         bow.check(mode=["binary"])
-    with pytest.raises(SearchError, match="vocab_size"):
-        bow.check(vocab_size=[0])
+    for bad in ([0, 10], [5000], [50000, 5000], [5000.0, 50000]):
+        with pytest.raises(SearchError, match="'vocab_size' must be \\[low, high\\]"):
+            bow.check(vocab_size=bad)
+
+
+def test_vocabulary_size_is_an_ordered_log_scaled_integer() -> None:
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
+    sizes = []
+    for _ in range(200):
+        trial = study.ask()
+        sizes.append(bow.suggest(trial)["vocab_size"])
+    dist = trial.distributions["vocab_size"]
+    assert isinstance(dist, optuna.distributions.IntDistribution) and dist.log
+    assert (dist.low, dist.high) == (5000, 50000)
+    # log-uniform: about half the draws below the geometric midpoint (~15,811)
+    assert 70 < sum(s < 15811 for s in sizes) < 130
+    assert min(sizes) >= 5000 and max(sizes) <= 50000
+
+
+def test_bounds_beyond_the_prepared_data_are_refused() -> None:
+    bow.check_data(_rows(), vocab_size=[2, 4], ngrams=[1, 2])
+    with pytest.raises(SearchError, match="vocab_size bound 5 is larger than the 4 n-grams prepared"):
+        bow.check_data(_rows(), vocab_size=[2, 5])
+    with pytest.raises(SearchError, match=r"n-grams up to 3 were not prepared \(prepared: \[1, 2\]"):
+        bow.check_data(_rows(), vocab_size=[2, 4], ngrams=[1, 3])
 
 
 def test_features_slice_the_vocabulary_and_weight_by_mode() -> None:
