@@ -11,7 +11,7 @@ PYTHON = "3.11"
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """The default test run (everything not marked slow), 16-18 minutes on 2 cores."""
+    """The default test run (everything not marked slow), about 13 minutes on 2 cores."""
     session.install("-e", ".[test]")
     session.run("pytest", "-m", "not slow", "--timeout=900", *session.posargs)
 
