@@ -81,16 +81,14 @@ class TrialCheckpoints:
 
     def load(self) -> Checkpoint | None:
         """The last complete checkpoint, or ``None`` when there is none (or it is unreadable)."""
-        import keras
-
-        import search._layers  # noqa: F401  # registers the project's layers (a resuming process built none yet)
+        from search._layers import load_model  # registers the project's layers too
 
         state_file = self.folder / "state.json"
         if not state_file.is_file():
             return None
         try:
             state = json.loads(state_file.read_text())
-            model = keras.saving.load_model(self.folder / state["model"])
+            model = load_model(self.folder / state["model"])
             early = dict(state["early_stopping"])
             early["best_weights"] = None
             if state["best_weights"]:

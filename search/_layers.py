@@ -7,7 +7,7 @@ from typing import Any
 
 import keras
 
-__all__ = ["InputDropout", "SparseDropout"]
+__all__ = ["InputDropout", "SparseDropout", "load_model"]
 
 # Keep probabilities are drawn in steps of 1/256: one random byte per input feature.
 _LEVELS = 256
@@ -109,3 +109,12 @@ class InputDropout(keras.layers.Layer):
 @keras.saving.register_keras_serializable(package="search")
 class SparseDropout(InputDropout):
     """The earlier name of :class:`InputDropout`, kept so that saved models still load."""
+
+
+def load_model(path: Any) -> keras.Model:
+    """``keras.saving.load_model`` with this module's layers registered (importing it registers them).
+
+    A process that loads a model before building one (a resumed trial, a
+    :class:`search.Predictor`) would not know them otherwise.
+    """
+    return keras.saving.load_model(path)

@@ -147,9 +147,8 @@ class Predictor:
             >>> Predictor.load("models/auto-mpg.keras", "models/auto-mpg.preprocessing.joblib")  # doctest: +SKIP
         """
         import joblib
-        import keras
 
-        import search._layers  # noqa: F401  # registers the project's layers for loading
+        from search._layers import load_model  # registers the project's layers too
 
         for path in (model_path, preprocessing_path):
             if not Path(path).is_file():
@@ -158,7 +157,7 @@ class Predictor:
         if not isinstance(bundle, dict) or bundle.get("format") != _FORMAT:
             raise SearchError(f"{preprocessing_path} is not a preprocessing file of this version")
         return cls(
-            model=keras.saving.load_model(model_path),
+            model=load_model(model_path),
             preprocessor=bundle["preprocessor"],
             task=Task(**bundle["task"]),
             class_names=list(bundle["class_names"]),

@@ -99,17 +99,12 @@ def _check_enqueued(params: dict[str, Any], space: ModuleType, bounds: dict[str,
     """Refuse a parameter set the space does not have or would not sample (out of its bounds)."""
     import optuna
 
-    with _quiet_optuna(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # out-of-range values are reported below, as errors
-        probe = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
-        probe.enqueue_trial(params)
-        trial = probe.ask()
-        try:
-            space.suggest(trial, **bounds)
-        except SearchError:
-            raise
-        except (TypeError, ValueError) as exc:  # e.g. a choice the space does not offer
-            raise SearchError(f"{where}: {exc}") from None
+    try:  # out-of-range values are reported below, as errors
+        trial = _replay(params, space, bounds)
+    except SearchError:
+        raise
+    except (TypeError, ValueError) as exc:  # e.g. a choice the space does not offer
+        raise SearchError(f"{where}: {exc}") from None
     unknown = sorted(set(params) - set(trial.params))
     if unknown:
         raise SearchError(f"{where}: the space samples no parameter {', '.join(map(repr, unknown))}")
@@ -121,6 +116,23 @@ def _check_enqueued(params: dict[str, Any], space: ModuleType, bounds: dict[str,
             inside = isinstance(value, (int, float)) and dist.low <= value <= dist.high  # type: ignore[attr-defined]
         if not inside:
             raise SearchError(f"{where}: {name}={value!r} is outside the space ({dist})")
+
+
+def _replay(params: dict[str, Any], space: ModuleType, bounds: dict[str, Any]) -> optuna.trial.Trial:
+    """A trial of a throw-away in-memory study on which the space's ``suggest`` took ``params``.
+
+    Raises whatever ``suggest`` raises for them; Optuna's warnings about values
+    outside a distribution are silenced (callers compare the distributions).
+    """
+    import optuna
+
+    with _quiet_optuna(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        replay = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+        replay.enqueue_trial(params)
+        trial = replay.ask()
+        space.suggest(trial, **bounds)
+    return trial
 
 
 def _enqueue(study: optuna.Study, config: StudyConfig) -> int:
@@ -156,16 +168,11 @@ def _space_changes(study: optuna.Study, space: ModuleType, bounds: dict[str, Any
     done = study.get_trials(deepcopy=False, states=(state.COMPLETE, state.PRUNED))
     changed: set[str] = set()
     for old in {t.number: t for t in done[:3] + done[-3:]}.values():
-        with _quiet_optuna(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            replay = optuna.create_study()
-            replay.enqueue_trial(old.params)
-            trial = replay.ask()
-            try:
-                space.suggest(trial, **bounds)
-            except Exception:  # a value the new space rejects
-                changed.update(old.params)
-                continue
+        try:
+            trial = _replay(old.params, space, bounds)
+        except Exception:  # a value the new space rejects
+            changed.update(old.params)
+            continue
         new = trial.distributions
         for name in set(new) | set(old.distributions):
             if new.get(name) != old.distributions.get(name):

@@ -28,7 +28,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from spaces import mlp
-from spaces._common import check_bounds, compile_for_task, output_layer
+from spaces._common import check_bounds
 
 if TYPE_CHECKING:
     import keras
@@ -123,11 +123,4 @@ def build(config: dict[str, Any], *, input_shape: tuple[int, ...], task: Any) ->
     """
     import keras
 
-    from search._layers import InputDropout
-
-    inputs = keras.Input(shape=input_shape, sparse=True)
-    x = inputs
-    if config.get("input_dropout", 0.0) > 0:
-        x = InputDropout(config["input_dropout"])(x)
-    model = keras.Model(inputs, output_layer(task)(mlp.hidden_layers(x, config)), name="bow_mlp")
-    return compile_for_task(model, config, task)
+    return mlp.model_on(keras.Input(shape=input_shape, sparse=True), config, task=task, name="bow_mlp")

@@ -101,14 +101,20 @@ def build(config: dict[str, Any], *, input_shape: tuple[int, ...], task: Any) ->
     """
     import keras
 
+    return model_on(keras.Input(shape=input_shape), config, task=task, name="mlp")
+
+
+def model_on(inputs: keras.KerasTensor, config: dict[str, Any], *, task: Any, name: str) -> keras.Model:
+    """The compiled MLP of ``config`` on ``inputs`` (dense or sparse): input dropout, hidden layers, output."""
+    import keras
+
     from search._layers import InputDropout
 
-    inputs = keras.Input(shape=input_shape)
     x = inputs
     if config.get("input_dropout", 0.0) > 0:
         # Dropping input features (words, for a bag of words) regularizes wide sparse inputs.
         x = InputDropout(config["input_dropout"])(x)
-    model = keras.Model(inputs, output_layer(task)(hidden_layers(x, config)), name="mlp")
+    model = keras.Model(inputs, output_layer(task)(hidden_layers(x, config)), name=name)
     return compile_for_task(model, config, task)
 
 
