@@ -21,6 +21,10 @@ MAX_STALLED = 3
 def requeue_failed_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
     """Enqueue the parameters of a failed trial once more, unless already done.
 
+    The parameters are those the trial sampled, over those it was queued with
+    (``queued_params``): a worker killed before its trial asked for a parameter
+    leaves no ``params``, and a queued set must not be lost with it.
+
     A retry carries ``retry_of`` (the failed trial's number) and ``stalled``, the
     number of retries in a row that died without completing a new epoch; after
     ``MAX_STALLED`` of those (a configuration that kills its worker every time,
@@ -39,7 +43,9 @@ def requeue_failed_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -
     done = {t.user_attrs.get("retry_of") for t in study.get_trials(deepcopy=False, states=None)}
     if trial.number in done:
         return False
-    study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number, "stalled": stalled}, skip_if_exists=False)
+    params = {**trial.user_attrs.get("queued_params", {}), **trial.params}
+    attrs = {"retry_of": trial.number, "stalled": stalled, "queued_params": params}
+    study.enqueue_trial(params, user_attrs=attrs, skip_if_exists=False)
     return True
 
 

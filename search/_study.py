@@ -139,7 +139,7 @@ def _enqueue(study: optuna.Study, config: StudyConfig) -> int:
     """Queue the definition's parameter sets that the study has not tried; return how many."""
     before = len(study.get_trials(deepcopy=False))
     for params in config.enqueue:
-        study.enqueue_trial(params, user_attrs={"enqueued": True}, skip_if_exists=True)
+        study.enqueue_trial(params, user_attrs={"enqueued": True, "queued_params": params}, skip_if_exists=True)
     return len(study.get_trials(deepcopy=False)) - before
 
 

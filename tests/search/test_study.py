@@ -72,6 +72,21 @@ def test_trial_of_a_dead_worker_is_failed_and_requeued_with_its_params(make_stud
     assert len(_finished(resumed)) == 2
 
 
+def test_queued_trial_killed_before_it_sampled_is_requeued_with_the_queued_params(make_study, storage: str) -> None:
+    path = make_study(trials=2)
+    run_study(path, storage=storage, n_trials=1, show_progress=False)
+    study, _ = load_study("synthetic", storage=storage)
+    queued = dict(study.trials[0].params, units=7)
+    study.enqueue_trial(queued, user_attrs={"enqueued": True, "queued_params": queued})
+    killed = study.ask()  # its worker dies before the trial asks for any parameter
+    killed.set_user_attr("worker", _dead_worker())
+
+    resumed = run_study(path, storage=storage, show_progress=False)
+    assert resumed.trials[killed.number].state == State.FAIL and not resumed.trials[killed.number].params
+    (retry,) = [t for t in resumed.trials if t.user_attrs.get("retry_of") == killed.number]
+    assert retry.state == State.COMPLETE and retry.params == queued
+
+
 def test_running_trial_of_a_live_worker_is_left_alone(make_study, storage: str) -> None:
     path = make_study(trials=1)
     run_study(path, storage=storage, show_progress=False)
