@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from search._storage import GRACE_PERIOD_S
 from search._workers import is_dead
@@ -11,11 +11,25 @@ from search._workers import is_dead
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["recover_trials", "requeue_failed_trial"]
+__all__ = ["enqueue_params", "recover_trials", "requeue_failed_trial"]
 
 # How a trial that was stopped from outside (not by its own training) is recorded.
 INTERRUPTED = ("KeyboardInterrupt", "worker_died")
 MAX_STALLED = 3
+
+
+def enqueue_params(
+    study: optuna.Study, params: dict[str, Any], *, skip_if_exists: bool, user_attrs: dict[str, Any]
+) -> None:
+    """``study.enqueue_trial`` that also keeps ``params`` in the user attribute ``queued_params``.
+
+    ``FrozenTrial.params`` holds only what a trial sampled: a worker killed before
+    its queued trial asked for a parameter would otherwise lose the set.
+
+    Example:
+        >>> enqueue_params(study, {"units": 64}, skip_if_exists=True, user_attrs={"enqueued": True})  # doctest: +SKIP
+    """
+    study.enqueue_trial(params, user_attrs={**user_attrs, "queued_params": params}, skip_if_exists=skip_if_exists)
 
 
 def requeue_failed_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
@@ -44,8 +58,7 @@ def requeue_failed_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -
     if trial.number in done:
         return False
     params = {**trial.user_attrs.get("queued_params", {}), **trial.params}
-    attrs = {"retry_of": trial.number, "stalled": stalled, "queued_params": params}
-    study.enqueue_trial(params, user_attrs=attrs, skip_if_exists=False)
+    enqueue_params(study, params, skip_if_exists=False, user_attrs={"retry_of": trial.number, "stalled": stalled})
     return True
 
 

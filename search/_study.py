@@ -137,9 +137,11 @@ def _replay(params: dict[str, Any], space: ModuleType, bounds: dict[str, Any]) -
 
 def _enqueue(study: optuna.Study, config: StudyConfig) -> int:
     """Queue the definition's parameter sets that the study has not tried; return how many."""
+    from search._recovery import enqueue_params
+
     before = len(study.get_trials(deepcopy=False))
     for params in config.enqueue:
-        study.enqueue_trial(params, user_attrs={"enqueued": True, "queued_params": params}, skip_if_exists=True)
+        enqueue_params(study, params, skip_if_exists=True, user_attrs={"enqueued": True})
     return len(study.get_trials(deepcopy=False)) - before
 
 

@@ -13,6 +13,7 @@ import psutil
 import pytest
 
 from search import SearchError, load_study, run_study, sqlite_path, stored_config
+from search._recovery import enqueue_params
 from search._study import _space_changes
 from spaces import mlp
 
@@ -77,7 +78,7 @@ def test_queued_trial_killed_before_it_sampled_is_requeued_with_the_queued_param
     run_study(path, storage=storage, n_trials=1, show_progress=False)
     study, _ = load_study("synthetic", storage=storage)
     queued = dict(study.trials[0].params, units=7)
-    study.enqueue_trial(queued, user_attrs={"enqueued": True, "queued_params": queued})
+    enqueue_params(study, queued, skip_if_exists=False, user_attrs={"enqueued": True})
     killed = study.ask()  # its worker dies before the trial asks for any parameter
     killed.set_user_attr("worker", _dead_worker())
 
