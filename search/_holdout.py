@@ -117,10 +117,10 @@ def evaluate_holdout(
     from search._training import (
         configure_backend,
         epoch_recorder,
+        eval_arguments,
         eval_batch_size,
         fit_arguments,
         free_memory,
-        on_device,
         set_seed,
         use_backend,
     )
@@ -146,9 +146,9 @@ def evaluate_holdout(
     if bar:
         bar.close()
     test_batch = eval_batch_size(len(data.y_test), 1024)
-    x_test_in, y_test_in = on_device(x_test), on_device(data.y_test)
-    evaluation = model.evaluate(x_test_in, y_test_in, batch_size=test_batch, verbose=0, return_dict=True)
-    scores = model.predict(x_test_in, batch_size=test_batch, verbose=0)
+    test = eval_arguments(x_test, data.y_test, batch_size=test_batch)
+    evaluation = model.evaluate(**test, verbose=0, return_dict=True)
+    scores = model.predict(**{k: v for k, v in test.items() if k != "y"}, verbose=0)
     result = holdout_metrics(data.task, data.y_test, scores, data.class_names)
     result.update(
         task=data.task.kind,

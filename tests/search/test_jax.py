@@ -33,17 +33,23 @@ SPARSE_SCRIPT = """
 import json
 import keras, numpy as np, optuna, scipy.sparse as sp
 from search import Task
+from search._training import eval_arguments, fit_arguments
 from spaces import bow
 assert keras.backend.backend() == "jax"
-x = sp.random(600, 400, density=0.05, format="csr", dtype=np.float32, random_state=1)
+x = sp.random(1000, 400, density=0.05, format="csr", dtype=np.float32, random_state=1)
 x.data[:] = 1.0
 y = (np.asarray(x[:, :30].sum(axis=1)).ravel() > 0).astype(np.float32)
 params = {"vocab_size": 5000, "ngrams": 1, "mode": "multi-hot", "depth": 1, "units": 16, "input_dropout": 0.3,
-          "dropout": 0.0, "l1_on": False, "l2_on": False, "batch_size": 512, "learning_rate": 3e-2}
+          "dropout": 0.0, "l1_on": False, "l2_on": False, "batch_size": 64, "learning_rate": 1e-2}
 model = bow.build(bow.suggest(optuna.trial.FixedTrial(params)), input_shape=(400,), task=Task("binary"))
-# One batch an epoch: on JAX each number of stored values in a batch compiles the step anew.
-history = model.fit(x, y, epochs=40, batch_size=600, verbose=0)
-print(json.dumps({"accuracy": history.history["accuracy"][-1]}))
+# Batches of 64 rows (the last one filled up) hold different numbers of values: padded BCOO batches.
+history = model.fit(**fit_arguments(x[:700], y[:700], batch_size=64, seed=0, validation=(x[700:], y[700:])),
+                    epochs=15, verbose=0)
+test = eval_arguments(x[700:], y[700:], batch_size=128)  # a smaller last batch
+evaluated = model.evaluate(**test, verbose=0, return_dict=True)["accuracy"]
+scores = model.predict(**{k: v for k, v in test.items() if k != "y"}, verbose=0).ravel()
+print(json.dumps({"val_accuracy": history.history["val_accuracy"][-1], "evaluated": evaluated,
+                  "predicted": float(np.mean((scores > 0.5) == (y[700:] > 0.5))), "n_scores": len(scores)}))
 """
 
 
@@ -57,7 +63,11 @@ def test_sparse_inputs_and_sparse_dropout_train_under_jax() -> None:
         timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert json.loads(result.stdout.strip().splitlines()[-1])["accuracy"] > 0.8
+    measured = json.loads(result.stdout.strip().splitlines()[-1])
+    assert measured["val_accuracy"] > 0.8
+    assert measured["n_scores"] == 300
+    assert measured["evaluated"] == pytest.approx(measured["predicted"], abs=1e-6)
+    assert measured["evaluated"] == pytest.approx(measured["val_accuracy"], abs=1e-6)  # the same rows and weights
 
 
 def test_a_jax_study_runs_in_a_worker_when_keras_is_loaded_on_tensorflow(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import scipy.sparse as sp
 
 from search import SearchError
 from search._config import load_study_config
-from search._training import _full_batches, eval_batch_size, use_backend
+from search._training import _full_batches, _padded_size, eval_batch_size, use_backend
 
 
 def test_full_batches_cover_every_row_once_an_epoch_in_batches_of_one_shape() -> None:
@@ -35,6 +35,33 @@ def test_full_batches_cover_every_row_once_an_epoch_in_batches_of_one_shape() ->
     assert epochs[0] != epochs[1]  # reshuffled every epoch
     again = _full_batches()(x, y, batch_size=5, seed=0)
     np.testing.assert_array_equal(again[0][1], _full_batches()(x, y, batch_size=5, seed=0)[0][1])
+
+
+def test_sparse_full_batches_are_the_same_rows_with_few_padded_sizes() -> None:
+    pytest.importorskip("jax")
+    rng = np.random.default_rng(0)
+    x = sp.random(300, 50, density=0.1, format="csr", dtype=np.float32, random_state=0)
+    x.data[:] = rng.integers(1, 4, size=x.nnz)
+    y = np.arange(300, dtype=np.float32)
+    x = sp.hstack([sp.csr_matrix(y[:, None] + 1.0), x], format="csr")  # column 0 names the row
+    batches = _full_batches()(x, y, batch_size=32, seed=0)
+    sizes = set()
+    for i in range(len(batches)):
+        xb, yb, wb = batches[i]
+        dense = np.asarray(xb.todense())
+        real = wb > 0
+        np.testing.assert_array_equal(dense[real], x[np.asarray(yb)[real].astype(int)].toarray())
+        assert xb.nse >= x[np.asarray(yb).astype(int)].nnz
+        sizes.add(xb.nse)
+    assert sizes <= {_padded_size(n) for n in range(1, 32 * 50 + 1)}
+    assert len(sizes) <= 3  # 10 batches, few compiled shapes
+
+
+def test_padded_sizes_are_few_and_at_most_a_fifth_larger() -> None:
+    sizes = [_padded_size(n) for n in range(1, 200_000)]
+    assert all(s >= n for n, s in zip(range(1, 200_000), sizes, strict=True))
+    assert max(s / n for n, s in zip(range(257, 200_000), sizes[256:], strict=True)) < 1.2
+    assert len(set(sizes)) <= 4 * 18
 
 
 def test_eval_batch_size_divides_the_rows_when_it_can() -> None:
