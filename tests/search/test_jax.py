@@ -82,3 +82,43 @@ def test_a_jax_study_runs_in_a_worker_when_keras_is_loaded_on_tensorflow(tmp_pat
     assert len(study.trials) == 2
     assert {t.user_attrs["backend"] for t in study.trials} == {"jax"}
     assert {t.user_attrs["worker"]["pid"] for t in study.trials} != {os.getpid()}
+
+
+# What a GPU machine with JAX and no TensorFlow has: every TensorFlow package unimportable, in
+# every process the CLI starts (sitecustomize runs at each interpreter's start-up).
+NO_TENSORFLOW = """
+import sys
+for name in ("tensorflow", "tensorflow_hub", "tensorflow_datasets", "tensorflow_text", "tf_keras"):
+    sys.modules[name] = None
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("study", "quick"),
+    [
+        ("imdb-bow", []),
+        ("imdb-ngrams", ["--set", "data.max_vocab=20000", "--set", "space.vocab_size=[5000, 20000]"]),
+    ],
+)
+def test_imdb_studies_train_and_evaluate_on_jax_without_tensorflow(
+    imdb_available: Path, tmp_path: Path, study: str, quick: list[str]
+) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.mkdir()
+    (blocker / "sitecustomize.py").write_text(NO_TENSORFLOW)
+    env = {"PYTHONPATH": str(blocker), "KERAS_BACKEND": "jax"}
+    probe = subprocess.run(
+        [sys.executable, "-c", "import tensorflow"], capture_output=True, text=True, env={**os.environ, **env}
+    )
+    assert probe.returncode != 0  # the blocker works
+    storage = f"sqlite:///{tmp_path / 'notf.db'}"
+    quick = [*quick, "--set", "data.subset=2000", "--set", "data.validation_size=0.4", "--set", "max_epochs=2"]
+    run = cli("run", study, "--trials", "2", "--storage", storage, "--json", "--no-progress", *quick, env=env)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert json.loads(run.stdout)["n_finished"] == 2
+    trials = optuna.load_study(study_name=study, storage=storage).trials
+    assert {t.user_attrs["backend"] for t in trials} == {"jax"}
+    holdout = cli("holdout", study, "--storage", storage, "--json", env=env)
+    assert holdout.returncode == 0, holdout.stderr[-3000:]
+    assert json.loads(holdout.stdout)["accuracy"] > 0.6
