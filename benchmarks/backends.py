@@ -1,8 +1,8 @@
 """Epoch times of ``imdb-ngrams`` models (sparse inputs) on Keras' TensorFlow and JAX backends.
 
 Each backend runs in its own fresh subprocess, one after the other, on the same machine. Each trains
-the same configurations of ``spaces.bow`` (15,000 training reviews, 10,000 validation reviews, the
-shipped study's split sizes) through the framework's training path (``search._training``: on JAX,
+the same configurations of ``spaces.bow`` (the shipped study's seeded stratified split: 15,000 training
+reviews, 10,000 validation reviews) through the framework's training path (``search._training``: on JAX,
 full batches as ``BCOO`` arrays whose stored values are padded to a few sizes) for ``--epochs``
 epochs, and records each epoch's wall time, validation included. The first epoch includes the
 compilation of the train and test steps.
@@ -42,14 +42,15 @@ def _child(epochs: int) -> None:
     import numpy as np
 
     from search._bow import load_imdb_ngrams
+    from search._datasets import split_train_validation
     from search._task import Task
     from search._training import epoch_recorder, fit_arguments, free_memory, set_seed
     from spaces import bow
 
     arrays = load_imdb_ngrams(max_vocab=50000, ngrams=(1, 2))
-    order = np.random.default_rng(0).permutation(len(arrays.y_train))
-    fit_rows, val_rows = arrays.x_train[order[:15000]], arrays.x_train[order[15000:]]
-    y_fit, y_val = arrays.y_train[order[:15000]].astype("float32"), arrays.y_train[order[15000:]].astype("float32")
+    fit, val = split_train_validation(arrays.y_train, validation_size=10000, seed=42)  # the study's split
+    fit_rows, val_rows = arrays.x_train[fit], arrays.x_train[val]
+    y_fit, y_val = arrays.y_train[fit].astype(np.float32), arrays.y_train[val].astype(np.float32)
     results = []
     for representation in CONFIGS:
         config = {**MODEL, **representation}

@@ -362,17 +362,24 @@ def _in_order() -> type:
     import keras
 
     class InOrder(keras.utils.PyDataset):
-        """Batches of ``x, y`` in order, ``batch_size`` rows and a smaller last one."""
+        """Batches of ``x, y`` in order, ``batch_size`` rows and a smaller last one.
+
+        The batches are the same every epoch, so each is built once (validation
+        is evaluated after every epoch, a holdout twice) and kept.
+        """
 
         def __init__(self, x: Any, y: Any, *, batch_size: int) -> None:
             super().__init__(workers=1, use_multiprocessing=False)
             self.x, self.y, self.batch_size = x, y, batch_size
+            self._batches: dict[int, tuple[Any, Any]] = {}
 
         def __len__(self) -> int:
             return math.ceil(self.x.shape[0] / self.batch_size)
 
         def __getitem__(self, index: int) -> tuple[Any, Any]:
-            rows = np.arange(index * self.batch_size, min((index + 1) * self.batch_size, self.x.shape[0]))
-            return _gather(self.x, rows), _gather(self.y, rows)
+            if index not in self._batches:
+                rows = np.arange(index * self.batch_size, min((index + 1) * self.batch_size, self.x.shape[0]))
+                self._batches[index] = _gather(self.x, rows), _gather(self.y, rows)
+            return self._batches[index]
 
     return InOrder
