@@ -2,7 +2,7 @@
 
 Each backend runs in its own fresh subprocess, one after the other, on the same machine. Each trains
 the same configurations of ``spaces.bow`` (the shipped study's seeded stratified split: 15,000 training
-reviews, 10,000 validation reviews) through the framework's training path (``search._training``: on JAX,
+reviews, 10,000 validation reviews) through the framework's training path (``search.models._training``: on JAX,
 full batches as ``BCOO`` arrays whose stored values are padded to a few sizes) for ``--epochs``
 epochs, and records each epoch's wall time, validation included. The first epoch includes the
 compilation of the train and test steps.
@@ -41,10 +41,10 @@ def _child(epochs: int) -> None:
     import keras
     import numpy as np
 
-    from search._bow import load_imdb_ngrams
-    from search._datasets import split_train_validation
-    from search._task import Task
-    from search._training import epoch_recorder, fit_arguments, free_memory, set_seed
+    from search.data._bow import load_imdb_ngrams
+    from search.data._loaders import split_train_validation
+    from search.data._task import Task
+    from search.models._training import epoch_recorder, fit_arguments, free_memory, set_seed
     from spaces import bow
 
     arrays = load_imdb_ngrams(max_vocab=50000, ngrams=(1, 2))

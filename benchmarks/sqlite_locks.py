@@ -22,7 +22,7 @@ def _worker(mode: str, url: str, trials: int, queue: mp.Queue) -> None:
     if mode == "optuna default":
         storage: object = url
     else:
-        from search._storage import open_storage
+        from search.engine._storage import open_storage
 
         storage = open_storage(url)
     errors = 0
@@ -46,7 +46,7 @@ def run(mode: str, workers: int, trials: int) -> tuple[int, int, float]:
     if mode == "optuna default":
         optuna.create_study(study_name="locks", storage=url)
     else:
-        from search._storage import open_storage
+        from search.engine._storage import open_storage
 
         optuna.create_study(study_name="locks", storage=open_storage(url))
     queue: mp.Queue = mp.Queue()

@@ -24,15 +24,8 @@ import urllib.request
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+sys.path.insert(0, str(DOCS.parent))
+from tests._helpers import CHROMIUM_ARGS  # noqa: E402  (the flags the browser tests use)
 
 
 def _small_png(png: bytes, path: Path, width: int) -> None:
@@ -77,7 +70,7 @@ def main() -> None:
                 text=True,
             ).stdout.strip()
             with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=args.chromium, headless=True, args=ARGS)
+                browser = playwright.chromium.launch(executable_path=args.chromium, headless=True, args=CHROMIUM_ARGS)
                 page = browser.new_page(viewport={"width": 1440, "height": 2250})
                 page.goto(f"{base}/dashboard/studies/{study_id}")
                 page.get_by_text("Study Artifacts").wait_for(timeout=60_000)

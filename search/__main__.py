@@ -1,5 +1,7 @@
-"""``python -m search``: see :mod:`search._cli`."""
+"""``python -m search``: the command line."""
 
-from search._cli import main
+import sys
 
-raise SystemExit(main())
+from search.cli import main
+
+sys.exit(main())

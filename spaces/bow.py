@@ -13,7 +13,7 @@ The data come from the ``imdb-ngrams`` loader; :func:`features` turns its rows
 into the model inputs of one configuration (no re-vectorizing: a column slice
 and a re-weighting of cached counts).
 
-Example:
+Examples:
     >>> import optuna
     >>> params = {"vocab_size": 20000, "ngrams": 2, "mode": "tf-idf", "depth": 1, "units": 32,
     ...           "input_dropout": 0.3, "dropout": 0.2, "l1_on": False, "l2_on": False,
@@ -27,15 +27,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from search.data import NgramRows, Task, check_mode, represent
+from search.errors import InputError
+from search.models import check_bounds
 from spaces import mlp
-from spaces._common import check_bounds
 
 if TYPE_CHECKING:
     import keras
     import optuna
     import scipy.sparse as sp
-
-    from search._bow import NgramRows
 
 __all__ = ["DEFAULT_BOUNDS", "build", "check", "check_data", "features", "suggest"]
 
@@ -59,7 +59,7 @@ def suggest(trial: optuna.trial.BaseTrial, **bounds: Any) -> dict[str, Any]:
             the :mod:`spaces.mlp` bounds.
 
     Raises:
-        search.SearchError: Invalid bounds.
+        search.InputError: Invalid bounds.
     """
     check(**{k: v for k, v in bounds.items() if k in _REPRESENTATION})
     choices = ("batch_size", "activation", *_CHOICES)
@@ -72,54 +72,41 @@ def suggest(trial: optuna.trial.BaseTrial, **bounds: Any) -> dict[str, Any]:
 
 def check(**bounds: Any) -> None:
     """Refuse representation choices the data cannot give, before the study is written."""
-    from search._errors import SearchError
-
     sizes = bounds.get("vocab_size", DEFAULT_BOUNDS["vocab_size"])
     whole = isinstance(sizes, list) and all(isinstance(s, int) and not isinstance(s, bool) for s in sizes)
     if not whole or len(sizes) != 2 or not 2 <= sizes[0] <= sizes[1]:
-        raise SearchError(f"space bound 'vocab_size' must be [low, high], integers 2 <= low <= high, got {sizes!r}")
+        raise InputError(f"space bound 'vocab_size' must be [low, high], integers 2 <= low <= high, got {sizes!r}")
     for mode in bounds.get("mode", DEFAULT_BOUNDS["mode"]):
-        if mode not in ("multi-hot", "count", "tf-idf"):
-            raise SearchError(f"space bound 'mode' takes multi-hot, count or tf-idf, got {mode!r}")
+        check_mode(mode)
 
 
 def check_data(x_train: NgramRows, **bounds: Any) -> None:
     """Refuse bounds the prepared n-gram counts cannot serve, before the study is written.
 
-    Example:
+    Examples:
         >>> import numpy as np, scipy.sparse as sp
-        >>> from search._bow import NgramRows
         >>> check_data(NgramRows({1: sp.csr_matrix(np.eye(3, dtype=np.float32))}), vocab_size=[2, 3], ngrams=[1])
     """
-    from search._errors import SearchError
-
     largest = bounds.get("vocab_size", DEFAULT_BOUNDS["vocab_size"])[1]
     for n in bounds.get("ngrams", DEFAULT_BOUNDS["ngrams"]):
-        if n not in x_train.counts:
-            prepared = sorted(x_train.counts)
-            raise SearchError(f"n-grams up to {n} were not prepared (prepared: {prepared}; [data] ngrams)")
-        available = x_train.counts[n].shape[1]
-        if largest > available:
-            raise SearchError(
-                f"vocab_size bound {largest} is larger than the {available} n-grams prepared ([data] max_vocab)"
-            )
+        x_train.check(ngrams=n, vocab_size=largest, what="vocab_size bound")
 
 
 def features(config: dict[str, Any], fit_rows: NgramRows, *other_rows: NgramRows) -> tuple[sp.csr_matrix, ...]:
-    """Model inputs for ``config``: see :func:`search._bow.represent` (TF-IDF learnt on ``fit_rows``)."""
-    from search._bow import represent
-
+    """Model inputs for ``config``: see :func:`search.data.represent` (TF-IDF learnt on ``fit_rows``)."""
     return represent(config, fit_rows, *other_rows)
 
 
-def build(config: dict[str, Any], *, input_shape: tuple[int, ...], task: Any) -> keras.Model:
+def build(config: dict[str, Any], *, input_shape: tuple[int, ...], task: Task) -> keras.Model:
     """Build and compile the MLP on a sparse input of ``input_shape``.
 
-    Example:
+    Examples:
         >>> from search import Task
         >>> model = build({"layer_units": [16], "input_dropout": 0.2, "dropout": 0.0, "l1": 0.0, "l2": 0.0,
         ...                "activation": "relu", "batch_size": 32, "learning_rate": 1e-3},
-        ...               input_shape=(5000,), task=Task("binary"))  # doctest: +SKIP
+        ...               input_shape=(5000,), task=Task("binary"))
+        >>> model.inputs[0].sparse, model.output.shape
+        (True, (None, 1))
     """
     import keras
 

@@ -5,7 +5,7 @@ for the next ones, dropout on the inputs and after each hidden layer, L1 and L2
 strength (each may be off), batch size and learning rate. The number of epochs
 comes from early stopping.
 
-Example:
+Examples:
     >>> import optuna
     >>> config = suggest(optuna.trial.FixedTrial({
     ...     "depth": 2, "units": 64, "taper": 0.5, "input_dropout": 0.2, "dropout": 0.3, "l1_on": False,
@@ -18,7 +18,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from spaces._common import check_bounds, compile_for_task, output_layer
+from search import models
+from search.data import Task
+from search.models import check_bounds, compile_for_task, output_layer
 
 if TYPE_CHECKING:
     import keras
@@ -53,7 +55,7 @@ def suggest(trial: optuna.trial.BaseTrial, **bounds: Any) -> dict[str, Any]:
         A JSON-able dict that :func:`build` and the trainer understand.
 
     Raises:
-        search.SearchError: Invalid bounds.
+        search.InputError: Invalid bounds.
     """
     b = check_bounds(DEFAULT_BOUNDS, bounds, choices=("batch_size", "activation"), log=("l1", "l2", "learning_rate"))
     depth = trial.suggest_int("depth", *b.int_range("depth"))
@@ -85,7 +87,7 @@ def suggest(trial: optuna.trial.BaseTrial, **bounds: Any) -> dict[str, Any]:
     }
 
 
-def build(config: dict[str, Any], *, input_shape: tuple[int, ...], task: Any) -> keras.Model:
+def build(config: dict[str, Any], *, input_shape: tuple[int, ...], task: Task) -> keras.Model:
     """Build and compile the MLP that ``config`` describes.
 
     Args:
@@ -93,27 +95,27 @@ def build(config: dict[str, Any], *, input_shape: tuple[int, ...], task: Any) ->
         input_shape: Shape of one example, e.g. ``(10000,)``.
         task: A :class:`search.Task`: output units, activation, loss and metrics.
 
-    Example:
+    Examples:
         >>> from search import Task
         >>> model = build({"layer_units": [16], "input_dropout": 0.0, "dropout": 0.0, "l1": 0.0, "l2": 0.0,
         ...                "activation": "relu", "batch_size": 32, "learning_rate": 1e-3},
-        ...               input_shape=(100,), task=Task("binary"))  # doctest: +SKIP
+        ...               input_shape=(100,), task=Task("binary"))
+        >>> model.count_params(), model.output.shape
+        (1633, (None, 1))
     """
     import keras
 
     return model_on(keras.Input(shape=input_shape), config, task=task, name="mlp")
 
 
-def model_on(inputs: keras.KerasTensor, config: dict[str, Any], *, task: Any, name: str) -> keras.Model:
+def model_on(inputs: keras.KerasTensor, config: dict[str, Any], *, task: Task, name: str) -> keras.Model:
     """The compiled MLP of ``config`` on ``inputs`` (dense or sparse): input dropout, hidden layers, output."""
     import keras
-
-    from search._layers import InputDropout
 
     x = inputs
     if config.get("input_dropout", 0.0) > 0:
         # Dropping input features (words, for a bag of words) regularizes wide sparse inputs.
-        x = InputDropout(config["input_dropout"])(x)
+        x = models.InputDropout(config["input_dropout"])(x)
     model = keras.Model(inputs, output_layer(task)(hidden_layers(x, config)), name=name)
     return compile_for_task(model, config, task)
 

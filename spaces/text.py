@@ -6,7 +6,7 @@ the head: depth (0 is a linear model on the embedding), units of the first
 hidden layer (halved for the next), dropout, L2 (may be off), batch size and
 learning rate. Models take a 1-D string input and run on the TensorFlow backend.
 
-Example:
+Examples:
     >>> import optuna
     >>> config = suggest(optuna.trial.FixedTrial({
     ...     "trainable": True, "depth": 2, "units": 64, "dropout": 0.2, "l2_on": False,
@@ -19,15 +19,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from search._embeddings import DEFAULT_TEXT_HANDLE
-from search._errors import SearchError
-from spaces._common import check_bounds, compile_for_task, output_layer
+from search import models
+from search.data import Task
+from search.errors import InputError
+from search.models import DEFAULT_TEXT_HANDLE, check_bounds, compile_for_task, load_text_module, output_layer
 
 if TYPE_CHECKING:
     import keras
     import optuna
 
-__all__ = ["DEFAULT_BOUNDS", "build", "check", "suggest"]
+__all__ = ["DEFAULT_BOUNDS", "build", "check", "group", "suggest"]
 
 DEFAULT_BOUNDS: dict[str, Any] = {
     "handle": [DEFAULT_TEXT_HANDLE],
@@ -46,11 +47,11 @@ _MIN_UNITS = 2
 def _bounds(bounds: dict[str, Any]) -> Any:
     b = check_bounds(DEFAULT_BOUNDS, bounds, choices=_CHOICES, log=("units", "l2", "learning_rate"))
     if not all(isinstance(h, str) and h for h in b.choices("handle")):
-        raise SearchError(f"space bound 'handle' must list handle strings, got {b.values['handle']!r}")
+        raise InputError(f"space bound 'handle' must list handle strings, got {b.values['handle']!r}")
     if not all(isinstance(t, bool) for t in b.choices("trainable")):
-        raise SearchError(f"space bound 'trainable' must list booleans, got {b.values['trainable']!r}")
+        raise InputError(f"space bound 'trainable' must list booleans, got {b.values['trainable']!r}")
     if b.int_range("depth")[0] < 0:
-        raise SearchError(f"space bound 'depth' must not be negative, got {b.values['depth']!r}")
+        raise InputError(f"space bound 'depth' must not be negative, got {b.values['depth']!r}")
     return b
 
 
@@ -67,7 +68,7 @@ def suggest(trial: optuna.trial.BaseTrial, **bounds: Any) -> dict[str, Any]:
         A JSON-able dict that :func:`build` and the trainer understand.
 
     Raises:
-        search.SearchError: Invalid bounds.
+        search.InputError: Invalid bounds.
     """
     b = _bounds(bounds)
     handles, trainables = b.choices("handle"), b.choices("trainable")
@@ -96,23 +97,37 @@ def check(**bounds: Any) -> None:
     """Load every listed handle once before a study starts (building the offline module if needed).
 
     Raises:
-        search.SearchError: A handle that cannot be loaded, or ``trainable`` may be
+        search.InputError: A handle that cannot be loaded, or ``trainable`` may be
             true for a module that can only be used frozen.
 
-    Example:
-        >>> check(handle=["/no/such/module"])  # doctest: +SKIP
+    Examples:
+        >>> import tempfile
+        >>> import numpy as np
+        >>> from search.models import export_text_embedding
+        >>> path = export_text_embedding(["good", "bad"], np.eye(2), f"{tempfile.mkdtemp()}/m", num_oov_buckets=1)
+        >>> check(handle=[str(path)])  # loads: nothing to report
+        >>> check(handle=["/no/such/module"])
         Traceback (most recent call last):
-        search._errors.SearchError: embedding handle '/no/such/module': no such folder
+        ...
+        search.errors.InputError: embedding handle '/no/such/module': no such folder
     """
-    from search._embeddings import load_text_module
-
     b = _bounds(bounds)
     for handle in b.choices("handle"):
         if not load_text_module(handle).native and True in b.choices("trainable"):
-            raise SearchError(f"embedding handle {handle!r} can only be used frozen: set space.trainable = [false]")
+            raise InputError(f"embedding handle {handle!r} can only be used frozen: set space.trainable = [false]")
 
 
-def build(config: dict[str, Any], *, input_shape: tuple[int, ...] = (), task: Any) -> keras.Model:
+def group(config: dict[str, Any]) -> str:
+    """Summaries show the best trial with frozen and with fine-tuned embeddings apart.
+
+    Examples:
+        >>> group({"trainable": True}), group({"trainable": False})
+        ('fine-tuned embeddings', 'frozen embeddings')
+    """
+    return "fine-tuned embeddings" if config["trainable"] else "frozen embeddings"
+
+
+def build(config: dict[str, Any], *, input_shape: tuple[int, ...] = (), task: Task) -> keras.Model:
     """Build and compile the text model that ``config`` describes.
 
     Args:
@@ -120,21 +135,28 @@ def build(config: dict[str, Any], *, input_shape: tuple[int, ...] = (), task: An
         input_shape: ``()``: one string per example.
         task: A :class:`search.Task`.
 
-    Example:
+    Examples:
+        A tiny module stands in for the default ``search:imdb-unsup-50dim`` (which needs the IMDB data):
+
+        >>> import tempfile
+        >>> import numpy as np
         >>> from search import Task
-        >>> model = build({"handle": "search:imdb-unsup-50dim", "trainable": False, "layer_units": [16],
+        >>> from search.models import export_text_embedding
+        >>> path = export_text_embedding(["good", "bad"], np.eye(2), f"{tempfile.mkdtemp()}/m", num_oov_buckets=1)
+        >>> handle = str(path)
+        >>> model = build({"handle": handle, "trainable": False, "layer_units": [16],
         ...                "dropout": 0.2, "l2": 0.0, "batch_size": 32, "learning_rate": 1e-3},
-        ...               task=Task("binary"))  # doctest: +SKIP
+        ...               task=Task("binary"))
+        >>> model.output_shape, model.get_layer("embedding").trainable
+        ((None, 1), False)
     """
     import keras
 
-    from search._hub import HubTextEmbedding
-
     if tuple(input_shape) != ():
-        raise SearchError(f"the text space takes one string per example, got input shape {tuple(input_shape)}")
+        raise InputError(f"the text space takes one string per example, got input shape {tuple(input_shape)}")
     regularizer = keras.regularizers.L2(config["l2"]) if config["l2"] else None
     inputs = keras.Input(shape=(), dtype="string", name="text")
-    x = HubTextEmbedding(config["handle"], trainable=config["trainable"], name="embedding")(inputs)
+    x = models.HubTextEmbedding(config["handle"], trainable=config["trainable"], name="embedding")(inputs)
     for units in config["layer_units"]:
         x = keras.layers.Dense(units, activation="relu", kernel_regularizer=regularizer)(x)
         if config["dropout"] > 0:

@@ -11,7 +11,8 @@ import optuna
 import pytest
 
 from search import Task
-from search._datasets import Dataset, register_loader
+from search.data import Dataset, register_loader
+from tests._helpers import CHROMIUM_ARGS
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("SEARCH_DATA_DIR") or REPO.parent / "shared" / "data")
@@ -222,8 +223,10 @@ def finished_study(tmp_path_factory: pytest.TempPathFactory) -> dict:
     the real objective, so both carry their dashboard figure and note), and the
     holdout is computed (metrics, note, confusion-matrix PNG and model artifacts).
     """
-    from search import Objective, evaluate_holdout, load_search_data, load_study_config, run_study
-    from spaces import load_space
+    from search import evaluate_holdout, load_study_config, run_study
+    from search.data import load_search_data
+    from search.engine import Objective
+    from search.models import load_space
 
     root = tmp_path_factory.mktemp("finished")
     path = root / "synthetic.toml"
@@ -248,17 +251,6 @@ def finished_study(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return {"name": "synthetic", "storage": url, "holdout": holdout}
 
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
 @pytest.fixture(scope="session")
 def browser():
     """Headless Chromium (Debian's ``chromium``) driven by Playwright."""
@@ -281,7 +273,7 @@ TINY_VOCAB = ["the", "a", "good", "great", "bad", "awful", "movie", "film", "plo
 @pytest.fixture(scope="session")
 def tiny_text_module(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 12-token, 4-dimension TF-Hub text-embedding module with non-zero OOV rows (5 buckets)."""
-    from search import export_text_embedding
+    from search.models import export_text_embedding
 
     rng = np.random.default_rng(0)
     vectors = rng.normal(size=(len(TINY_VOCAB), 4)).astype(np.float32)
@@ -294,7 +286,7 @@ def imdb_reviews() -> dict:
     """Real reviews: the labelled training split and the unlabeled reviews, read once."""
     if not (SHARED_DATA / "aclImdb_v1.tar.gz").exists() and not (SHARED_DATA / "aclImdb").exists():
         pytest.skip(f"IMDB data not found in {SHARED_DATA} (set SEARCH_DATA_DIR)")
-    from search._imdb import read_imdb
+    from search.data._imdb import read_imdb
 
     path = SHARED_DATA / "aclImdb"
     return read_imdb(path if path.exists() else SHARED_DATA / "aclImdb_v1.tar.gz", splits=("train", "unsup"))

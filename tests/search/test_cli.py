@@ -210,7 +210,7 @@ def test_bad_csv_is_one_line_and_leaves_the_database_unchanged(
 
 
 def test_bad_csv_creates_no_database(bad_csvs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    from search._cli import main
+    from search.cli._main import main
 
     db = tmp_path / "fresh" / "studies.db"
     db.parent.mkdir()

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from search import SearchError, available_studies, load_study_config, make_pruner, make_sampler
+from search import SearchError, available_studies, load_study_config
+from search.engine import make_pruner, make_sampler
 
 
 def test_imdb_bow_definition() -> None:

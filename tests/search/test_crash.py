@@ -13,8 +13,8 @@ from pathlib import Path
 import optuna
 import pytest
 
-from search._checkpoint import TrialCheckpoints
-from search._storage import artifact_dir
+from search.engine._checkpoint import TrialCheckpoints
+from search.engine._storage import artifact_dir
 from tests._helpers import REPO
 from tests.search.test_workers import tiny_study
 

@@ -20,9 +20,11 @@ import optuna
 import optuna_dashboard
 import pytest
 
-from search import Objective, evaluate_holdout, load_search_data, load_study, load_study_config, run_study
-from search._dashboard import learning_curve_id, trial_note
-from spaces import load_space
+from search import evaluate_holdout, load_study, load_study_config, run_study
+from search.data import load_search_data
+from search.engine import Objective
+from search.engine._dashboard import learning_curve_id, trial_note
+from search.models import load_space
 
 REPO = Path(__file__).resolve().parents[2]
 FIXED = {

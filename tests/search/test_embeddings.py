@@ -9,8 +9,8 @@ import pytest
 import tensorflow as tf
 import tensorflow_hub as hub
 
-from search import (
-    SearchError,
+from search import SearchError
+from search.models import (
     export_text_embedding,
     load_text_module,
     pretrain_imdb_vectors,
@@ -18,7 +18,7 @@ from search import (
     read_word_vectors,
     resolve_text_handle,
 )
-from search._embeddings import tokenize
+from search.models._embeddings import tokenize
 from tests.conftest import TINY_VOCAB
 
 

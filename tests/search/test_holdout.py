@@ -7,17 +7,11 @@ import numpy as np
 import optuna
 import pytest
 
-import search._datasets
-from search import (
-    SearchError,
-    Task,
-    evaluate_holdout,
-    holdout_metrics,
-    load_holdout_data,
-    load_study,
-    run_study,
-    stored_config,
-)
+import search.data._loaders
+from search import SearchError, Task, evaluate_holdout, load_study, run_study
+from search.data import load_holdout_data
+from search.engine import stored_config
+from search.results import holdout_metrics
 
 
 def test_holdout_is_computed_once_and_stored(make_study, storage: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -43,7 +37,7 @@ def test_holdout_is_computed_once_and_stored(make_study, storage: str, monkeypat
     def no_data(*args, **kwargs):
         raise AssertionError("holdout data loaded again")
 
-    monkeypatch.setattr(search._datasets, "_load", no_data)
+    monkeypatch.setattr(search.data._loaders, "_load", no_data)
     again = evaluate_holdout("synthetic", storage=storage, show_progress=False)
     assert again["cached"] is True
     assert again["computed_at"] == result["computed_at"] and again["accuracy"] == result["accuracy"]

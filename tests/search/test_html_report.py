@@ -12,7 +12,7 @@ import pytest
 
 import search
 from search import SearchError, load_study, run_study, write_report
-from search._html_report import SECTIONS
+from search.results._html_report import SECTIONS
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from search import SearchError, load_holdout_data, load_search_data, split_train_validation
-from search._bow import load_imdb_bow
-from search._imdb import find_imdb, read_imdb
+from search import SearchError
+from search.data import load_holdout_data, load_search_data, split_train_validation
+from search.data._bow import load_imdb_bow
+from search.data._imdb import find_imdb, read_imdb
 
 REVIEWS = {
     "train/pos/0_9.txt": "A great film.<br /><br />Loved it",

@@ -33,7 +33,7 @@ SPARSE_SCRIPT = """
 import json
 import keras, numpy as np, optuna, scipy.sparse as sp
 from search import Task
-from search._training import eval_arguments, fit_arguments
+from search.models._training import eval_arguments, fit_arguments
 from spaces import bow
 assert keras.backend.backend() == "jax"
 x = sp.random(1000, 400, density=0.05, format="csr", dtype=np.float32, random_state=1)

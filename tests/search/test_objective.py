@@ -9,8 +9,10 @@ import numpy as np
 import optuna
 import pytest
 
-from search import Objective, load_search_data, load_study_config
-from spaces import load_space
+from search import load_study_config
+from search.data import load_search_data
+from search.engine import Objective
+from search.models import load_space
 
 FIXED = {
     "depth": 1,
@@ -38,7 +40,8 @@ def test_value_best_epoch_and_restored_weights_agree(make_study) -> None:
         captured["model"] = original(*args, **kwargs)
         return captured["model"]
 
-    objective.space = type("Space", (), {"suggest": objective.space.suggest, "build": staticmethod(build)})
+    spy = type("Spy", (), {"suggest": staticmethod(objective.space.space.suggest), "build": staticmethod(build)})
+    objective.space = load_space(spy)
     study = optuna.create_study(direction="maximize")
     study.enqueue_trial(FIXED)
     study.optimize(objective, n_trials=1)

@@ -8,19 +8,12 @@ import numpy as np
 import optuna
 import pytest
 
-import search._datasets
-import search._holdout
-from search import (
-    Predictor,
-    SearchError,
-    evaluate_holdout,
-    holdout_metrics,
-    load_holdout_data,
-    load_predictor,
-    load_study,
-    run_study,
-    stored_config,
-)
+import search.data._loaders
+import search.results._holdout
+from search import Predictor, SearchError, evaluate_holdout, load_predictor, load_study, run_study
+from search.data import load_holdout_data
+from search.engine import stored_config
+from search.results import holdout_metrics
 from spaces import mlp
 
 LAYER = {"layer_units": [8], "input_dropout": 0.0, "dropout": 0.0, "l1": 0.0, "l2": 0.0, "activation": "relu"}
@@ -42,7 +35,7 @@ def test_predictor_from_disk_matches_the_one_in_memory(table_csv: Path, tmp_path
     assert preprocessing_path.name == "table.preprocessing.joblib"
 
     loaded = Predictor.load(model_path, preprocessing_path)
-    rows = search._datasets._load({"kind": "csv", "path": str(table_csv), "target": "label"}, 0).x_test
+    rows = search.data._loaders._load({"kind": "csv", "path": str(table_csv), "target": "label"}, 0).x_test
     assert np.array_equal(loaded.transform(rows), data.x_test)  # the same fitted preprocessing
     expected = model.predict(data.x_test, verbose=0)
     assert np.allclose(loaded.predict_scores(rows), expected, atol=1e-6)
@@ -64,7 +57,7 @@ def test_holdout_saves_preprocessing_and_load_predictor_reproduces_it(
         captured["scores"] = np.array(y_score)
         return holdout_metrics(task, y_true, y_score, class_names)
 
-    monkeypatch.setattr(search._holdout, "holdout_metrics", spy)
+    monkeypatch.setattr(search.results._holdout, "holdout_metrics", spy)
     result = evaluate_holdout("table", storage=storage, show_progress=False)
     assert result["task"] == "regression" and result["metric"] == "val_rmse"
     assert {"rmse", "mae", "r2"} <= set(result) and "accuracy" not in result
@@ -76,9 +69,9 @@ def test_holdout_saves_preprocessing_and_load_predictor_reproduces_it(
 
     predictor = load_predictor("table", storage=storage)
     config = stored_config(study)
-    rows = search._datasets._load(config.data, config.seed).x_test
+    rows = search.data._loaders._load(config.data, config.seed).x_test
     assert np.allclose(predictor.predict_scores(rows), captured["scores"], atol=1e-5)
-    y_test = search._datasets._load(config.data, config.seed).y_test
+    y_test = search.data._loaders._load(config.data, config.seed).y_test
     values = predictor.predict(rows)
     assert np.sqrt(np.mean((values - y_test) ** 2)) == pytest.approx(result["rmse"], rel=1e-4)
 
@@ -98,11 +91,13 @@ def test_holdout_saves_preprocessing_and_load_predictor_reproduces_it(
     assert np.allclose(load_predictor("table", storage=storage).predict(records), values[:3], atol=1e-5)
 
 
-def test_load_predictor_needs_a_holdout_with_preprocessing(make_study, storage: str) -> None:
+def test_load_predictor_needs_a_holdout_and_serves_ready_arrays_without_preprocessing(make_study, storage: str) -> None:
     run_study(make_study(trials=1, max_epochs=2), storage=storage, show_progress=False)
     with pytest.raises(SearchError, match="no holdout model yet; run: python -m search holdout synthetic"):
         load_predictor("synthetic", storage=storage)
     result = evaluate_holdout("synthetic", storage=storage, show_progress=False)
     assert "preprocessing_path" not in result  # ready arrays: only the model is saved, as before
-    with pytest.raises(SearchError, match="no saved preprocessing"):
-        load_predictor("synthetic", storage=storage)
+    predictor = load_predictor("synthetic", storage=storage)
+    assert predictor.preprocessor is None and predictor.task.kind == "binary"
+    rows = np.zeros((3, 20), dtype="float32")
+    assert predictor.predict_scores(rows).shape == (3, 1) and set(predictor.predict(rows)) <= {"a", "b"}

@@ -5,8 +5,9 @@ from __future__ import annotations
 import optuna
 import pytest
 
-from search import format_holdout, list_studies
-from search._cli import main
+from search import list_studies
+from search.cli._main import main
+from search.results import format_holdout
 
 MULTICLASS = {
     "task": "multiclass",

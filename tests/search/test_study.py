@@ -12,9 +12,11 @@ import optuna
 import psutil
 import pytest
 
-from search import SearchError, load_study, run_study, sqlite_path, stored_config
-from search._recovery import enqueue_params
-from search._study import _space_changes
+from search import SearchError, load_study, run_study
+from search.engine import sqlite_path, stored_config
+from search.engine._recovery import enqueue_params
+from search.engine._study import space_changes
+from search.models import load_space
 from spaces import mlp
 
 State = optuna.trial.TrialState
@@ -95,7 +97,7 @@ def test_running_trial_of_a_live_worker_is_left_alone(make_study, storage: str) 
     config = stored_config(study)
     live = study.ask()
     mlp.suggest(live, **config.space_bounds)
-    live.set_user_attr("worker", __import__("search._workers", fromlist=["x"]).worker_identity())
+    live.set_user_attr("worker", __import__("search.engine._identity", fromlist=["x"]).worker_identity())
     resumed = run_study(path, storage=storage, show_progress=False)
     assert resumed.trials[live.number].state == State.RUNNING
     assert not [t for t in resumed.trials if t.user_attrs.get("retry_of") is not None]
@@ -132,9 +134,9 @@ def test_space_replay_detects_changed_distributions(make_study, storage: str) ->
     path = make_study(trials=2)
     study = run_study(path, storage=storage, show_progress=False)
     config = stored_config(load_study("synthetic", storage=storage)[0])
-    assert _space_changes(study, mlp, config.space_bounds) == []
+    assert space_changes(study, load_space(mlp), config.space_bounds) == []
     narrower = config.space_bounds | {"units": [4, 8], "batch_size": [16, 32]}
-    changed = _space_changes(study, mlp, narrower)
+    changed = space_changes(study, load_space(mlp), narrower)
     assert "units" in changed and "batch_size" in changed
 
 
@@ -193,7 +195,7 @@ def test_same_seed_gives_the_same_trials(make_study, tmp_path: Path) -> None:
 
 
 def test_progress_bar_shows_eta_best_value_and_the_running_epoch(capsys: pytest.CaptureFixture[str]) -> None:
-    from search._study import _Progress
+    from search.engine._optimize import _Progress
 
     study = optuna.create_study(direction="maximize")
     study.add_trial(optuna.trial.create_trial(value=0.8, params={}, distributions={}))

@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import search._datasets
-from search import SearchError, load_holdout_data, load_search_data, load_study_config, split_train_validation
-from search._tabular import coerce_columns, read_csv
+import search.data._loaders
+from search import SearchError, load_study_config
+from search.data import load_holdout_data, load_search_data, split_train_validation
+from search.data._tabular import coerce_columns, read_csv
 
 
 def _csv_config(path: Path, target: str = "label", task: str = "classification"):
@@ -19,7 +20,7 @@ def _csv_config(path: Path, target: str = "label", task: str = "classification")
 
 def test_csv_search_preprocessing_is_fitted_on_partial_train_rows_only(table_csv: Path) -> None:
     config = _csv_config(table_csv)
-    raw = search._datasets._load(config.data, config.seed)
+    raw = search.data._loaders._load(config.data, config.seed)
     data = load_search_data(config.data, seed=config.seed)
     holdout = load_holdout_data(config.data, seed=config.seed)
 
@@ -75,7 +76,7 @@ def test_iris_is_split_stratified_with_three_classes() -> None:
 
 def test_auto_mpg_imputes_and_scales_with_training_statistics(auto_mpg_available: Path) -> None:
     config = load_study_config("auto-mpg")
-    raw = search._datasets._load(config.data, config.seed)
+    raw = search.data._loaders._load(config.data, config.seed)
     holdout = load_holdout_data(config.data, seed=config.seed)
     assert (len(holdout.y_train), len(holdout.y_test)) == (318, 80)
     assert holdout.x_train.shape[1] == 6 + 3  # six numbers, origin one-hot

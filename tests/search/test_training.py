@@ -9,8 +9,8 @@ import pytest
 import scipy.sparse as sp
 
 from search import SearchError
-from search._config import load_study_config
-from search._training import _full_batches, _padded_size, eval_batch_size, use_backend
+from search.engine._config import load_study_config
+from search.models._training import _full_batches, _padded_size, eval_batch_size, use_backend
 
 
 def test_full_batches_cover_every_row_once_an_epoch_in_batches_of_one_shape() -> None:
@@ -72,7 +72,7 @@ def test_eval_batch_size_divides_the_rows_when_it_can() -> None:
 
 
 def test_input_dropout_keeps_the_expected_input_and_drops_at_the_rounded_rate() -> None:
-    from search import InputDropout
+    from search.models import InputDropout
 
     x = (np.random.default_rng(0).random((400, 2000)) < 0.5).astype(np.float32)
     layer = InputDropout(0.3, seed=1)
@@ -89,7 +89,7 @@ def test_input_dropout_keeps_the_expected_input_and_drops_at_the_rounded_rate() 
 def test_input_dropout_keeps_sparse_inputs_sparse() -> None:
     import keras
 
-    from search import InputDropout
+    from search.models import InputDropout
 
     if keras.backend.backend() != "tensorflow":
         pytest.skip("the JAX sparse path is tested in test_jax.py")
@@ -124,7 +124,7 @@ def test_use_backend_reports_a_loaded_keras_on_another_backend() -> None:
 def test_models_saved_with_the_earlier_sparse_dropout_name_still_load(tmp_path: Path) -> None:
     import keras
 
-    from search import SparseDropout
+    from search.models import SparseDropout
 
     inputs = keras.Input(shape=(10,))
     model = keras.Model(inputs, keras.layers.Dense(1)(SparseDropout(0.5)(inputs)))

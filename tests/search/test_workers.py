@@ -238,7 +238,7 @@ def test_a_worker_prunes_and_samples_as_the_stored_definition_says(tmp_path: Pat
 def test_workers_are_pinned_to_their_own_cores() -> None:
     import os
 
-    from search._worker import worker_cores
+    from search.engine._run import worker_cores
 
     cores = sorted(os.sched_getaffinity(0))
     assert worker_cores(0, 1) == []
@@ -254,3 +254,20 @@ def test_a_bad_cpu_list_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "--cpus" in result.stderr
     assert not (tmp_path / "none.db").exists()
+
+
+def test_a_workers_error_reaches_the_caller_whole(
+    make_study, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A loader registered only in this process: every worker fails, and says why above the progress bar."""
+    from search import RunError, register_loader, run_study
+    from tests.conftest import _synthetic
+
+    register_loader("only-here", _synthetic)
+    definition = tmp_path / "only-here.toml"
+    definition.write_text(make_study(trials=2).read_text().replace('kind = "synthetic"', 'kind = "only-here"'))
+    with pytest.raises(RunError, match="2 of 2 workers failed .*unknown data kind 'only-here'") as info:
+        run_study(definition, storage=f"sqlite:///{tmp_path / 'x.db'}", workers=2, show_progress=True)
+    assert "\n" not in str(info.value)
+    relayed = capfd.readouterr().err
+    assert relayed.count("error: unknown data kind 'only-here'") == 2

@@ -8,8 +8,9 @@ import pytest
 import scipy.sparse as sp
 
 from search import SearchError, Task
-from search._bow import NgramRows, represent
-from spaces import bow, load_space, space_features
+from search.data._bow import NgramRows, represent
+from search.models import load_space
+from spaces import bow
 
 PARAMS = {
     "vocab_size": 3,
@@ -98,14 +99,14 @@ def test_tf_idf_learns_document_frequencies_from_the_fit_rows_only() -> None:
 
 def test_space_features_leaves_rows_alone_for_spaces_without_features() -> None:
     x = np.zeros((2, 3), np.float32)
-    assert space_features(load_space("spaces.mlp"), {}, x)[0] is x
-    assert space_features(bow, {"vocab_size": 2, "ngrams": 1, "mode": "count"}, _rows())[0].shape == (3, 2)
+    assert load_space("spaces.mlp").features({}, x)[0] is x
+    assert load_space(bow).features({"vocab_size": 2, "ngrams": 1, "mode": "count"}, _rows())[0].shape == (3, 2)
 
 
 def test_sparse_dropout_drops_stored_values_only_while_training() -> None:
     import keras
 
-    from search import SparseDropout
+    from search.models import SparseDropout
 
     if keras.backend.backend() != "tensorflow":
         pytest.skip("builds the sparse tensor with TensorFlow")

@@ -6,7 +6,8 @@ import optuna
 import pytest
 
 from search import SearchError, Task
-from spaces import load_space, mlp
+from search.models import load_space
+from spaces import mlp
 
 BASE = {
     "depth": 3,
@@ -85,6 +86,6 @@ def test_build_follows_the_config() -> None:
 
 def test_load_space_rejects_modules_without_the_protocol() -> None:
     with pytest.raises(SearchError, match="no function suggest"):
-        load_space("spaces._common")
+        load_space("search.models._build")
     with pytest.raises(SearchError, match="unknown space module"):
         load_space("spaces.nope")

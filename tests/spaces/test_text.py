@@ -8,8 +8,9 @@ import optuna
 import pytest
 import tensorflow as tf
 
-from search import HubTextEmbedding, SearchError, Task
-from spaces import load_space, text
+from search import SearchError, Task
+from search.models import HubTextEmbedding, load_space
+from spaces import text
 
 BASE = {
     "trainable": True,
@@ -110,4 +111,4 @@ def test_build_follows_the_config(tiny_text_module: Path, trainable: bool) -> No
 
 
 def test_load_space() -> None:
-    assert load_space("spaces.text") is text
+    assert load_space("spaces.text").space is text

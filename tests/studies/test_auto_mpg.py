@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from search import evaluate_holdout, format_holdout, load_predictor, load_study_config, run_study
+from search import evaluate_holdout, load_predictor, load_study_config, run_study
+from search.results import format_holdout
 
 QUICK = {"max_epochs": 50, "patience": 15, "space": {"learning_rate": [0.02, 0.05], "batch_size": [16]}}
 

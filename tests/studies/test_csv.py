@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from search import SearchError, load_search_data, load_study_config
+from search import SearchError, load_study_config
+from search.data import load_search_data
 
 
 def test_csv_template_needs_a_file_and_a_target() -> None:

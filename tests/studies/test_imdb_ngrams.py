@@ -54,7 +54,7 @@ def test_short_imdb_ngrams_run_and_holdout(imdb_available: Path, tmp_path: Path)
 
     import keras
 
-    from search import InputDropout  # registers the layer for loading
+    from search.models import InputDropout  # registers the layer for loading
 
     model = keras.saving.load_model(holdout["model_path"])
     assert model.inputs[0].sparse

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import optuna
 
-from search import load_holdout_data, load_search_data, load_study_config
+from search import load_study_config
+from search.data import load_holdout_data, load_search_data
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -68,18 +69,18 @@ def test_pretrain_command_then_a_short_run_and_holdout(imdb_available: Path, tmp
     study = optuna.load_study(study_name="imdb-text", storage=storage)
     complete = [t for t in study.trials if t.state.name == "COMPLETE"]
     expected = {}
-    for group, trainable in (("frozen", False), ("fine-tuned", True)):
+    for group, trainable in (("frozen embeddings", False), ("fine-tuned embeddings", True)):
         values = [t.value for t in complete if t.user_attrs["config"]["trainable"] is trainable]
         if values:
             expected[group] = max(values)
-    assert {k: v["value"] for k, v in summary["best_by_trainable"].items()} == expected
-    assert study.user_attrs["best_by_trainable"] == summary["best_by_trainable"]
+    assert {k: v["value"] for k, v in summary["best_by_group"].items()} == expected
+    assert study.user_attrs["best_by_group"] == summary["best_by_group"]
 
     holdout = _cli("holdout", "imdb-text", "--storage", storage, "--json")
     assert holdout["n_train"] == 1000 and holdout["n_test"] == 1000
     assert sum(map(sum, holdout["confusion_matrix"])) == 1000
     script = (
-        "import sys, keras, numpy as np; from search import HubTextEmbedding; "
+        "import sys, keras, numpy as np; from search.models import HubTextEmbedding; "
         "m = keras.saving.load_model(sys.argv[1]); "
         "print(m.predict(np.array(['a great film', 'awful'], dtype=object), verbose=0).shape)"
     )

@@ -1,0 +1,424 @@
+"""Command line: ``python -m search {run,worker,holdout,list,report,dashboard,embeddings} ...``."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from search.engine import (
+    RESTART_EXIT_STATUS,
+    MemoryLimitReached,
+    artifact_dir,
+    artifact_store,
+    default_storage,
+    join_study,
+    open_storage,
+    run_study,
+)
+from search.errors import InputError, SearchError
+from search.models import (
+    configure_backend,
+    export_text_embedding,
+    import_hub,
+    load_text_module,
+    pretrain_text_embedding,
+    read_word_vectors,
+)
+from search.results import evaluate_holdout, format_holdout, list_studies, study_summary, write_report
+
+__all__ = ["main"]
+
+
+def _parse_set(items: list[str]) -> dict[str, Any]:
+    """``["data.vocab_size=20000", "trials=5"]`` -> nested overrides (values read as TOML)."""
+    overrides: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise InputError(f"--set expects KEY=VALUE, got {item!r}")
+        try:
+            value = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw
+        *tables, leaf = key.split(".")
+        target = overrides
+        for table in tables:
+            target = target.setdefault(table, {})
+        target[leaf] = value
+    return overrides
+
+
+def _run_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """``--set`` overrides plus the CSV flags: ``--path``, ``--target``, ``--task`` and ``--study``.
+
+    The flags become ``data.path`` (absolute, so later commands run from anywhere),
+    ``data.target`` and ``data.task``; ``--task`` also picks the metric and
+    direction (``val_accuracy``/maximize or ``val_rmse``/minimize) unless ``--set``
+    names them. ``--study`` names the study; a ``--path`` run of the ``csv``
+    template is named ``csv-<file stem>`` by default.
+    """
+    overrides = _parse_set(args.set)
+    data: dict[str, Any] = {}
+    if args.path is not None:
+        data["path"] = str(Path(args.path).expanduser().resolve())
+    if args.target is not None:
+        data["target"] = args.target
+    if args.task is not None:
+        data["task"] = args.task
+        metric, direction = ("val_rmse", "minimize") if args.task == "regression" else ("val_accuracy", "maximize")
+        overrides.setdefault("metric", metric)
+        overrides.setdefault("direction", direction)
+    if data:
+        overrides["data"] = {**overrides.get("data", {}), **data}
+    if args.study_name is not None:
+        if not args.study_name.strip():
+            raise InputError("--study needs a non-empty name")
+        overrides["name"] = args.study_name
+    elif args.path is not None and args.study == "csv":
+        overrides.setdefault("name", f"csv-{Path(args.path).stem}")
+    return overrides
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=None, default=str))
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    url = args.storage or default_storage()
+    try:
+        study = run_study(
+            args.study,
+            n_trials=args.trials,
+            timeout=args.timeout,
+            storage=url,
+            allow_changes=args.allow_changes,
+            show_progress=not args.no_progress,
+            overrides=_run_overrides(args),
+            workers=args.workers,
+            memory_limit_mb=args.memory_limit,
+        )
+    except KeyboardInterrupt:
+        print(
+            f"\ninterrupted: finished trials are saved in {url}; run the same command to resume",
+            file=sys.stderr,
+        )
+        return 130
+    summary = study_summary(study)
+    summary["storage"] = url
+    if args.json:
+        _print_json(summary)
+    else:
+        print(
+            f"study {summary['study']}: {summary['n_finished']} finished trials "
+            f"({summary['n_complete']} complete, {summary['n_pruned']} pruned, {summary['n_failed']} failed)"
+        )
+        if summary["best_trial"] is not None:
+            metric = summary.get("metric") or "value"
+            best = f"best {metric} {summary['best_value']:.4f} (trial {summary['best_trial']}"
+            print(f"{best}, best epoch {summary['best_epoch']})")
+            print(f"best config {json.dumps(summary['best_config'])}")
+        for group, best in summary.get("best_by_group", {}).items():
+            print(f"best with {group}: {best['value']:.4f} (trial {best['trial']})")
+        print(
+            f"next: python -m search holdout {summary['study']}"
+            + (f" --storage {args.storage}" if args.storage else "")
+        )
+    return 0
+
+
+def _cmd_worker(args: argparse.Namespace) -> int:
+    cpus = _cores(args.cpus) if args.cpus else None
+    try:
+        study = join_study(
+            args.study,
+            storage=args.storage,
+            n_trials=args.trials,
+            timeout=args.timeout,
+            show_progress=not args.no_progress,
+            memory_limit_mb=args.memory_limit or None,
+            slot=args.slot,
+            cpus=cpus,
+        )
+    except MemoryLimitReached as exc:
+        print(f"worker stops to free memory ({exc}); its trials are saved", file=sys.stderr)
+        return RESTART_EXIT_STATUS
+    except KeyboardInterrupt:
+        print("\nworker interrupted: its finished trials are saved; the interrupted one is re-queued", file=sys.stderr)
+        return 130
+    summary = study_summary(study)
+    if args.json:
+        _print_json(summary)
+    else:
+        print(f"study {summary['study']}: {summary['n_finished']} finished trials")
+    return 0
+
+
+def _cores(spec: str) -> list[int]:
+    """``"0,1"`` -> ``[0, 1]``: the cores that ``--cpus`` lists."""
+    try:
+        return sorted({int(c) for c in spec.split(",")})
+    except ValueError as exc:
+        raise InputError(f"--cpus {spec!r}: not a comma-separated list of this machine's cores ({exc})") from None
+
+
+def _cmd_holdout(args: argparse.Namespace) -> int:
+    result = evaluate_holdout(args.study, storage=args.storage, force=args.force, show_progress=not args.json)
+    if args.json:
+        _print_json(result)
+    else:
+        print(format_holdout(args.study, result))
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    url = args.storage or default_storage()
+    studies = list_studies(url)
+    if args.json:
+        _print_json({"storage": url, "studies": studies})
+        return 0
+    print(f"studies in {url}")
+    for s in studies:
+        best = "-" if s["best_value"] is None else f"{s['best_value']:.4f}"
+        metric = s.get("metric") or "value"
+        holdout = "-" if s["holdout_value"] is None else f"{s['holdout_metric']} {s['holdout_value']:.4f}"
+        print(
+            f"  {s['study']:<20} finished {s['n_finished']:>4}  failed {s['n_failed']:>3}  "
+            f"best {metric} {best}  holdout {holdout}"
+        )
+        for group, value in s.get("best_by_group", {}).items():
+            print(f"  {'':<20} best with {group} {value['value']:.4f} (trial {value['trial']})")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    path = write_report(args.study, storage=args.storage, out=args.out)
+    print(path)
+    return 0
+
+
+def _check_port(host: str, port: int) -> None:
+    """Fail with one line, before anything is printed, if ``host:port`` cannot be served."""
+    import socket
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does
+            probe.bind(address)
+    except OSError as exc:  # port in use, host not an address of this machine, ...
+        raise InputError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
+
+
+def _cmd_dashboard(args: argparse.Namespace) -> int:
+    import optuna_dashboard
+
+    url = args.storage or default_storage()
+    storage = open_storage(url, must_exist=True)
+    _check_port(args.host, args.port)
+    store = artifact_store(url)
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"optuna-dashboard for {url} (artifacts in {artifact_dir(url)})", file=sys.stderr)
+    print(f"open http://{host}:{args.port}/ (Ctrl-C stops it)", file=sys.stderr, flush=True)
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            optuna_dashboard.run_server(storage, host=args.host, port=args.port, artifact_store=store)
+    except OSError as exc:  # the port was taken in between
+        raise InputError(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}") from None
+    return 0
+
+
+def _cmd_embeddings_pretrain(args: argparse.Namespace) -> int:
+    import_hub()  # TensorFlow's start-up lines hidden
+
+    path = pretrain_text_embedding(
+        args.out,
+        dim=args.dim,
+        vocab_size=args.vocab_size,
+        window=args.window,
+        num_oov_buckets=args.oov_buckets,
+        limit=args.limit,
+    )
+    return _print_module(str(path), args.json)
+
+
+def _cmd_embeddings_export(args: argparse.Namespace) -> int:
+    tokens, vectors = read_word_vectors(args.vectors)
+    path = export_text_embedding(tokens, vectors, args.out, num_oov_buckets=args.oov_buckets)
+    return _print_module(str(path), args.json)
+
+
+def _cmd_embeddings_show(args: argparse.Namespace) -> int:
+    return _print_module(args.handle, args.json)
+
+
+def _print_module(handle: str, as_json: bool) -> int:
+    configure_backend()
+    info = load_text_module(handle)
+    summary = {
+        "handle": handle,
+        "path": str(info.path),
+        "output_dim": info.output_dim,
+        "structure": "standard (trainable)" if info.native else "other (frozen only)",
+        "vocabulary_size": len(info.tokens) if info.tokens is not None else None,
+        "num_oov_buckets": info.num_oov_buckets if info.native else None,
+    }
+    if as_json:
+        _print_json(summary)
+    else:
+        for key, value in summary.items():
+            print(f"{key:<16}{value}")
+    return 0
+
+
+def _embeddings_parser(sub: Any) -> None:
+    embeddings = sub.add_parser("embeddings", help="pretrain, export or inspect TF-Hub text-embedding modules")
+    commands = embeddings.add_subparsers(dest="embeddings_command", required=True)
+
+    pretrain = commands.add_parser(
+        "pretrain", help="word vectors from the 50,000 unlabeled IMDB reviews (PPMI + SVD) as a TF-Hub module"
+    )
+    pretrain.add_argument("--dim", type=int, default=50, help="embedding size (default 50)")
+    pretrain.add_argument("--vocab-size", type=int, default=20000, help="most frequent tokens kept (default 20000)")
+    pretrain.add_argument("--window", type=int, default=5, help="co-occurrence window on each side (default 5)")
+    pretrain.add_argument("--oov-buckets", type=int, default=1000, help="out-of-vocabulary rows (default 1000)")
+    pretrain.add_argument("--limit", type=int, metavar="N", help="use only the first N unlabeled reviews")
+    pretrain.add_argument(
+        "--out", metavar="DIR", help="module folder (default: the cache, as search:imdb-unsup-<dim>dim)"
+    )
+    pretrain.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    pretrain.set_defaults(func=_cmd_embeddings_pretrain)
+
+    export = commands.add_parser("export", help="a TF-Hub text-embedding module from word vectors (word v1 v2 ...)")
+    export.add_argument("--vectors", required=True, metavar="FILE", help="word2vec/GloVe text-format vectors")
+    export.add_argument("--out", required=True, metavar="DIR", help="module folder to create")
+    export.add_argument("--oov-buckets", type=int, default=1000, help="out-of-vocabulary rows (default 1000)")
+    export.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    export.set_defaults(func=_cmd_embeddings_export)
+
+    show = commands.add_parser("show", help="load a handle and describe the module")
+    show.add_argument("handle", help="TF-Hub URL, SavedModel folder or search:imdb-unsup-<dim>dim")
+    show.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    show.set_defaults(func=_cmd_embeddings_show)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m search",
+        description="Hyperparameter search for Keras models on Optuna.",
+        epilog="Environment: SEARCH_DATA_DIR (data folder), SEARCH_CACHE_DIR (vectorized-data cache), "
+        "SEARCH_STORAGE (default storage URL), SEARCH_HOME (default database and models folder).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def storage_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--storage", metavar="URL", help="Optuna storage URL (default: SEARCH_STORAGE or a SQLite file)")
+
+    run = sub.add_parser("run", help="run or resume a study until its trial budget is reached")
+    run.add_argument("study", help="study name (see studies/) or path to a study .toml")
+    run.add_argument("--trials", type=int, metavar="N", help="total finished trials of the study")
+    run.add_argument("--timeout", type=float, metavar="S", help="stop starting trials after S seconds")
+    storage_option(run)
+    run.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a definition field, e.g. data.vocab_size=20000 (repeatable)",
+    )
+    csv = run.add_argument_group("CSV files (the csv study)", "python -m search run csv --path FILE --target COLUMN")
+    csv.add_argument("--path", metavar="FILE", help="the CSV file (data.path)")
+    csv.add_argument("--target", metavar="COLUMN", help="the column to predict (data.target)")
+    csv.add_argument(
+        "--task", choices=("classification", "regression"), help="data.task, with its metric and direction"
+    )
+    csv.add_argument("--study", dest="study_name", metavar="NAME", help="study name (default: csv-<file stem>)")
+    run.add_argument("--allow-changes", action="store_true", help="resume although the definition or space changed")
+    run.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes on this machine (default 1)")
+    run.add_argument(
+        "--memory-limit",
+        type=float,
+        metavar="MB",
+        help="run trials in worker processes, each restarted once its memory grew by MB since its first trial",
+    )
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    run.set_defaults(func=_cmd_run)
+
+    worker = sub.add_parser("worker", help="join a running study as one more worker (e.g. from another machine)")
+    worker.add_argument("study", help="name of a study that exists in the storage")
+    worker.add_argument("--storage", metavar="URL", required=True, help="the study's storage URL")
+    worker.add_argument("--trials", type=int, metavar="N", help="new total budget of the study")
+    worker.add_argument("--timeout", type=float, metavar="S", help="stop starting trials after S seconds")
+    worker.add_argument(
+        "--memory-limit",
+        type=float,
+        default=0,
+        metavar="MB",
+        help="exit with status 75 once memory grew by MB since the first trial (0: never)",
+    )
+    worker.add_argument(
+        "--cpus", metavar="LIST", help="run on these cores only, e.g. 0,1 (run --workers pins its workers)"
+    )
+    worker.add_argument(
+        "--slot", type=int, metavar="K", help="worker number K among those started together (offsets the sampler seed)"
+    )
+    worker.add_argument("--no-progress", action="store_true", help="no progress bar")
+    worker.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    worker.set_defaults(func=_cmd_worker)
+
+    holdout = sub.add_parser("holdout", help="retrain the best configuration and evaluate it once on the test split")
+    holdout.add_argument("study")
+    storage_option(holdout)
+    holdout.add_argument("--force", action="store_true", help="recompute even if a stored result exists")
+    holdout.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    holdout.set_defaults(func=_cmd_holdout)
+
+    listing = sub.add_parser("list", help="list the studies in a storage")
+    storage_option(listing)
+    listing.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    listing.set_defaults(func=_cmd_list)
+
+    report = sub.add_parser("report", help="write a self-contained HTML report of a study")
+    report.add_argument("study")
+    storage_option(report)
+    report.add_argument(
+        "--out", metavar="DIR", help="folder of the report, or a .html path (default: beside the study's artifacts)"
+    )
+    report.set_defaults(func=_cmd_report)
+
+    dashboard = sub.add_parser("dashboard", help="start optuna-dashboard on the study database and its artifacts")
+    storage_option(dashboard)
+    dashboard.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    dashboard.add_argument("--port", type=int, default=8080, help="port to listen on (default: 8080)")
+    dashboard.set_defaults(func=_cmd_dashboard)
+    _embeddings_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status.
+
+    Examples:
+        >>> import tempfile
+        >>> import optuna
+        >>> url = f"sqlite:///{tempfile.mkdtemp()}/studies.db"
+        >>> _ = optuna.create_study(study_name="demo", storage=url)
+        >>> main(["list", "--storage", url])
+        studies in sqlite:///.../studies.db
+          demo                 finished    0  failed   0  best value -  holdout -
+        0
+        >>> main(["list", "--storage", "sqlite:////no/such/studies.db"])  # the error goes to stderr
+        2
+    """
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except SearchError as exc:
+        print("error: " + " ".join(str(exc).split()), file=sys.stderr)  # always one line
+        return 2 if isinstance(exc, InputError) else 1

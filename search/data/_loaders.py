@@ -1,0 +1,148 @@
+"""The loader registry: ``[data] kind`` to a loader, and the search and holdout splits it feeds."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from search.data._bow import imdb_bow_dataset, imdb_ngrams_dataset
+from search.data._imdb import imdb_text_dataset
+from search.data._memory import load_stored
+from search.data._records import (
+    Dataset,
+    HoldoutData,
+    SearchData,
+    concat,
+    fit_transform,
+    rows,
+    split_train_validation,
+)
+from search.data._synthetic import load_synthetic
+from search.data._tabular import load_auto_mpg, load_csv, load_iris
+from search.errors import InputError
+
+__all__ = ["Loader", "known_kinds", "load_holdout_data", "load_search_data", "register_loader"]
+
+Loader = Callable[[dict[str, Any], int], Dataset]
+"""``loader(settings, seed) -> Dataset``: ``settings`` is the study's ``[data]`` table."""
+
+_LOADERS: dict[str, Loader] = {
+    "imdb-bow": imdb_bow_dataset,
+    "imdb-text": imdb_text_dataset,
+    "imdb-ngrams": imdb_ngrams_dataset,
+    "csv": load_csv,
+    "iris": load_iris,
+    "auto-mpg": load_auto_mpg,
+    "synthetic": load_synthetic,
+    "stored": load_stored,
+}
+
+
+def register_loader(kind: str, loader: Loader) -> None:
+    """Make ``[data] kind = "<kind>"`` load with ``loader(settings, seed) -> Dataset``.
+
+    A loader returns ready arrays, or raw rows with an unfitted ``preprocessor``
+    (see :class:`search.data.Dataset`) that is fitted on training rows only.
+
+    Examples:
+        >>> import numpy as np
+        >>> from search.data import Task
+        >>> def two_rows(settings, seed):
+        ...     x, y = np.eye(4, dtype="float32"), np.array([0, 1, 0, 1], dtype="float32")
+        ...     return Dataset(x_train=x, y_train=y, x_test=x, y_test=y, task=Task("binary"),
+        ...                    train_ids=list("abcd"), test_ids=list("efgh"))
+        >>> register_loader("doctest-rows", two_rows)
+        >>> load_search_data({"kind": "doctest-rows", "validation_size": 2}, seed=0).x_val.shape
+        (2, 4)
+    """
+    _LOADERS[kind] = loader
+
+
+def known_kinds() -> list[str]:
+    """The data kinds registered in this process.
+
+    Examples:
+        >>> {"imdb-bow", "iris", "csv"} <= set(known_kinds())
+        True
+    """
+    return sorted(_LOADERS)
+
+
+def _load(settings: dict[str, Any], seed: int) -> Dataset:
+    kind = settings.get("kind")
+    if kind not in _LOADERS:
+        raise InputError(f"unknown data kind {kind!r} (known: {', '.join(known_kinds())})")
+    return _LOADERS[kind](settings, seed)
+
+
+def load_search_data(settings: dict[str, Any], *, seed: int) -> SearchData:
+    """Load the data of a study and split its training part into partial-train and validation.
+
+    Args:
+        settings: The study's ``[data]`` table.
+        seed: Seed of the split.
+
+    Raises:
+        search.InputError: Unknown data kind or unavailable data.
+
+    Examples:
+        >>> data = load_search_data({"kind": "iris"}, seed=42)
+        >>> data.x_train.shape, data.x_val.shape
+        ((96, 4), (24, 4))
+    """
+    dataset = _load(settings, seed)
+    if dataset.x_val is not None:  # the user's own validation set
+        x_train, y_train, x_val, y_val = dataset.x_train, dataset.y_train, dataset.x_val, dataset.y_val
+        train_ids, val_ids = dataset.train_ids, [f"val/{i}" for i in range(len(y_val) if y_val is not None else 0)]
+    else:
+        stratify = dataset.task.kind != "regression"
+        validation_size = settings.get("validation_size", 0.2)
+        train, val = split_train_validation(
+            dataset.y_train, validation_size=validation_size, seed=seed, stratify=stratify
+        )
+        x_train, x_val = rows(dataset.x_train, train), rows(dataset.x_train, val)
+        y_train, y_val = dataset.y_train[train], dataset.y_train[val]
+        train_ids, val_ids = [dataset.train_ids[i] for i in train], [dataset.train_ids[i] for i in val]
+    fitted = None
+    if dataset.preprocessor is not None:
+        fitted, (x_train, x_val) = fit_transform(dataset.preprocessor, x_train, x_val)
+    return SearchData(
+        x_train=x_train,
+        y_train=y_train,
+        x_val=x_val,
+        y_val=y_val,
+        task=dataset.task,
+        train_ids=train_ids,
+        val_ids=val_ids,
+        preprocessor=fitted,
+    )
+
+
+def load_holdout_data(settings: dict[str, Any], *, seed: int) -> HoldoutData:
+    """Load all training examples and the untouched test split of a study.
+
+    Examples:
+        >>> data = load_holdout_data({"kind": "iris"}, seed=42)
+        >>> data.x_train.shape, data.x_test.shape
+        ((120, 4), (30, 4))
+    """
+    dataset = _load(settings, seed)
+    if dataset.x_test is None:
+        raise InputError("the study has no test data for a holdout (give test_data= when tuning)")
+    x_train, y_train, x_test, fitted = dataset.x_train, dataset.y_train, dataset.x_test, None
+    if dataset.x_val is not None:  # the user's own validation set: the holdout model trains on both
+        x_train, y_train = concat(x_train, dataset.x_val), np.concatenate([y_train, dataset.y_val])
+    if dataset.preprocessor is not None:
+        fitted, (x_train, x_test) = fit_transform(dataset.preprocessor, x_train, x_test)
+    return HoldoutData(
+        x_train=x_train,
+        y_train=y_train,
+        x_test=x_test,
+        y_test=dataset.y_test,
+        task=dataset.task,
+        class_names=dataset.class_names,
+        preprocessor=fitted,
+        schema=dataset.schema,
+    )

@@ -1,0 +1,316 @@
+"""A user's own data in memory: arrays, data frames and streams, as a :class:`Dataset`, and stored once as a file.
+
+Arrays and frames travel: :func:`serialize_dataset` gives the one file whose
+SHA-256 the study records, and the ``stored`` loader reads that file back in any
+process, on any machine, refusing a file whose digest differs. Streams
+(``tf.data.Dataset``, ``keras.utils.PyDataset``, generator functions) stay in the
+process that was given them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from search.data._records import Dataset, check_settings, split_train_validation
+from search.data._tabular import make_preprocessor
+from search.data._task import Task
+from search.errors import InputError
+
+__all__ = [
+    "dataset_from_memory",
+    "file_sha256",
+    "infer_task",
+    "is_stream",
+    "keep_dataset",
+    "load_stored",
+    "serialize_dataset",
+]
+
+_FORMAT = 1
+
+
+def is_stream(x: Any) -> bool:
+    """Whether ``x`` is data that yields batches (``tf.data``, ``PyDataset``, a generator) rather than rows.
+
+    Examples:
+        >>> is_stream(np.zeros((2, 3))), is_stream(lambda: iter([]))
+        (False, True)
+    """
+    if isinstance(x, np.ndarray) or hasattr(x, "iloc") or isinstance(x, list | tuple):
+        return False
+    kind = type(x).__module__ + "." + type(x).__name__
+    tf_dataset = "tensorflow" in kind and "Dataset" in kind
+    py_dataset = hasattr(x, "__getitem__") and hasattr(x, "on_epoch_end")
+    return tf_dataset or py_dataset or callable(x) or hasattr(x, "__next__")
+
+
+def infer_task(y: Any, task: str | Task | None = None) -> Task:
+    """The task of targets ``y``: regression for non-integer numbers, else binary or multiclass by class count.
+
+    Args:
+        y: Targets: class labels (numbers or strings) or numbers.
+        task: ``"binary"``, ``"multiclass"``, ``"regression"``, ``"classification"``
+            (binary or multiclass by class count), or a :class:`Task`; ``None``: inferred.
+
+    Examples:
+        >>> infer_task(np.array([0, 1, 1])), infer_task(np.array([0.5, 2.0])), infer_task(np.array([0, 2, 1]))
+        (Task(kind='binary', n_classes=2), Task(kind='regression', n_classes=2), Task(kind='multiclass', n_classes=3))
+    """
+    if isinstance(task, Task):
+        return task
+    values = np.asarray(y)
+    if task == "regression":
+        return Task("regression")
+    if values.ndim == 2 and values.shape[1] > 1:
+        raise InputError(f"targets of shape {values.shape} look one-hot: give class numbers (argmax) instead")
+    numeric = np.issubdtype(values.dtype, np.number) and not np.issubdtype(values.dtype, np.bool_)
+    if task is None and numeric and np.issubdtype(values.dtype, np.floating):
+        finite = values[np.isfinite(values)]
+        if len(finite) < values.size:
+            raise InputError("targets hold NaN or infinite values")
+        if not np.all(finite == np.round(finite)):
+            return Task("regression")
+    n_classes = len(np.unique(values))
+    if task not in (None, "binary", "multiclass", "classification"):
+        raise InputError(f"unknown task {task!r} (known: binary, multiclass, classification, regression)")
+    if n_classes < 2:
+        raise InputError("the targets hold a single class; classification needs at least two")
+    if task == "binary" and n_classes != 2:
+        raise InputError(f"task 'binary' but the targets hold {n_classes} classes")
+    if n_classes == 2 and task != "multiclass":
+        return Task("binary")
+    return Task("multiclass", n_classes=n_classes)
+
+
+def _labels(y: Any, task: Task) -> tuple[np.ndarray, list[str]]:
+    """Targets as model targets: ``float32`` values, or class numbers and their names."""
+    values = np.asarray(y).reshape(len(y), *np.shape(y)[1:])
+    if task.kind == "regression":
+        return values.astype(np.float32), []
+    names = sorted(np.unique(values).tolist(), key=lambda v: (str(type(v)), v))
+    index = {name: i for i, name in enumerate(names)}
+    codes = np.array([index[v] for v in values.reshape(-1).tolist()])
+    dtype = np.float32 if task.kind == "binary" else np.int32
+    shown = [str(int(n)) if isinstance(n, float) and n.is_integer() else str(n) for n in names]
+    return codes.astype(dtype), shown
+
+
+def _as_stream(stream: Any, what: str) -> Any:
+    """A stream Keras can read once per epoch: a generator function becomes a ``tf.data.Dataset``."""
+    if stream is None or not is_stream(stream) or not callable(stream):
+        if hasattr(stream, "__next__") and not hasattr(stream, "on_epoch_end"):
+            raise InputError(f"{what} is a generator, which runs out after one epoch: give its function instead")
+        return stream
+    import tensorflow as tf
+
+    first = next(iter(stream()), None)
+    if not isinstance(first, tuple) or len(first) != 2:
+        raise InputError(f"{what}: the generator function must yield (x, y) batches")
+    signature = tuple(tf.TensorSpec((None, *np.shape(part)[1:]), tf.as_dtype(np.asarray(part).dtype)) for part in first)
+    return tf.data.Dataset.from_generator(stream, output_signature=signature)
+
+
+def _xy(pair: Any, what: str) -> tuple[Any, Any]:
+    if not isinstance(pair, tuple | list) or len(pair) != 2:
+        raise InputError(f"{what} must be an (x, y) pair, got {type(pair).__name__}")
+    return pair[0], pair[1]
+
+
+def dataset_from_memory(
+    x: Any,
+    y: Any = None,
+    *,
+    validation_data: Any = None,
+    validation_split: float | None = None,
+    test_data: Any = None,
+    task: str | Task | None = None,
+    seed: int = 0,
+) -> Dataset:
+    """A :class:`Dataset` of in-memory data: arrays, a ``pandas.DataFrame``, or streams.
+
+    Arrays and frames are checked for matching lengths and finite numbers. A
+    frame's non-numeric columns are one-hot encoded and the others standardized,
+    by a preprocessor fitted on the training rows only (as for CSV studies). ``y``
+    may name a column of the frame. Without ``validation_data``, the search splits
+    off ``validation_split`` (default 0.2) of the training rows, stratified for
+    classification. Streams need ``validation_data`` (a stream too) and give their
+    batches as they are.
+
+    Raises:
+        search.InputError: Mismatched lengths, missing targets, non-finite values,
+            a stream without validation data.
+
+    Examples:
+        >>> x, y = np.random.default_rng(0).normal(size=(10, 3)), np.arange(10) % 2
+        >>> dataset = dataset_from_memory(x, y, test_data=(x[:4], y[:4]))
+        >>> dataset.task.kind, dataset.x_train.shape, dataset.x_test.shape, dataset.x_val is None
+        ('binary', (10, 3), (4, 3), True)
+    """
+    if is_stream(x):
+        x, validation_data, test_data = (
+            _as_stream(s, what)
+            for s, what in ((x, "x"), (validation_data, "validation_data"), (test_data, "test_data"))
+        )
+        if validation_data is None:
+            raise InputError("streamed data (tf.data, PyDataset, generators) needs validation_data")
+        if y is not None:
+            raise InputError("streamed data yields (x, y) batches: give no y")
+        if task is None:
+            raise InputError("streamed data needs task= ('binary', 'multiclass' or 'regression')")
+        test_x = test_data[0] if isinstance(test_data, tuple | list) else test_data
+        return Dataset(
+            x_train=x,
+            y_train=None,
+            x_test=test_x,
+            y_test=None,
+            task=infer_task([0, 1], task) if task != "regression" else Task("regression"),
+            train_ids=[],
+            test_ids=[],
+            x_val=validation_data,
+            y_val=None,
+        )
+    frame = hasattr(x, "iloc")
+    if frame and isinstance(y, str):
+        y, x = x[y], x.drop(columns=[y])
+    if y is None:
+        raise InputError("y is missing: give targets (or, for a data frame, the name of its target column)")
+    x_val = y_val = x_test = y_test = None
+    if validation_data is not None:
+        x_val, y_val = _xy(validation_data, "validation_data")
+    if test_data is not None:
+        x_test, y_test = _xy(test_data, "test_data")
+    parts = [("x", x, y), ("validation_data", x_val, y_val), ("test_data", x_test, y_test)]
+    for what, xs, ys in parts:
+        if xs is None:
+            continue
+        if len(xs) != len(ys):
+            raise InputError(f"{what}: {len(xs)} inputs but {len(ys)} targets")
+        if not frame:
+            values = np.asarray(xs)
+            if np.issubdtype(values.dtype, np.number) and not np.all(np.isfinite(values)):
+                raise InputError(f"{what}: the inputs hold NaN or infinite values")
+    all_y = np.concatenate(
+        [np.asarray(ys).reshape(len(ys), *np.shape(ys)[1:]) for _, xs, ys in parts if xs is not None]
+    )
+    kind = infer_task(all_y, task)
+    codes, class_names = _labels(all_y, kind)
+    n_train, n_val = len(y), 0 if y_val is None else len(y_val)
+    y_train, y_val_codes, y_test_codes = codes[:n_train], codes[n_train : n_train + n_val], codes[n_train + n_val :]
+    if kind.kind == "regression" and not np.all(np.isfinite(codes)):
+        raise InputError("the targets hold NaN or infinite values")
+    preprocessor, schema = None, {}
+    if frame:
+        import pandas as pd
+
+        types = pd.api.types
+        numeric = [c for c in x.columns if types.is_numeric_dtype(x[c]) and not types.is_bool_dtype(x[c])]
+        categorical = [c for c in x.columns if c not in numeric]
+        preprocessor = make_preprocessor(list(map(str, numeric)), list(map(str, categorical)))
+        schema = {"source": "a data frame", "columns": list(map(str, x.columns)), "numeric": numeric}
+        schema |= {"categorical": categorical, "task": kind.kind, "na_values": []}
+        x, x_val, x_test = (None if f is None else f.reset_index(drop=True) for f in (x, x_val, x_test))
+    else:
+        x, x_val, x_test = (None if a is None else np.asarray(a) for a in (x, x_val, x_test))
+    if x_val is None:
+        split = validation_split if validation_split is not None else 0.2
+        if not 0.0 < split < 1.0:
+            raise InputError(f"validation_split must be in (0, 1), got {split}")
+        split_train_validation(y_train, validation_size=split, seed=seed)  # too few rows fail here
+    return Dataset(
+        x_train=x,
+        y_train=y_train,
+        x_test=x_test,
+        y_test=y_test_codes if x_test is not None else None,
+        task=kind,
+        train_ids=[f"train/{i}" for i in range(n_train)],
+        test_ids=[f"test/{i}" for i in range(len(y_test_codes))],
+        class_names=class_names,
+        preprocessor=preprocessor,
+        schema=schema,
+        x_val=x_val,
+        y_val=y_val_codes if x_val is not None else None,
+    )
+
+
+def serialize_dataset(dataset: Dataset) -> bytes:
+    """The bytes of the file that the ``stored`` loader reads: arrays or frames, not streams.
+
+    Raises:
+        search.InputError: Streamed data, which cannot leave this process.
+    """
+    import joblib
+
+    if is_stream(dataset.x_train):
+        raise InputError("streamed data (tf.data, PyDataset, generators) cannot be stored for other processes")
+    buffer = io.BytesIO()
+    fields = {k: getattr(dataset, k) for k in ("x_train", "y_train", "x_test", "y_test", "x_val", "y_val")}
+    fields |= {"task": [dataset.task.kind, dataset.task.n_classes], "class_names": dataset.class_names}
+    fields |= {"preprocessor": dataset.preprocessor, "schema": dataset.schema, "format": _FORMAT}
+    joblib.dump(fields, buffer)
+    return buffer.getvalue()
+
+
+def keep_dataset(dataset: Dataset, digest: str) -> None:
+    """Let the ``stored`` loader of this process return ``dataset`` for ``digest`` without reading a file.
+
+    The process that was given the data (``tune``) reads it from memory; other
+    processes read the file. Streams exist only here.
+    """
+    _GIVEN[digest] = dataset
+
+
+_GIVEN: dict[str, Dataset] = {}
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file, in hex."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_stored(settings: dict[str, Any], seed: int) -> Dataset:
+    """The ``stored`` loader: a file written by :func:`save_dataset`, read only if its SHA-256 matches.
+
+    ``settings["root"]`` is the folder of the study's artifacts, added by the
+    engine when it loads the data (it is not part of the stored definition).
+    """
+    import joblib
+
+    check_settings(settings, {"kind", "file", "sha256", "root", "validation_size"}, "stored")
+    digest = str(settings.get("sha256", ""))
+    if digest in _GIVEN:
+        return _GIVEN[digest]
+    if digest.startswith("memory-"):
+        raise InputError("this study's data was streamed in the process that tuned it: it cannot be loaded here")
+    root, name = settings.get("root"), str(settings.get("file", ""))
+    if not root or not name or Path(name).name != name:
+        raise InputError(f"stored data needs a file name inside the study's artifacts, got {name!r}")
+    path = Path(root) / "data" / name
+    if not path.is_file():
+        raise InputError(f"the study's data file {path} is missing (was the artifact folder moved?)")
+    if file_sha256(path) != digest:
+        raise InputError(f"the study's data file {path} does not match the SHA-256 recorded with the study; refused")
+    fields = joblib.load(path)
+    kind, n_classes = fields["task"]
+    return Dataset(
+        x_train=fields["x_train"],
+        y_train=fields["y_train"],
+        x_test=fields["x_test"],
+        y_test=fields["y_test"],
+        task=Task(kind, n_classes),
+        train_ids=[f"train/{i}" for i in range(len(fields["y_train"]))],
+        test_ids=[] if fields["y_test"] is None else [f"test/{i}" for i in range(len(fields["y_test"]))],
+        class_names=list(fields["class_names"]),
+        preprocessor=fields["preprocessor"],
+        schema=dict(fields["schema"]),
+        x_val=fields["x_val"],
+        y_val=fields["y_val"],
+    )

@@ -1,0 +1,93 @@
+"""The study engine: definitions, storage, the study lifecycle, the run loop, workers, recovery, the objective.
+
+:func:`run_study` runs a study here or in worker processes; :func:`join_study`
+is one more worker, on this machine or another; both train through the same
+pipeline (``search.engine._run``). The lifecycle (create, resume, reopen) lives
+apart from the loop, as Optuna keeps ``study.py`` apart from ``_optimize.py``.
+
+Examples:
+    >>> from search.engine import load_study_config, make_pruner
+    >>> make_pruner(load_study_config("iris")).__class__.__name__
+    'MedianPruner'
+"""
+
+from search.engine._config import BACKENDS, StudyConfig, available_studies, load_study_config
+from search.engine._dashboard import (
+    curve_names,
+    curve_trace,
+    learning_curve_figure,
+    publish_holdout_note,
+    upload_confusion_matrix,
+)
+from search.engine._objective import Objective
+from search.engine._optimize import MemoryLimitReached, count_states, optimize_until_budget, progress_bar
+from search.engine._recovery import enqueue_params, recover_trials, requeue_failed_trial
+from search.engine._run import RESTART_EXIT_STATUS, join_study, pin_cores, run_study, worker_cores
+from search.engine._storage import (
+    artifact_dir,
+    artifact_store,
+    check_storage,
+    default_storage,
+    open_storage,
+    sqlite_path,
+    write_artifact,
+)
+from search.engine._study import (
+    best_by_group,
+    check_space,
+    load_study,
+    make_pruner,
+    make_sampler,
+    open_trial_storage,
+    quiet_optuna,
+    replay,
+    stored_config,
+    study_data,
+    study_space,
+)
+from search.engine._tune import infer_direction, tune
+
+__all__ = [
+    "BACKENDS",
+    "RESTART_EXIT_STATUS",
+    "MemoryLimitReached",
+    "Objective",
+    "StudyConfig",
+    "artifact_dir",
+    "artifact_store",
+    "available_studies",
+    "best_by_group",
+    "check_space",
+    "check_storage",
+    "count_states",
+    "curve_names",
+    "curve_trace",
+    "default_storage",
+    "enqueue_params",
+    "infer_direction",
+    "join_study",
+    "learning_curve_figure",
+    "load_study",
+    "load_study_config",
+    "make_pruner",
+    "make_sampler",
+    "open_storage",
+    "open_trial_storage",
+    "optimize_until_budget",
+    "pin_cores",
+    "progress_bar",
+    "publish_holdout_note",
+    "quiet_optuna",
+    "recover_trials",
+    "replay",
+    "requeue_failed_trial",
+    "run_study",
+    "sqlite_path",
+    "stored_config",
+    "study_data",
+    "study_space",
+    "tune",
+    "upload_confusion_matrix",
+    "worker_cores",
+    "write_artifact",
+]

@@ -1,0 +1,149 @@
+"""Per-epoch checkpoints of a trial, so that a re-queued trial resumes where its worker died."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from search import models
+
+if TYPE_CHECKING:
+    import keras
+
+__all__ = ["Checkpoint", "TrialCheckpoints", "checkpoint_callback", "resumable_early_stopping"]
+
+
+@dataclasses.dataclass
+class Checkpoint:
+    """What a trial had after its last completed epoch.
+
+    Attributes:
+        model: The model with its optimizer state, as saved after ``epoch``.
+        epoch: Last completed epoch (0-based).
+        history: Per-epoch logs up to ``epoch``.
+        early_stopping: ``best``, ``wait``, ``best_epoch``, ``stopped_epoch`` and
+            ``best_weights`` of the early-stopping callback.
+    """
+
+    model: keras.Model
+    epoch: int
+    history: dict[str, list[float]]
+    early_stopping: dict[str, Any]
+
+
+class TrialCheckpoints:
+    """The checkpoint folder of one trial: ``<root>/trial-<number>/``.
+
+    Files carry the epoch in their names and ``state.json``, written last and
+    atomically, names the complete set; a worker killed while saving leaves the
+    previous epoch's checkpoint intact.
+
+    Examples:
+        >>> import tempfile
+        >>> import keras
+        >>> import numpy as np
+        >>> store = TrialCheckpoints(Path(tempfile.mkdtemp()), 7)
+        >>> store.load() is None  # nothing saved yet
+        True
+        >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+        >>> model.compile(loss="mse")
+        >>> early = keras.callbacks.EarlyStopping(monitor="loss")
+        >>> history = model.fit(np.ones((2, 3)), np.ones(2), epochs=1, verbose=0, callbacks=[early])
+        >>> store.save(model, 0, history.history, early)
+        >>> sorted(path.name for path in store.folder.iterdir())
+        ['model-0.keras', 'state.json']
+        >>> checkpoint = store.load()
+        >>> checkpoint.epoch, list(checkpoint.history)
+        (0, ['loss'])
+    """
+
+    def __init__(self, root: Path, number: int) -> None:
+        self.folder = root / f"trial-{number}"
+
+    def save(self, model: keras.Model, epoch: int, history: dict[str, list[float]], early: Any) -> None:
+        """Write the model (with optimizer state), history and early-stopping state of ``epoch``."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        model_file = f"model-{epoch}.keras"
+        model.save(self.folder / model_file)
+        best_file = None
+        if early.best_weights is not None:
+            best_file = f"best-{epoch}.npz"
+            np.savez(self.folder / best_file, *early.best_weights)
+        state = {
+            "epoch": epoch,
+            "model": model_file,
+            "best_weights": best_file,
+            "history": history,
+            "early_stopping": {
+                "best": None if early.best is None else float(early.best),
+                "wait": int(early.wait),
+                "best_epoch": int(early.best_epoch),
+                "stopped_epoch": int(early.stopped_epoch),
+            },
+        }
+        tmp = self.folder / "state.json.tmp"
+        tmp.write_text(json.dumps(state))
+        os.replace(tmp, self.folder / "state.json")
+        for old in self.folder.iterdir():
+            if old.name not in (model_file, best_file, "state.json"):
+                old.unlink(missing_ok=True)
+
+    def load(self) -> Checkpoint | None:
+        """The last complete checkpoint, or ``None`` when there is none (or it is unreadable)."""
+        state_file = self.folder / "state.json"
+        if not state_file.is_file():
+            return None
+        try:
+            state = json.loads(state_file.read_text())
+            model = models.load_model(self.folder / state["model"])
+            early = dict(state["early_stopping"])
+            early["best_weights"] = None
+            if state["best_weights"]:
+                with np.load(self.folder / state["best_weights"]) as arrays:
+                    early["best_weights"] = [arrays[f"arr_{i}"] for i in range(len(arrays.files))]
+        except (OSError, ValueError, KeyError):
+            return None  # a damaged checkpoint: the trial starts again from scratch
+        return Checkpoint(model=model, epoch=int(state["epoch"]), history=state["history"], early_stopping=early)
+
+    def remove(self) -> None:
+        """Delete the folder (the trial finished; nothing to resume)."""
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def resumable_early_stopping(state: dict[str, Any] | None, **kwargs: Any) -> keras.callbacks.EarlyStopping:
+    """``keras.callbacks.EarlyStopping`` that starts from a checkpoint's state.
+
+    ``EarlyStopping`` resets itself when training begins; this one then puts back
+    the best value, the epochs waited, the best epoch and its weights.
+    """
+    import keras
+
+    class _Resumable(keras.callbacks.EarlyStopping):
+        def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+            super().on_train_begin(logs)
+            if state is not None:
+                if state["best"] is not None:
+                    self.best = state["best"]
+                self.wait = state["wait"]
+                self.best_epoch = state["best_epoch"]
+                self.stopped_epoch = state["stopped_epoch"]
+                self.best_weights = state["best_weights"]
+
+    return _Resumable(**kwargs)
+
+
+def checkpoint_callback(store: TrialCheckpoints, recorder: Any, early: Any) -> keras.callbacks.Callback:
+    """A callback that saves ``store`` after each epoch (after early stopping has updated)."""
+    import keras
+
+    class _Save(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            store.save(self.model, epoch, recorder.history, early)
+
+    return _Save()

@@ -1,0 +1,285 @@
+"""The Optuna objective: build, train with early stopping and pruning, record."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from search.data import SearchData
+from search.engine._checkpoint import Checkpoint, TrialCheckpoints, checkpoint_callback, resumable_early_stopping
+from search.engine._config import StudyConfig
+from search.engine._dashboard import model_layers, publish_trial
+from search.engine._identity import worker_identity
+from search.engine._storage import artifact_dir
+from search.models import (
+    LoadedSpace,
+    best_epoch,
+    epoch_recorder,
+    example_shape,
+    fit_arguments,
+    free_memory,
+    set_seed,
+)
+
+if TYPE_CHECKING:
+    import optuna
+
+__all__ = ["Objective"]
+
+
+class Objective:
+    """Train one configuration per trial and return its best validation metric.
+
+    Early stopping (``restore_best_weights=True``), the pruning callback and the
+    returned value all watch ``config.metric``; the returned value is the metric
+    at the recorded ``best_epoch``, the epoch whose weights early stopping
+    restores. A study with a ``monitor`` (e.g. ``val_loss``) picks that epoch,
+    and stops early, by the monitor instead, and returns ``config.metric`` at it.
+    A loss that turns NaN or infinite fails the trial.
+
+    Recorded user attributes: ``config``, ``history`` (per-epoch logs, updated
+    every epoch), ``best_epoch`` (0-based), ``epochs_trained``, ``n_params``,
+    ``wall_time_s``, ``stopped_by``, ``worker``, ``backend`` (Keras backend) and, for a resumed trial,
+    ``resumed_from_epoch``. Once a trial ends (complete, pruned or failed), its
+    learning curves (a plotly figure on the study) and a note with the model
+    summary are written for optuna-dashboard; a failed dashboard write is only logged.
+
+    With a ``storage_url``, every epoch is checkpointed (model with optimizer
+    state, history, early-stopping state) next to the study; a re-queued trial
+    (``retry_of``) resumes from the last completed epoch of the trial it retries,
+    reporting that trial's epochs again so the pruner sees the whole curve.
+
+    Args:
+        config: The study definition.
+        data: Partial-train and validation data.
+        space: The study's space (:func:`search.models.load_space`).
+        storage_url: The study's storage; enables per-epoch checkpoints.
+        budget: The study's total of finished trials, when several workers share
+            it: a trial that starts once earlier-numbered trials fill the budget
+            (another worker started at the same moment) is failed at once, with
+            ``stopped_by = "surplus"``, instead of running.
+        dashboard: Write each trial's learning curves and note for optuna-dashboard.
+        on_epoch: Optional ``f(trial_number, epoch, history)`` called after every epoch
+            (the progress bar uses it).
+
+    Examples:
+        >>> import optuna
+        >>> from search.data import load_search_data
+        >>> from search.engine import load_study_config
+        >>> from search.models import load_space
+        >>> config = load_study_config("iris", max_epochs=2)
+        >>> objective = Objective(config, load_search_data(config.data, seed=0), load_space(config.space_module))
+        >>> study = optuna.create_study(direction="maximize")
+        >>> study.optimize(objective, n_trials=1)
+        >>> sorted(study.trials[0].user_attrs)[:4]
+        ['backend', 'best_epoch', 'config', 'epochs_trained']
+    """
+
+    def __init__(
+        self,
+        config: StudyConfig,
+        data: SearchData,
+        space: LoadedSpace,
+        *,
+        storage_url: str | None = None,
+        budget: int | None = None,
+        dashboard: bool = True,
+        on_epoch: Callable[[int, int, dict[str, list[float]]], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.data = data
+        self.space = space
+        self.checkpoint_root = None if storage_url is None else artifact_dir(storage_url) / "checkpoints" / config.name
+        self.budget = budget
+        self.dashboard = dashboard
+        self.on_epoch = on_epoch
+
+    def __call__(self, trial: optuna.trial.Trial) -> float:
+        facts: dict[str, Any] = {}
+        try:
+            value = self._train(trial, facts)
+        except Exception:  # pruned or failed: still worth a note; Ctrl-C (BaseException) is not
+            self._publish(trial, facts)
+            raise
+        if trial.user_attrs.get("stopped_by") != "surplus":  # never really started: nothing to show
+            self._publish(trial, facts)
+        return value
+
+    def _publish(self, trial: optuna.trial.Trial, facts: dict[str, Any]) -> None:
+        """The trial's learning curves and note for optuna-dashboard (never raises)."""
+        if self.dashboard:
+            publish_trial(trial, metric=self.config.metric, direction=self.config.direction, layers=facts.get("layers"))
+
+    def _train(self, trial: optuna.trial.Trial, facts: dict[str, Any]) -> float:
+        import keras
+        from optuna_integration import KerasPruningCallback
+
+        config, data = self.config, self.data
+        trial.set_user_attr("worker", worker_identity())
+        trial.set_user_attr("backend", keras.backend.backend())
+        if self._surplus(trial):
+            trial.set_user_attr("stopped_by", "surplus")
+            return math.nan  # FAIL, quietly: other workers had already filled the budget
+        # Seeded first: a build function (search.tune) builds its model while it samples.
+        set_seed(config.seed + trial.number)
+        model_config = self.space.suggest(trial, config.space_bounds)
+        trial.set_user_attr("config", model_config)
+        group = self.space.group(model_config)
+        if group is not None:
+            trial.set_user_attr("group", group)
+        x_train, x_val = self.space.features(model_config, data.x_train, data.x_val)
+        start = time.perf_counter()
+        store = None if self.checkpoint_root is None else TrialCheckpoints(self.checkpoint_root, trial.number)
+        resumed = self._resume(trial)
+
+        def record(epoch: int, history: dict[str, list[float]]) -> None:
+            trial.set_user_attr("history", history)
+            trial.set_user_attr("epochs_trained", epoch + 1)
+            if self.on_epoch is not None:
+                with contextlib.suppress(Exception):  # a display problem must not fail the trial
+                    self.on_epoch(trial.number, epoch, history)
+
+        recorder = epoch_recorder(record)
+        mode = "max" if config.monitor_direction == "maximize" else "min"
+        early = resumable_early_stopping(
+            resumed.early_stopping if resumed else None,
+            monitor=config.monitored,
+            mode=mode,
+            patience=config.patience,
+            restore_best_weights=True,
+        )
+        callbacks = [recorder, keras.callbacks.TerminateOnNaN(), early]
+        if store is not None:
+            callbacks.append(checkpoint_callback(store, recorder, early))
+        callbacks.append(KerasPruningCallback(trial, config.metric))
+        try:
+            if resumed is None:
+                model = self.space.build(model_config, input_shape=example_shape(x_train), task=data.task)
+                initial_epoch = 0
+            else:
+                model, initial_epoch = resumed.model, resumed.epoch + 1
+                recorder.history.update({k: list(v) for k, v in resumed.history.items()})
+                record(resumed.epoch, recorder.history)
+            if not model.built and hasattr(x_train, "shape"):  # a Sequential of one's own without an Input
+                model.build((None, *example_shape(x_train)))
+            if model.built:
+                trial.set_user_attr("n_params", int(model.count_params()))
+            if self.dashboard:
+                facts["layers"] = _layers_or_none(model)
+            finished = resumed is not None and resumed.early_stopping["stopped_epoch"] > 0
+            if initial_epoch < config.max_epochs and not finished:
+                model.fit(
+                    **fit_arguments(
+                        x_train,
+                        data.y_train,
+                        batch_size=model_config["batch_size"],
+                        seed=config.seed + trial.number,
+                        validation=(x_val, data.y_val),
+                    ),
+                    epochs=config.max_epochs,
+                    initial_epoch=initial_epoch,
+                    callbacks=callbacks,
+                    verbose=0,
+                )
+            elif early.best_weights is not None:
+                model.set_weights(early.best_weights)  # what EarlyStopping restores at the end
+        except BaseException as exc:
+            pruned = type(exc).__name__ == "TrialPruned"
+            trial.set_user_attr("stopped_by", "pruned" if pruned else type(exc).__name__)
+            if not pruned:
+                trial.set_user_attr("error", f"{type(exc).__name__}: {exc}"[:500])
+            raise
+        finally:
+            trial.set_user_attr("wall_time_s", round(time.perf_counter() - start, 3))
+            free_memory()
+        if "n_params" not in trial.user_attrs and model.built:  # built by its first batch (a stream)
+            trial.set_user_attr("n_params", int(model.count_params()))
+        history = recorder.history
+        losses = history.get("loss", [])
+        if not losses or not all(math.isfinite(v) for v in losses):
+            trial.set_user_attr("stopped_by", "diverged")
+            return math.nan  # Optuna marks a NaN objective value FAIL
+        epochs = len(losses)
+        trial.set_user_attr("stopped_by", "early_stopping" if epochs < config.max_epochs else "max_epochs")
+        best = best_epoch(history[config.monitored], config.monitor_direction)
+        trial.set_user_attr("best_epoch", best)
+        return history[config.metric][best]
+
+    def trial_stored(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        """Delete the checkpoints of a trial once its end is stored (an Optuna callback).
+
+        Until Optuna has stored the trial's state, a kill must find the last
+        checkpoint, so the retry resumes instead of starting over; an interrupted
+        (Ctrl-C) trial keeps its checkpoints for the retry. The checkpoints of the
+        trials it retried, and any left by a worker killed after storing a finished
+        trial, go too.
+        """
+        import optuna
+
+        if self.checkpoint_root is None or trial.user_attrs.get("stopped_by") == "KeyboardInterrupt":
+            return
+        for number in {trial.number, *_retried_chain(study, trial.user_attrs)}:
+            TrialCheckpoints(self.checkpoint_root, number).remove()
+        # Leftovers of workers killed after their trial was stored: only folders on disk are looked up.
+        names = (p.name.removeprefix("trial-") for p in self.checkpoint_root.glob("trial-*"))
+        on_disk = {int(name) for name in names if name.isdigit()}
+        if on_disk:
+            finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+            for t in study.get_trials(deepcopy=False, states=finished):
+                if t.number in on_disk:
+                    TrialCheckpoints(self.checkpoint_root, t.number).remove()
+
+    def _surplus(self, trial: optuna.trial.Trial) -> bool:
+        """Whether trials numbered before this one already fill the budget (another worker started it)."""
+        import optuna
+
+        if self.budget is None:
+            return False
+        state = optuna.trial.TrialState
+        ahead = trial.study.get_trials(deepcopy=False, states=(state.COMPLETE, state.PRUNED, state.RUNNING))
+        return sum(t.number < trial.number for t in ahead) >= self.budget
+
+    def _resume(self, trial: optuna.trial.Trial) -> Checkpoint | None:
+        """The newest checkpoint along the chain of trials this one retries, its epochs reported again.
+
+        A retry killed before its own first checkpoint leaves none, so the chain is
+        walked back to the last trial that saved one.
+        """
+        if self.checkpoint_root is None:
+            return None
+        checkpoint = None
+        for number in _retried_chain(trial.study, trial.user_attrs):
+            checkpoint = TrialCheckpoints(self.checkpoint_root, number).load()
+            if checkpoint is not None:
+                break
+        if checkpoint is None:
+            return None
+        for epoch, value in enumerate(checkpoint.history.get(self.config.metric, [])):
+            trial.report(value, epoch)
+        trial.set_user_attr("resumed_from_epoch", checkpoint.epoch)
+        return checkpoint
+
+    def __repr__(self) -> str:
+        return f"Objective(study={self.config.name!r}, space={self.space.name!r})"
+
+
+def _retried_chain(study: optuna.Study, user_attrs: dict[str, Any]) -> list[int]:
+    """Numbers of the trials a trial retries (``retry_of``), directly or through earlier retries."""
+    by_number = {t.number: t for t in study.get_trials(deepcopy=False)}
+    chain, number = [], user_attrs.get("retry_of")
+    while number is not None and number in by_number and number not in chain:
+        chain.append(int(number))
+        number = by_number[number].user_attrs.get("retry_of")
+    return chain
+
+
+def _layers_or_none(model: Any) -> list[dict[str, Any]] | None:
+    try:
+        return model_layers(model)
+    except Exception as exc:  # an unusual layer: the note goes without the layer table
+        logging.getLogger("search").warning("could not summarize the model's layers: %s", exc)
+        return None

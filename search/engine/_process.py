@@ -1,0 +1,42 @@
+"""A worker process started by :func:`search.engine._run.spawn_worker`: :func:`join_study` in a fresh interpreter.
+
+Its argument is one JSON object of :func:`join_study` keywords plus ``name``. The
+exit status tells the parent what happened: 0 (the budget is reached or the time
+is up), :data:`RESTART_EXIT_STATUS` (stopped at its memory limit: start another),
+130 (interrupted), 2 (bad input, one ``error:`` line on stderr), 1 (the run failed).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+
+import optuna
+
+from search.engine._optimize import MemoryLimitReached
+from search.engine._run import RESTART_EXIT_STATUS, join_study
+from search.errors import InputError, SearchError
+
+__all__ = ["main"]
+
+
+def main(argv: list[str]) -> int:
+    """Run the worker that ``argv[0]`` (JSON) describes; return its exit status."""
+    spec = json.loads(argv[0])
+    if spec.pop("quiet", False):  # its parent shows a progress bar: Optuna's per-trial lines would drown it
+        optuna.logging.set_verbosity(logging.WARNING)
+    try:
+        join_study(spec.pop("name"), **spec)
+    except MemoryLimitReached:
+        return RESTART_EXIT_STATUS
+    except KeyboardInterrupt:
+        return 130
+    except SearchError as exc:
+        print("error: " + " ".join(str(exc).split()), file=sys.stderr)
+        return 2 if isinstance(exc, InputError) else 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,122 @@
+"""Trials whose worker died or was interrupted: mark failed, re-queue once."""
+
+from __future__ import annotations
+
+import datetime
+from typing import TYPE_CHECKING, Any
+
+from search.engine._identity import is_dead
+from search.engine._storage import GRACE_PERIOD_S
+
+if TYPE_CHECKING:
+    import optuna
+
+__all__ = ["enqueue_params", "recover_trials", "requeue_failed_trial", "requeue_stale_trial"]
+
+# How a trial that was stopped from outside (not by its own training) is recorded.
+INTERRUPTED = ("KeyboardInterrupt", "worker_died")
+MAX_STALLED = 3
+
+
+def enqueue_params(
+    study: optuna.Study, params: dict[str, Any], *, skip_if_exists: bool, user_attrs: dict[str, Any]
+) -> None:
+    """``study.enqueue_trial`` that also keeps ``params`` in the user attribute ``queued_params``.
+
+    ``FrozenTrial.params`` holds only what a trial sampled: a worker killed before
+    its queued trial asked for a parameter would otherwise lose the set.
+
+    Examples:
+        >>> import optuna
+        >>> study = optuna.create_study()
+        >>> enqueue_params(study, {"units": 64}, skip_if_exists=True, user_attrs={"enqueued": True})
+        >>> study.trials[0].user_attrs
+        {'enqueued': True, 'queued_params': {'units': 64}}
+    """
+    study.enqueue_trial(params, user_attrs={**user_attrs, "queued_params": params}, skip_if_exists=skip_if_exists)
+
+
+def requeue_failed_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
+    """Enqueue the parameters of a failed trial once more, unless already done.
+
+    The parameters are those the trial sampled, over those it was queued with
+    (``queued_params``): a worker killed before its trial asked for a parameter
+    leaves no ``params``, and a queued set must not be lost with it.
+
+    A retry carries ``retry_of`` (the failed trial's number) and ``stalled``, the
+    number of retries in a row that died without completing a new epoch; after
+    ``MAX_STALLED`` of those (a configuration that kills its worker every time,
+    say) the parameters are not re-queued again. Returns whether it enqueued.
+
+    Also the storage's ``failed_trial_callback`` for trials with a stale heartbeat.
+
+    Examples:
+        >>> import optuna
+        >>> study = optuna.create_study()
+        >>> trial = study.ask({"units": optuna.distributions.IntDistribution(8, 64)})
+        >>> failed = study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        >>> requeue_failed_trial(study, failed)
+        True
+        >>> requeue_failed_trial(study, failed)  # already re-queued
+        False
+        >>> study.trials[1].user_attrs["retry_of"], study.trials[1].state.name
+        (0, 'WAITING')
+    """
+    epochs = int(trial.user_attrs.get("epochs_trained", 0))
+    progressed = epochs > int(trial.user_attrs.get("resumed_from_epoch", -1)) + 1
+    stalled = 0 if progressed else int(trial.user_attrs.get("stalled", 0)) + 1
+    if stalled >= MAX_STALLED:
+        return False
+    done = {t.user_attrs.get("retry_of") for t in study.get_trials(deepcopy=False, states=None)}
+    if trial.number in done:
+        return False
+    params = {**trial.user_attrs.get("queued_params", {}), **trial.params}
+    enqueue_params(study, params, skip_if_exists=False, user_attrs={"retry_of": trial.number, "stalled": stalled})
+    return True
+
+
+def requeue_stale_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+    """The storage's policy for a trial whose worker stopped sending heartbeats: :func:`requeue_failed_trial`."""
+    requeue_failed_trial(study, trial)
+
+
+def recover_trials(study: optuna.Study) -> list[int]:
+    """Fail the RUNNING trials of dead workers on this host and re-queue interrupted ones.
+
+    Completed and pruned trials are never touched.
+
+    Returns:
+        Numbers of the trials that were re-queued.
+
+    Examples:
+        A trial whose worker has exited (here a made-up start time for this process):
+
+        >>> import os, socket
+        >>> import optuna
+        >>> study = optuna.create_study()
+        >>> trial = study.ask()
+        >>> trial.set_user_attr("worker", {"host": socket.gethostname(), "pid": os.getpid(), "started": 0.0})
+        >>> recover_trials(study)
+        [0]
+        >>> [t.state.name for t in study.trials]
+        ['FAIL', 'WAITING']
+    """
+    import optuna
+
+    state = optuna.trial.TrialState
+    requeued = []
+    now = datetime.datetime.now()
+    for trial in study.get_trials(deepcopy=False, states=(state.RUNNING,)):
+        worker = trial.user_attrs.get("worker")
+        # The objective records its worker within milliseconds of the start; a trial
+        # without one after the grace period lost its process before the heartbeat began.
+        started = trial.datetime_start or now
+        orphan = worker is None and (now - started).total_seconds() > GRACE_PERIOD_S
+        if orphan or is_dead(worker):
+            study.tell(trial.number, state=state.FAIL, skip_if_finished=True)
+            if requeue_failed_trial(study, trial):
+                requeued.append(trial.number)
+    for trial in study.get_trials(deepcopy=False, states=(state.FAIL,)):
+        if trial.user_attrs.get("stopped_by") in INTERRUPTED and requeue_failed_trial(study, trial):
+            requeued.append(trial.number)
+    return requeued

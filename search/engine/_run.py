@@ -1,0 +1,421 @@
+"""The pipeline: one path from a study's definition to its trials, in this process or in worker processes.
+
+:func:`run_study` checks everything, creates or resumes the study, and then works
+on it: here, or in worker processes that each run :func:`join_study`, the same
+library function that a worker on another machine runs
+(``python -m search worker`` is a thin shell over it). Every path trains through
+:func:`_work`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from search.data import SearchData, Task, load_search_data
+from search.engine._config import StudyConfig, load_study_config
+from search.engine._objective import Objective
+from search.engine._optimize import optimize_until_budget, progress_bar
+from search.engine._recovery import recover_trials
+from search.engine._storage import check_storage, default_storage, write_artifact
+from search.engine._study import (
+    best_by_group,
+    check_space,
+    count_finished,
+    enqueue_definition,
+    load_study,
+    make_pruner,
+    make_sampler,
+    open_study,
+    open_trial_storage,
+    stored_config,
+    study_data,
+    study_space,
+)
+from search.errors import InputError, RunError
+from search.models import LoadedSpace, configure_backend, use_backend
+
+if TYPE_CHECKING:
+    import optuna
+
+__all__ = ["RESTART_EXIT_STATUS", "join_study", "pin_cores", "run_study", "spawn_worker", "worker_cores"]
+
+# A worker process that stopped at its memory limit exits with this status (EX_TEMPFAIL) to be started again.
+RESTART_EXIT_STATUS = 75
+_SEED_STRIDE = 1_000_003  # sampler seeds of workers started together lie this far apart
+_POLL_S = 1.0
+
+
+def run_study(
+    name: str | StudyConfig,
+    *,
+    n_trials: int | None = None,
+    timeout: float | None = None,
+    storage: str | None = None,
+    allow_changes: bool = False,
+    show_progress: bool = True,
+    overrides: dict[str, Any] | None = None,
+    workers: int = 1,
+    memory_limit_mb: float | None = None,
+    files: dict[str, bytes] | None = None,
+) -> optuna.Study:
+    """Run (or resume) a study until it has ``n_trials`` finished trials.
+
+    The budget is a total for the study: running the same call again after an
+    interruption only runs the missing trials. Trials of workers that died are
+    marked failed and their parameters re-queued. Everything that can be wrong
+    with the input is checked before the storage is written.
+
+    Args:
+        name: A study name from ``studies/``, a path to a study ``.toml``, or a
+            :class:`search.StudyConfig` (what :func:`search.tune` passes).
+        n_trials: Total finished (complete or pruned) trials; default from the study.
+        timeout: Stop starting new trials after this many seconds.
+        storage: An Optuna storage URL; default :func:`search.default_storage`.
+        allow_changes: Resume even if the definition or the space changed.
+        show_progress: Show a progress bar on stderr.
+        overrides: Changes to the definition, e.g. ``{"data": {"vocab_size": 2000}}``.
+        workers: Number of worker processes on this machine, each pinned to its
+            share of the cores when there are enough; more can join from other
+            machines with :func:`search.join_study` on the same storage. The
+            trials also run in a worker process when Keras is already loaded here
+            on another backend than the study's ``backend``.
+        memory_limit_mb: Run the trials in worker processes (even with
+            ``workers=1``) and start a worker again once its resident memory grew
+            by this much since its first trial: TensorFlow keeps some memory of
+            every model it trained, which only a new process gives back.
+        files: Files for the study's artifact folder (``{"data/x.joblib": bytes}``),
+            written once every check has passed and the study is open, before any
+            trial runs: what workers in other processes read.
+
+    Returns:
+        The ``optuna.Study``.
+
+    Raises:
+        search.InputError: Bad input; nothing was written.
+        search.RunError: The run could not go on (trials failing in a row, workers
+            that failed); the finished trials are stored.
+
+    Examples:
+        >>> import tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> study = run_study("iris", n_trials=1, storage=f"sqlite:///{folder}/studies.db", show_progress=False,
+        ...                   overrides={"max_epochs": 2})
+        >>> len(study.trials), study.trials[0].state.name
+        (1, 'COMPLETE')
+    """
+    configure_backend()
+    changes = dict(overrides or {})
+    if n_trials is not None:  # wins over a "trials" override (e.g. --set trials=5)
+        changes["trials"] = n_trials
+    if isinstance(name, StudyConfig):
+        config = name.replace(trials=n_trials) if n_trials is not None else name
+    else:
+        config = load_study_config(name, **changes)
+    if timeout is not None and timeout <= 0:
+        raise InputError(f"timeout must be positive, got {timeout}")
+    if workers < 1:
+        raise InputError(f"workers must be at least 1, got {workers}")
+    if memory_limit_mb is not None and memory_limit_mb <= 0:
+        raise InputError(f"memory limit must be positive, got {memory_limit_mb}")
+    # Keras already loaded on another backend (e.g. in a notebook): the trials run in a worker process.
+    in_process = use_backend(config.backend)
+    url = storage or default_storage()
+    space = check_space(config, study_space(config, url))
+    make_sampler(config)  # unknown names or options fail here, before any write
+    make_pruner(config)
+    check_storage(url)
+    # The data are loaded here to check them against the definition before anything is written.
+    data = load_search_data(study_data(config, url), seed=config.seed)
+    _check_metrics(config, data.task)
+    space.check_data(data.x_train, config.space_bounds)  # e.g. a vocabulary bound larger than the prepared n-grams
+    study = open_study(config, open_trial_storage(url), space, allow_changes=allow_changes)
+    for relative, blob in (files or {}).items():
+        write_artifact(url, relative, blob)
+    print(f"study {config.name!r} in {url}", file=sys.stderr)
+    requeued = recover_trials(study)
+    if requeued:
+        print(f"re-queued interrupted trial(s) {', '.join(map(str, requeued))}", file=sys.stderr)
+    if config.enqueue and count_finished(study) < config.trials:
+        queued = enqueue_definition(study, config)
+        if queued:
+            print(f"queued {queued} parameter set(s) of the definition to try first", file=sys.stderr)
+
+    deadline = None if timeout is None else time.monotonic() + timeout
+    if workers > 1 or memory_limit_mb is not None or not in_process:
+        del data  # each worker process loads its own copy
+        _run_workers(
+            study, config, url, workers=workers, deadline=deadline, memory_limit_mb=memory_limit_mb, show=show_progress
+        )
+    else:
+        _work(study, config, space, data, url, deadline=deadline, show_progress=show_progress)
+    groups = best_by_group(study)
+    if groups:  # e.g. frozen vs fine-tuned embeddings, kept on the study for the dashboard
+        study.set_user_attr("best_by_group", groups)
+    return study
+
+
+def join_study(
+    name: str,
+    *,
+    storage: str | None = None,
+    n_trials: int | None = None,
+    timeout: float | None = None,
+    show_progress: bool = False,
+    memory_limit_mb: float | None = None,
+    slot: int | None = None,
+    cpus: Sequence[int] | None = None,
+) -> optuna.Study:
+    """Work on an existing study until its budget is reached: one more worker.
+
+    The study's stored definition decides data, space and budget, so a worker on
+    another machine needs only the study name and the storage URL.
+
+    Args:
+        name: Study name.
+        storage: Storage URL; default :func:`search.default_storage`.
+        n_trials: A new total budget for the study (stored for every worker).
+        timeout: Stop starting trials after this many seconds.
+        show_progress: Show a progress bar on stderr.
+        memory_limit_mb: Stop with :class:`MemoryLimitReached` once resident memory
+            has grown by this much (``python -m search worker`` then exits with
+            ``RESTART_EXIT_STATUS``, and ``run --workers`` starts it again).
+        slot: This worker's number among those started together (``run --workers``
+            numbers them from 0); it offsets the sampler's seed, so that workers
+            starting at the same moment sample different parameters. ``None``: the
+            process id does.
+        cpus: Run this process (and the threads TensorFlow or XLA start later) on
+            these cores only.
+
+    Raises:
+        search.InputError: No such study or storage, a bad budget or core list.
+
+    Examples:
+        >>> import tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> url = f"sqlite:///{folder}/studies.db"
+        >>> _ = run_study("iris", n_trials=1, storage=url, show_progress=False, overrides={"max_epochs": 2})
+        >>> len(join_study("iris", storage=url, n_trials=2).trials)
+        2
+    """
+    if cpus:
+        pin_cores(cpus)
+    configure_backend()
+    # The stored definition's sampler and pruner: Optuna's defaults would prune from the first epoch.
+    offset = (os.getpid() if slot is None else slot) * _SEED_STRIDE % 2**31
+    study, url = load_study(name, storage=storage, for_trials=True, seed_offset=offset)
+    config = stored_config(study)
+    if not use_backend(config.backend):
+        raise InputError(
+            f"study {name!r} trains on the {config.backend} backend, but Keras was loaded on another one "
+            "in this process: join it with python -m search worker"
+        )
+    if n_trials is not None:
+        if n_trials < 1:
+            raise InputError(f"--trials must be at least 1, got {n_trials}")
+        config = config.replace(trials=n_trials)
+        study.set_user_attr("config", dict(study.user_attrs["config"], trials=n_trials))
+    space = study_space(config, url)
+    data = load_search_data(study_data(config, url), seed=config.seed)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    _work(
+        study, config, space, data, url, deadline=deadline, show_progress=show_progress, memory_limit_mb=memory_limit_mb
+    )
+    return study
+
+
+def _work(
+    study: optuna.Study,
+    config: StudyConfig,
+    space: LoadedSpace,
+    data: SearchData,
+    url: str,
+    *,
+    deadline: float | None,
+    show_progress: bool,
+    memory_limit_mb: float | None = None,
+) -> None:
+    """Run this process's trials of ``study`` until its budget is reached: every path trains here."""
+    with progress_bar(study, config.trials, show=show_progress, max_epochs=config.max_epochs) as bar:
+        objective = Objective(
+            config, data, space, storage_url=url, budget=config.trials, on_epoch=bar.epoch if bar else None
+        )
+        optimize_until_budget(
+            study,
+            objective,
+            budget=config.trials,
+            deadline=deadline,
+            callbacks=[bar] if bar else [],
+            memory_limit_mb=memory_limit_mb,
+        )
+
+
+def _check_metrics(config: StudyConfig, task: Task) -> None:
+    if config.metrics:
+        logged = tuple(config.metrics) + tuple(f"val_{m}" for m in config.metrics)
+        where = "by the model"
+    else:
+        logged, where = task.metric_names, f"for a {task.kind} task"
+    for key, name in (("metric", config.metric), ("monitor", config.monitored)):
+        if name not in logged:
+            raise InputError(f"{key} {name!r} is not logged {where} (one of: {', '.join(logged)})")
+
+
+def _run_workers(
+    study: optuna.Study,
+    config: StudyConfig,
+    url: str,
+    *,
+    workers: int,
+    deadline: float | None,
+    memory_limit_mb: float | None,
+    show: bool,
+) -> None:
+    """Start ``workers`` worker processes on ``study`` and watch them until they end.
+
+    A worker that stopped at its memory limit is started again while work is left.
+    """
+
+    def start(slot: int) -> subprocess.Popen[bytes]:
+        left = None if deadline is None else max(1.0, deadline - time.monotonic())
+        return spawn_worker(
+            config.name,
+            storage=url,
+            slot=slot,
+            n_slots=workers,
+            backend=config.backend,
+            timeout=left,
+            memory_limit_mb=memory_limit_mb,
+        )
+
+    processes = [start(slot) for slot in range(workers)]
+    errors: list[str] = []
+    relays = [_relay(proc, errors) for proc in processes]
+    with progress_bar(study, config.trials, show=show) as bar, supervise(processes):
+        while True:
+            for i, proc in enumerate(processes):
+                done = count_finished(study) >= config.trials or (deadline is not None and time.monotonic() > deadline)
+                if proc.poll() == RESTART_EXIT_STATUS and not done:
+                    processes[i] = start(i)
+                    relays.append(_relay(processes[i], errors))
+            if bar is not None:
+                bar(study, None)
+            if all(p.poll() is not None for p in processes):
+                break
+            time.sleep(_POLL_S)
+    for relay in relays:
+        relay.join(timeout=10)
+    failed = [p.returncode for p in processes if p.returncode not in (0, RESTART_EXIT_STATUS)]
+    if failed:
+        last = f": {errors[-1].removeprefix('error: ')}" if errors else "; see above"
+        raise RunError(f"{len(failed)} of {workers} workers failed (exit status {failed[0]}){last}")
+
+
+def _relay(proc: subprocess.Popen[bytes], errors: list[str]) -> threading.Thread:
+    """Copy a worker's stderr above the progress bar (``tqdm.write``: in a notebook, into the cell's output).
+
+    Its ``error:`` lines are also kept, for the message of a failed run.
+    """
+    from tqdm.auto import tqdm
+
+    def copy() -> None:
+        assert proc.stderr is not None
+        for raw in proc.stderr:
+            line = raw.decode(errors="replace").rstrip("\n")
+            if line.startswith("error: "):
+                errors.append(line)
+            tqdm.write(line, file=sys.stderr)
+
+    thread = threading.Thread(target=copy, daemon=True)
+    thread.start()
+    return thread
+
+
+def spawn_worker(
+    name: str,
+    *,
+    storage: str,
+    slot: int = 0,
+    n_slots: int = 1,
+    backend: str = "",
+    timeout: float | None = None,
+    memory_limit_mb: float | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start one worker process on this machine: :func:`join_study` in a fresh interpreter.
+
+    With several workers on a machine with at least as many cores, worker
+    ``slot`` of ``n_slots`` is pinned to its own share of the cores: a small
+    model gains little from a second core, so two one-core workers train about
+    twice the trials of one two-core worker (benchmarks), and pinned workers do
+    not preempt each other's threads.
+    """
+    spec = {
+        "name": name,
+        "storage": storage,
+        "slot": slot,
+        "timeout": timeout,
+        "memory_limit_mb": memory_limit_mb,
+        "cpus": worker_cores(slot, n_slots),
+        "quiet": True,
+    }
+    command = [sys.executable, "-m", "search.engine._process", json.dumps(spec)]
+    env = dict(os.environ, KERAS_BACKEND=backend) if backend else None
+    # Nothing of theirs goes to stdout, which is the caller's; their stderr is the caller's to relay.
+    return subprocess.Popen(command, cwd=Path.cwd(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+
+
+def worker_cores(slot: int, n_slots: int) -> list[int]:
+    """The cores of worker ``slot`` of ``n_slots``: an even share, or ``[]`` (no pinning).
+
+    Examples:
+        >>> worker_cores(0, 1)
+        []
+    """
+    if n_slots < 2 or not hasattr(os, "sched_getaffinity"):
+        return []
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < n_slots:
+        return []
+    share = len(cores) // n_slots
+    return cores[slot * share : (slot + 1) * share]
+
+
+def pin_cores(cores: Sequence[int]) -> None:
+    """Restrict this process, and the threads it starts later, to ``cores``.
+
+    Raises:
+        search.InputError: Not cores of this machine.
+
+    Examples:
+        >>> pin_cores(sorted(os.sched_getaffinity(0)))
+    """
+    try:
+        os.sched_setaffinity(0, set(cores))
+    except (ValueError, OSError, AttributeError) as exc:
+        raise InputError(f"cannot run on cores {list(cores)}: not cores of this machine ({exc})") from None
+
+
+@contextlib.contextmanager
+def supervise(processes: list[subprocess.Popen[bytes]]) -> Iterator[None]:
+    """On leaving (Ctrl-C included), interrupt the workers and wait for them."""
+    try:
+        yield
+    finally:
+        for proc in processes:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+        for proc in processes:
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

@@ -1,0 +1,290 @@
+"""``tune``: search a model of one's own on data in memory, with everything a shipped study gets.
+
+The call becomes a study definition like any other (:class:`StudyConfig`) and
+runs through :func:`run_study`: persisted, resumable with the same call, watched
+in optuna-dashboard, spread over worker processes, closed by a holdout. What
+other processes need travels with the study: the data as one file in the
+study's artifact folder, the build function by its import path or, for one
+defined in ``__main__`` or a notebook, pickled (cloudpickle) into the same
+folder. Both files are read back only when their SHA-256 matches the digest the
+study recorded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from search.data import (
+    Dataset,
+    dataset_from_memory,
+    fit_transform,
+    is_stream,
+    keep_dataset,
+    name_key,
+    rows,
+    serialize_dataset,
+)
+from search.engine._config import StudyConfig
+from search.engine._run import run_study
+from search.engine._study import ARTIFACT_PREFIX, keep_space, quiet_optuna
+from search.errors import InputError
+from search.models import FunctionSpace, LoadedSpace, Space, configure_backend, load_space
+
+if TYPE_CHECKING:
+    import keras
+    import optuna
+
+__all__ = ["infer_direction", "tune"]
+
+# Metric names (without "val_") whose larger values are better; other known ones are errors or losses.
+_HIGHER_IS_BETTER = ("accuracy", "auc", "precision", "recall", "f1", "r2", "iou", "prc")
+_LOWER_IS_BETTER = ("loss", "error", "mse", "mae", "rmse", "mape", "msle", "crossentropy", "hinge", "poisson")
+
+
+def infer_direction(metric: str) -> str:
+    """``"maximize"`` or ``"minimize"`` for a known metric name, e.g. ``val_auc`` or ``val_loss``.
+
+    Raises:
+        search.InputError: A name this cannot tell: give ``direction``.
+
+    Examples:
+        >>> infer_direction("val_auc"), infer_direction("val_loss"), infer_direction("val_binary_accuracy")
+        ('maximize', 'minimize', 'maximize')
+    """
+    name = metric.removeprefix("val_").lower()
+    if any(word in name for word in _LOWER_IS_BETTER):
+        return "minimize"
+    if any(word in name for word in _HIGHER_IS_BETTER):
+        return "maximize"
+    raise InputError(f"cannot tell whether metric {metric!r} is better high or low: give direction='maximize' or ...")
+
+
+def tune(
+    build: Callable[[optuna.trial.BaseTrial], keras.Model] | str | Space,
+    x: Any,
+    y: Any = None,
+    *,
+    validation_data: Any = None,
+    validation_split: float | None = None,
+    test_data: Any = None,
+    metric: str = "val_loss",
+    direction: str | None = None,
+    n_trials: int = 20,
+    timeout: float | None = None,
+    max_epochs: int = 20,
+    patience: int = 3,
+    batch_size: int | None = None,
+    storage: str | None = None,
+    study_name: str | None = None,
+    workers: int | None = None,
+    task: str | None = None,
+    bounds: dict[str, Any] | None = None,
+    seed: int = 0,
+    sampler: dict[str, Any] | None = None,
+    pruner: dict[str, Any] | None = None,
+    memory_limit_mb: float | None = None,
+    show_progress: bool = True,
+    allow_changes: bool = False,
+) -> optuna.Study:
+    """Search a model of one's own on data in memory: a persisted, resumable study.
+
+    Args:
+        build: A define-by-run function ``build(trial) -> compiled keras.Model``
+            that samples while it builds (a parameter named ``batch_size``, if it
+            suggests one, is the batch size); or a space (a module such as
+            ``spaces.mlp``, its name, or an object with ``suggest`` and ``build``).
+        x: Training inputs: a NumPy array, a ``pandas.DataFrame`` (non-numeric
+            columns one-hot encoded, the others standardized, fitted on training
+            rows only), or a stream (``tf.data.Dataset``, ``keras.utils.PyDataset``)
+            of ``(x, y)`` batches.
+        y: Targets (for a frame, also the name of its target column); none for streams.
+        validation_data: ``(x_val, y_val)`` (a stream, for streams); default: a
+            seeded, stratified ``validation_split`` of ``x``.
+        validation_split: Fraction of ``x`` to validate on without ``validation_data`` (0.2).
+        test_data: ``(x_test, y_test)``, seen once by :func:`search.evaluate_holdout`.
+        metric: A validation metric the compiled model logs (``val_loss``,
+            ``val_accuracy``, ``val_auc``, a custom one) that early stopping,
+            pruning and the objective watch.
+        direction: ``"maximize"`` or ``"minimize"``; inferred for known names.
+        n_trials: Total finished trials of the study (a budget: the same call resumes).
+        timeout: Stop starting trials after this many seconds.
+        max_epochs: Upper bound on epochs; early stopping decides.
+        patience: Early-stopping patience in epochs.
+        batch_size: The batch size of a build function that suggests none (default 32).
+        storage: An Optuna storage URL; default :func:`search.engine.default_storage`.
+        study_name: The study's name; default ``tune-<build function name>``.
+        workers: Worker processes on this machine; ``None``: as ``python -m search run`` (1).
+        task: ``"binary"``, ``"multiclass"``, ``"regression"`` or ``"classification"``;
+            default inferred from ``y`` (streams: required).
+        bounds: Bound overrides of a space (as a study's ``[space]`` table).
+        seed: Seed of the sampler, the validation split and each trial's initialisation.
+        sampler: An ``optuna.samplers`` class ``name`` and its options (default TPE).
+        pruner: An ``optuna.pruners`` class ``name`` and its options (default median
+            pruning from the second epoch).
+        memory_limit_mb: As for :func:`search.run_study`.
+        show_progress: A progress bar (a widget in Jupyter).
+        allow_changes: Resume although the data or the space changed.
+
+    Returns:
+        The ``optuna.Study``.
+
+    Raises:
+        search.InputError: Bad input, found before anything is written (one dry
+            build and evaluation of the model on two rows checks the contract).
+        search.RunError: The run could not go on.
+
+    Examples:
+        >>> import keras, numpy as np, tempfile
+        >>> def build(trial):
+        ...     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(trial.suggest_int("units", 2, 16)),
+        ...                               keras.layers.Dense(1, activation="sigmoid")])
+        ...     model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+        ...     return model
+        >>> x = np.random.default_rng(0).normal(size=(200, 4)).astype("float32")
+        >>> y = (x[:, 0] > 0).astype("float32")
+        >>> url = f"sqlite:///{tempfile.mkdtemp()}/studies.db"
+        >>> study = tune(build, x, y, metric="val_accuracy", n_trials=2, max_epochs=2, storage=url,
+        ...              show_progress=False)
+        >>> len(study.trials), study.direction.name
+        (2, 'MAXIMIZE')
+    """
+    configure_backend()
+    for label, value in (("n_trials", n_trials), ("max_epochs", max_epochs)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise InputError(f"{label} must be a positive integer, got {value!r}")
+    if not isinstance(patience, int) or isinstance(patience, bool) or patience < 0:
+        raise InputError(f"patience must be a non-negative integer, got {patience!r}")
+    if workers is not None and (not isinstance(workers, int) or workers < 1):
+        raise InputError(f"workers must be a positive integer, got {workers!r}")
+    space = load_space(build)
+    function = isinstance(space.space, FunctionSpace)
+    space_bounds = dict(bounds or {})
+    if function:
+        if bounds:
+            raise InputError("a build function takes no bounds: it samples its own parameters")
+        if batch_size is not None:
+            space_bounds["batch_size"] = batch_size
+    elif batch_size is not None:
+        raise InputError("batch_size is for build functions: a space samples its own (bound 'batch_size')")
+    dataset = dataset_from_memory(
+        x,
+        y,
+        validation_data=validation_data,
+        validation_split=validation_split,
+        test_data=test_data,
+        task=task,
+        seed=seed,
+    )
+    streamed = is_stream(dataset.x_train)
+    if streamed and ((workers or 1) > 1 or memory_limit_mb is not None):
+        raise InputError("streamed data (tf.data, PyDataset) stays in this process: it cannot go to worker processes")
+    name = study_name if study_name is not None else f"tune-{_function_name(space)}"
+    if not isinstance(name, str) or not name.strip():
+        raise InputError("study_name must be a non-empty string")
+    direction = direction or infer_direction(metric)
+    logged = _dry_run(space, space_bounds, dataset) if function else []
+    if function and metric.removeprefix("val_") not in logged:
+        shown = ", ".join(f"val_{m}" for m in logged)
+        raise InputError(f"metric {metric!r} is not logged by the model (it logs: {shown})")
+    files: dict[str, bytes] = {}
+    if streamed:
+        digest = f"memory-{name_key(name)}"
+        data: dict[str, Any] = {"kind": "stored", "file": "", "sha256": digest}
+    else:
+        blob = serialize_dataset(dataset)
+        digest = hashlib.sha256(blob).hexdigest()
+        data = {"kind": "stored", "file": f"{name_key(name)}.joblib", "sha256": digest}
+        files[f"data/{data['file']}"] = blob
+    keep_dataset(dataset, digest)
+    reference, pickled = _reference(space, name)
+    space_table: dict[str, Any] = {"module": reference, **space_bounds}
+    if pickled is not None:
+        space_digest = hashlib.sha256(pickled).hexdigest()
+        space_table["sha256"] = space_digest
+        files[reference.removeprefix(ARTIFACT_PREFIX)] = pickled
+        keep_space(space, space_digest)
+    config = StudyConfig(
+        name=name,
+        metric=metric,
+        direction=direction,
+        seed=seed,
+        data=data,
+        space=space_table,
+        sampler=sampler or {"name": "TPESampler", "n_startup_trials": 10, "multivariate": True, "constant_liar": True},
+        pruner=pruner or {"name": "MedianPruner", "n_startup_trials": 5, "n_warmup_steps": 1},
+        trials=n_trials,
+        max_epochs=max_epochs,
+        patience=patience,
+        description=f"tune({space.name})",
+        metrics=logged,
+    )
+    return run_study(
+        config,
+        timeout=timeout,
+        storage=storage,
+        allow_changes=allow_changes,
+        show_progress=show_progress,
+        workers=workers or 1,
+        memory_limit_mb=memory_limit_mb,
+        files=files,
+    )
+
+
+def _function_name(space: LoadedSpace) -> str:
+    inner = space.space
+    function = inner.function if isinstance(inner, FunctionSpace) else inner
+    return str(getattr(function, "__name__", None) or space.name).rsplit(".", 1)[-1]
+
+
+def _reference(space: LoadedSpace, name: str) -> tuple[str, bytes | None]:
+    """How the definition names the space: an import path, or a pickle (bytes) for the artifact folder.
+
+    A function or object is named by ``module:qualified.name`` when that path
+    gives it back in a fresh process; one of ``__main__``, a notebook or a closure
+    is pickled by value (cloudpickle).
+    """
+    import cloudpickle
+
+    inner = space.space
+    target = inner.function if isinstance(inner, FunctionSpace) else inner
+    if inspect.ismodule(target):
+        return target.__name__, None
+    module, qualname = getattr(target, "__module__", None), getattr(target, "__qualname__", "")
+    if module and module != "__main__" and "<" not in qualname and module in sys.modules:
+        found: Any = sys.modules[module]
+        for part in qualname.split("."):
+            found = getattr(found, part, None)
+        if found is target:
+            return f"{module}:{qualname}", None
+    return f"{ARTIFACT_PREFIX}functions/{name_key(name)}.pkl", cloudpickle.dumps(target)
+
+
+def _dry_run(space: LoadedSpace, bounds: dict[str, Any], dataset: Dataset) -> list[str]:
+    """Build one model from a throw-away trial and evaluate it on two rows: the metrics it logs (no training)."""
+    import keras
+    import optuna
+
+    with quiet_optuna():
+        trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
+    config = space.suggest(trial, bounds)
+    model = space.build(config, input_shape=(), task=dataset.task)
+    try:
+        if is_stream(dataset.x_train):
+            logs = model.evaluate(dataset.x_val, steps=1, verbose=0, return_dict=True)
+        else:
+            index = np.arange(min(2, len(dataset.y_train)))
+            x_rows = rows(dataset.x_train, index)
+            if dataset.preprocessor is not None:
+                _, (_, x_rows) = fit_transform(dataset.preprocessor, dataset.x_train, x_rows)
+            logs = model.evaluate(x_rows, dataset.y_train[index], verbose=0, return_dict=True)
+    except Exception as exc:  # the user's model and data do not fit together: one line, before any write
+        detail = " ".join(str(exc).split())[:300]
+        raise InputError(f"the model of {space.name} cannot be evaluated on the data: {detail}") from None
+    keras.backend.clear_session()
+    return sorted(logs)

@@ -1,0 +1,171 @@
+"""The search-space contract: what every space provides, and its optional hooks, declared in one place.
+
+A space is any object (normally a module, such as ``spaces.mlp``) with two
+functions, :meth:`Space.suggest` and :meth:`Space.build`; :class:`SpaceHooks`
+lists the optional ones. The engine, the holdout and the reports reach a space
+only through :class:`LoadedSpace`, which supplies the default of every hook a
+space leaves out, so that no other code looks hooks up by name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import operator
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from search.data import Task
+from search.errors import InputError
+from search.models._function import FunctionSpace
+
+if TYPE_CHECKING:
+    import keras
+    import optuna
+
+__all__ = ["LoadedSpace", "Space", "SpaceHooks", "load_space"]
+
+
+@runtime_checkable
+class Space(Protocol):
+    """What every search space provides.
+
+    Examples:
+        >>> import spaces.mlp
+        >>> isinstance(spaces.mlp, Space)
+        True
+    """
+
+    def suggest(self, trial: optuna.trial.BaseTrial, **bounds: Any) -> dict[str, Any]:
+        """Sample one JSON-able configuration, holding at least ``batch_size``.
+
+        ``bounds`` are the study's ``[space]`` overrides of the space's defaults;
+        bad bounds raise :class:`search.InputError` (before anything is written).
+        """
+        ...
+
+    def build(self, config: dict[str, Any], *, input_shape: tuple[int, ...], task: Task) -> keras.Model:
+        """Return a compiled ``keras.Model`` for ``config`` whose output fits ``task``."""
+        ...
+
+
+class SpaceHooks(Protocol):
+    """The optional hooks of a space; each has a default in :class:`LoadedSpace`.
+
+    Attributes:
+        DEFAULT_BOUNDS: The bounds ``suggest`` uses when a study overrides none:
+            ``[low, high]`` ranges or lists of choices. The contract suite
+            (:mod:`search.testing`) checks that reversed ranges are refused.
+    """
+
+    DEFAULT_BOUNDS: dict[str, Any]
+
+    def check(self, **bounds: Any) -> None:
+        """Verify what the bounds name (e.g. that embedding modules load) before a study is written."""
+        ...
+
+    def check_data(self, x_train: Any, **bounds: Any) -> None:
+        """Check the bounds against the loaded partial-train inputs (e.g. a vocabulary size)."""
+        ...
+
+    def features(self, config: dict[str, Any], fit_rows: Any, *other_rows: Any) -> tuple[Any, ...]:
+        """Turn the loader's rows into model inputs when ``config`` chooses the representation.
+
+        Learns what it needs (a vocabulary, weights) from ``fit_rows`` only.
+        """
+        ...
+
+    def group(self, config: dict[str, Any]) -> str | None:
+        """A label that summaries group trials by (``spaces.text``: frozen or fine-tuned embeddings)."""
+        ...
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadedSpace:
+    """A space with its optional hooks resolved: what the engine, holdout and reports call.
+
+    Attributes:
+        name: The module name the space was loaded from (or the object's ``repr``).
+        space: The space itself.
+
+    Examples:
+        >>> space = load_space("spaces.mlp")
+        >>> space.features({}, [[0.0]], [[1.0]]), space.group({})
+        (([[0.0]], [[1.0]]), None)
+    """
+
+    name: str
+    space: Space
+
+    @property
+    def default_bounds(self) -> dict[str, Any]:
+        """The space's ``DEFAULT_BOUNDS`` (empty when it declares none)."""
+        return dict(getattr(self.space, "DEFAULT_BOUNDS", {}))
+
+    def suggest(self, trial: optuna.trial.BaseTrial, bounds: dict[str, Any]) -> dict[str, Any]:
+        return self.space.suggest(trial, **bounds)
+
+    def build(self, config: dict[str, Any], *, input_shape: tuple[int, ...], task: Task) -> keras.Model:
+        return self.space.build(config, input_shape=input_shape, task=task)
+
+    def check(self, bounds: dict[str, Any]) -> None:
+        hook = getattr(self.space, "check", None)
+        if callable(hook):
+            hook(**bounds)
+
+    def check_data(self, x_train: Any, bounds: dict[str, Any]) -> None:
+        hook = getattr(self.space, "check_data", None)
+        if callable(hook):
+            hook(x_train, **bounds)
+
+    def features(self, config: dict[str, Any], fit_rows: Any, *other_rows: Any) -> tuple[Any, ...]:
+        """The model inputs of ``config``: the space's ``features``, or the rows as they are."""
+        hook = getattr(self.space, "features", None)
+        if not callable(hook):
+            return (fit_rows, *other_rows)
+        return tuple(hook(config, fit_rows, *other_rows))
+
+    def group(self, config: dict[str, Any]) -> str | None:
+        hook = getattr(self.space, "group", None)
+        return hook(config) if callable(hook) else None
+
+
+def load_space(space: str | Space | Callable[..., Any]) -> LoadedSpace:
+    """A space by reference or as an object, checked against :class:`Space`.
+
+    Args:
+        space: A module name (``"spaces.mlp"``), ``"module:attribute"`` (an object
+            of that module, e.g. ``"my_project.tuning:build_model"``), a space
+            object, or a define-by-run function ``build(trial) -> keras.Model``
+            (wrapped in :class:`search.models.FunctionSpace`).
+
+    Raises:
+        search.InputError: No such module or attribute, or no ``suggest`` and ``build``.
+
+    Examples:
+        >>> load_space("spaces.mlp").name
+        'spaces.mlp'
+        >>> load_space("spaces.nope")
+        Traceback (most recent call last):
+        ...
+        search.errors.InputError: unknown space module 'spaces.nope'
+    """
+    name = space if isinstance(space, str) else getattr(space, "__name__", None) or repr(space)
+    obj: Any = space
+    if isinstance(space, str):
+        module_name, _, attribute = space.partition(":")
+        try:
+            obj = importlib.import_module(module_name)
+        except ImportError:
+            raise InputError(f"unknown space module {module_name!r}") from None
+        if attribute:
+            try:
+                obj = operator.attrgetter(attribute)(obj)
+            except AttributeError:
+                raise InputError(f"module {module_name!r} has no {attribute!r}") from None
+    if callable(obj) and not callable(getattr(obj, "suggest", None)):
+        obj = FunctionSpace(obj)
+    for method in ("suggest", "build"):
+        if not callable(getattr(obj, method, None)):
+            raise InputError(f"space module {name!r} has no function {method}()")
+    return LoadedSpace(name=str(name), space=obj)

@@ -1,0 +1,227 @@
+"""One honest evaluation: retrain the best configuration on all training data, test once."""
+
+from __future__ import annotations
+
+import datetime
+import math
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from search.data import HoldoutData, Task, load_holdout_data
+from search.engine import (
+    artifact_dir,
+    artifact_store,
+    load_study,
+    publish_holdout_note,
+    stored_config,
+    study_data,
+    study_space,
+    upload_confusion_matrix,
+)
+from search.errors import InputError
+from search.models import (
+    configure_backend,
+    epoch_recorder,
+    eval_arguments,
+    eval_batch_size,
+    example_shape,
+    fit_arguments,
+    free_memory,
+    set_seed,
+    use_backend,
+)
+from search.results._predictor import Predictor
+
+if TYPE_CHECKING:
+    import optuna
+
+__all__ = ["evaluate_holdout", "holdout_metrics"]
+
+
+def holdout_metrics(task: Task, y_true: np.ndarray, y_score: np.ndarray, class_names: list[str]) -> dict[str, Any]:
+    """Test-set metrics of a task from the model's raw outputs.
+
+    Classification: ``accuracy``, ``precision``, ``recall``, ``f1`` (of the
+    positive class for binary tasks, macro-averaged otherwise), ``per_class``
+    and ``confusion_matrix`` (rows: true class). Regression: ``rmse``, ``mae``, ``r2``.
+
+    Examples:
+        >>> from search import Task
+        >>> scores = np.array([[0.2], [0.9], [0.4]])
+        >>> holdout_metrics(Task("binary"), np.array([0, 1, 1]), scores, ["neg", "pos"])["accuracy"]
+        0.6666666666666666
+    """
+    from sklearn import metrics
+
+    if task.kind == "regression":
+        pred = np.asarray(y_score, dtype=np.float64).reshape(-1)
+        return {
+            "rmse": math.sqrt(metrics.mean_squared_error(y_true, pred)),
+            "mae": float(metrics.mean_absolute_error(y_true, pred)),
+            "r2": float(metrics.r2_score(y_true, pred)),
+        }
+    score = np.asarray(y_score)
+    pred = (score.reshape(-1) > 0.5).astype(int) if task.kind == "binary" else score.argmax(axis=1)
+    true = np.asarray(y_true).astype(int).reshape(-1)
+    labels = list(range(task.output_units if task.kind == "multiclass" else 2))
+    names = class_names or [str(i) for i in labels]
+    average = "binary" if task.kind == "binary" else "macro"
+    precision, recall, f1, _ = metrics.precision_recall_fscore_support(
+        true, pred, labels=labels, average=average, zero_division=0
+    )
+    report = metrics.classification_report(
+        true, pred, labels=labels, target_names=names, output_dict=True, zero_division=0
+    )
+    return {
+        "accuracy": float(metrics.accuracy_score(true, pred)),
+        "precision": float(precision),
+        "recall": float(recall),
+        "f1": float(f1),
+        "per_class": {name: {k: float(v) for k, v in report[name].items()} for name in names},
+        "confusion_matrix": metrics.confusion_matrix(true, pred, labels=labels).tolist(),
+        "class_names": names,
+    }
+
+
+def evaluate_holdout(
+    name: str, *, storage: str | None = None, force: bool = False, show_progress: bool = True
+) -> dict[str, Any]:
+    """Retrain the best trial's configuration on all training data and test it once.
+
+    The model trains for the best trial's best epoch count (early stopping's
+    choice on the validation split), is evaluated once on the test split, saved
+    as ``.keras`` and attached to the study as an Optuna artifact. Data read from
+    raw rows (CSV, Iris, Auto MPG) is preprocessed by a preprocessor fitted on all
+    training rows; it is saved beside the model as ``<study>.preprocessing.joblib``
+    (also an artifact), and :func:`search.load_predictor` reloads both. The metrics
+    are stored on the study as the ``holdout`` user attribute, and a second call
+    returns them without retraining unless ``force`` is set. The study's
+    optuna-dashboard note gets the report (metrics, per-class table, confusion
+    matrix as a table and as a PNG artifact drawn with matplotlib).
+
+    Args:
+        name: Study name.
+        storage: Storage URL; default :func:`search.default_storage`.
+        force: Recompute even if a stored result exists.
+        show_progress: Show the retraining epochs on stderr.
+
+    Returns:
+        The metrics (see :func:`holdout_metrics`) plus ``task``, ``metric``, ``loss``,
+        ``trial``, ``epochs``, ``model_path``, ``artifact_id``, ``computed_at``; with
+        preprocessing, ``preprocessing_path`` and ``preprocessing_artifact_id``; for
+        classification, ``confusion_matrix_png`` and ``confusion_matrix_artifact_id``.
+
+    Raises:
+        InputError: No such study, or no completed trial yet.
+
+    Examples:
+        >>> import tempfile
+        >>> from search import run_study
+        >>> url = f"sqlite:///{tempfile.mkdtemp()}/studies.db"
+        >>> _ = run_study("iris", n_trials=1, storage=url, show_progress=False, overrides={"max_epochs": 2})
+        >>> result = evaluate_holdout("iris", storage=url, show_progress=False)
+        >>> result["n_test"], 0.0 <= result["accuracy"] <= 1.0, result["model_path"].endswith("iris.keras")
+        (30, True, True)
+        >>> evaluate_holdout("iris", storage=url)["cached"]  # stored: no retraining
+        True
+    """
+    study, url = load_study(name, storage=storage)
+    stored = study.user_attrs.get("holdout")
+    if stored and not force:
+        return dict(stored, cached=True)
+    try:
+        best = study.best_trial
+    except ValueError:
+        raise InputError(f"study {name!r} has no completed trial yet; run it first") from None
+    config = stored_config(study)
+
+    configure_backend()
+    use_backend(config.backend)  # the trials' backend where Keras is not loaded yet; the saved model is portable
+    data = load_holdout_data(study_data(config, url), seed=config.seed)
+    model_config = best.user_attrs["config"]
+    epochs = int(best.user_attrs["best_epoch"]) + 1
+    space = study_space(config, url)
+    set_seed(config.seed + best.number)  # the best trial's own initialisation seed
+    start = time.perf_counter()
+    x_train, x_test = space.features(model_config, data.x_train, data.x_test)
+    model = space.build(model_config, input_shape=example_shape(x_train), task=data.task)
+    bar = _EpochBar(epochs) if show_progress else None
+    model.fit(
+        **fit_arguments(x_train, data.y_train, batch_size=model_config["batch_size"], seed=config.seed + best.number),
+        epochs=epochs,
+        callbacks=[epoch_recorder(bar)] if bar else [],
+        verbose=0,
+    )
+    if bar:
+        bar.close()
+    test_batch = eval_batch_size(len(data.y_test), 1024)
+    test = eval_arguments(x_test, data.y_test, batch_size=test_batch)
+    evaluation = model.evaluate(**test, verbose=0, return_dict=True)
+    scores = model.predict(**{k: v for k, v in test.items() if k != "y"}, verbose=0)
+    result = holdout_metrics(data.task, data.y_test, scores, data.class_names)
+    result.update(
+        task=data.task.kind,
+        metric=config.metric,
+        loss=float(evaluation["loss"]),
+        trial=best.number,
+        validation_value=best.value,
+        epochs=epochs,
+        n_train=len(data.y_train),
+        n_test=len(data.y_test),
+        train_time_s=round(time.perf_counter() - start, 2),
+        computed_at=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    )
+    result.update(_save_model(study, model, url, data))
+    free_memory()
+    result.update(upload_confusion_matrix(study, result, url=url))
+    study.set_user_attr("holdout", result)
+    publish_holdout_note(study, result, metric=config.metric)
+    return result
+
+
+def _save_model(study: optuna.Study, model: Any, url: str, data: HoldoutData) -> dict[str, str]:
+    """Save the model (and its fitted preprocessing) in ``<storage>.artifacts/models`` and as artifacts."""
+    from optuna.artifacts import upload_artifact
+
+    folder = artifact_dir(url) / "models"
+    folder.mkdir(parents=True, exist_ok=True)
+    store = artifact_store(url)
+    if data.preprocessor is None:
+        path = folder / f"{study.study_name}.keras"
+        model.save(path)
+        preprocessing = None
+    else:
+        predictor = Predictor(model, data.preprocessor, data.task, data.class_names, data.schema)
+        path, preprocessing = predictor.save(folder, study.study_name)
+    saved = {
+        "model_path": str(path),
+        "artifact_id": upload_artifact(
+            artifact_store=store, file_path=str(path), study_or_trial=study, mimetype="application/zip"
+        ),
+    }
+    if preprocessing is not None:
+        saved["preprocessing_path"] = str(preprocessing)
+        saved["preprocessing_artifact_id"] = upload_artifact(
+            artifact_store=store,
+            file_path=str(preprocessing),
+            study_or_trial=study,
+            mimetype="application/octet-stream",
+        )
+    return saved
+
+
+class _EpochBar:
+    def __init__(self, epochs: int) -> None:
+        from tqdm.auto import tqdm
+
+        self._bar = tqdm(total=epochs, desc="holdout retraining", unit="epoch", file=sys.stderr)
+
+    def __call__(self, epoch: int, history: dict[str, list[float]]) -> None:
+        self._bar.set_postfix({k: f"{v[-1]:.4f}" for k, v in history.items() if k != "epoch_time"})
+        self._bar.update(1)
+
+    def close(self) -> None:
+        self._bar.close()

@@ -1,0 +1,445 @@
+"""A self-contained HTML report of a study: plots of the search, learning curves, holdout."""
+
+from __future__ import annotations
+
+import datetime
+import html
+import json
+import math
+import re
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from search.engine import artifact_dir, curve_names, curve_trace, load_study
+
+if TYPE_CHECKING:
+    import optuna
+    import plotly.graph_objects as go
+
+__all__ = ["SECTIONS", "render_report", "write_report"]
+
+#: Section ids of the report, in order (each a ``<section id=...>``).
+SECTIONS = (
+    "summary",
+    "optimization-history",
+    "param-importances",
+    "parallel-coordinates",
+    "learning-curves",
+    "holdout",
+    "trials",
+)
+TOP_TRIALS = 5
+MIN_TRIALS_FOR_IMPORTANCES = 2
+FEW_TRIALS_FOR_IMPORTANCES = 10
+_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
+
+_CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0; color: #1d2733;
+       background: #f5f7fa; }
+header { background: #1f4e79; color: white; padding: 1.2em 2em; }
+header h1 { margin: 0 0 .2em 0; font-size: 1.6em; }
+header p { margin: 0; opacity: .85; }
+main { max-width: 1200px; margin: 0 auto; padding: 1em 2em 3em; }
+section { background: white; border-radius: 6px; box-shadow: 0 1px 3px rgba(0,0,0,.12); margin: 1.2em 0;
+          padding: .8em 1.4em 1.2em; }
+h2 { font-size: 1.25em; border-bottom: 1px solid #e3e8ee; padding-bottom: .3em; }
+table { border-collapse: collapse; margin: .6em 0; font-size: .92em; }
+th, td { border: 1px solid #dde3ea; padding: .3em .7em; text-align: right; }
+th { background: #f0f3f7; }
+td.text, th.text { text-align: left; }
+p.note { color: #5b6775; font-size: .92em; }
+div.missing { background: #fff8e1; border-left: 4px solid #f0b400; padding: .7em 1em; }
+code { background: #f0f3f7; padding: 0 .25em; border-radius: 3px; }
+nav a { margin-right: 1em; color: #cfe3f7; }
+header code { background: rgba(255,255,255,.18); color: white; }
+.grid { display: grid; grid-template-columns: 1fr 1fr; gap: 1em; align-items: start; }
+"""
+
+
+def _esc(value: Any) -> str:
+    return html.escape(str(value))
+
+
+def _num(value: Any, digits: int = 4) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return _esc(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if not math.isfinite(value):
+        return str(value)
+    return f"{value:.{digits}g}" if abs(value) < 1e-3 and value != 0 else f"{value:.{digits}f}"
+
+
+def _table(header: list[str] | None, rows: list[list[str]], *, left: tuple[int, ...] = (0,)) -> str:
+    """An HTML table of already-escaped cells; the columns in ``left`` are left-aligned, the rest right."""
+
+    def cell(tag: str, i: int, content: str) -> str:
+        return f'<{tag} class="text">{content}</{tag}>' if i in left else f"<{tag}>{content}</{tag}>"
+
+    head = "<thead><tr>" + "".join(cell("th", i, h) for i, h in enumerate(header)) + "</tr></thead>" if header else ""
+    body = "".join("<tr>" + "".join(cell("td", i, c) for i, c in enumerate(row)) + "</tr>" for row in rows)
+    return f"<table>{head}<tbody>{body}</tbody></table>"
+
+
+def _figure(fig: go.Figure, div_id: str, *, height: int = 460) -> str:
+    import plotly.io as pio
+
+    fig.update_layout(height=height)
+    return str(
+        pio.to_html(
+            fig,
+            full_html=False,
+            include_plotlyjs=False,
+            div_id=div_id,
+            default_height=f"{height}px",
+            config={"displaylogo": False, "responsive": True},
+        )
+    )
+
+
+def _missing(text: str) -> str:
+    return f'<div class="missing">{text}</div>'
+
+
+def _section(section_id: str, title: str, body: str) -> str:
+    return f'<section id="{section_id}"><h2>{_esc(title)}</h2>\n{body}\n</section>'
+
+
+def _states(study: optuna.Study) -> dict[str, list[optuna.trial.FrozenTrial]]:
+    states: dict[str, list[optuna.trial.FrozenTrial]] = {}
+    for trial in study.get_trials(deepcopy=False):
+        states.setdefault(trial.state.name, []).append(trial)
+    return states
+
+
+def _top_trials(study: optuna.Study, complete: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTrial]:
+    reverse = study.direction.name == "MAXIMIZE"
+    ranked = [t for t in complete if t.value is not None and math.isfinite(t.value)]
+    return sorted(ranked, key=lambda t: (t.value, -t.number), reverse=reverse)[:TOP_TRIALS]
+
+
+def _summary(study: optuna.Study, url: str, states: dict[str, list[Any]]) -> str:
+    attrs = study.user_attrs
+    config = attrs.get("config") or {}
+    metric = config.get("metric", "objective")
+    rows = [
+        ["study", _esc(study.study_name)],
+        ["description", _esc(config.get("description") or "-")],
+        ["objective", f"{_esc(study.direction.name.lower())} <code>{_esc(metric)}</code>"],
+        [
+            "trials",
+            ", ".join(f"{len(v)} {k.lower()}" for k, v in sorted(states.items())) or "none",
+        ],
+        ["storage", f"<code>{_esc(url)}</code>"],
+    ]
+    if config:
+        budget = (
+            f"{config.get('trials')} trials, at most {config.get('max_epochs')} epochs, "
+            f"patience {config.get('patience')}"
+        )
+        rows.append(["budget", _esc(budget)])
+        sampler, pruner = (config.get(k, {}).get("name") for k in ("sampler", "pruner"))
+        rows.append(["sampler / pruner", _esc(f"{sampler} / {pruner}")])
+    body = _table(None, rows, left=(0, 1))
+    complete = states.get("COMPLETE", [])
+    best = _top_trials(study, complete)[:1]
+    if best:
+        trial = best[0]
+        best_epoch = trial.user_attrs.get("best_epoch")
+        epoch = (
+            f", best epoch {best_epoch + 1} of {trial.user_attrs.get('epochs_trained')}"
+            if best_epoch is not None
+            else ""
+        )
+        body += f"<p><b>Best trial {trial.number}</b>: {_esc(metric)} = <b>{_num(trial.value)}</b>{_esc(epoch)}.</p>"
+        model = trial.user_attrs.get("config") or trial.params
+        body += f"<p>Configuration: <code>{_esc(json.dumps(model, default=str))}</code></p>"
+    else:
+        body += _missing("No completed trial yet.")
+    return body
+
+
+def _optimization_history(study: optuna.Study, complete: list[Any]) -> str:
+    from optuna.visualization import plot_optimization_history
+
+    if not complete:
+        return _missing("No completed trial yet: nothing to plot.")
+    fig = plot_optimization_history(study)
+    return _figure(fig, "fig-optimization-history", height=420)
+
+
+def _param_importances(study: optuna.Study, complete: list[Any]) -> str:
+    from optuna.visualization import plot_param_importances
+
+    n = len(complete)
+    if n < MIN_TRIALS_FOR_IMPORTANCES:
+        return _missing(
+            f"Parameter importances need at least {MIN_TRIALS_FOR_IMPORTANCES} completed trials; "
+            f"this study has {n}. Run more trials and write the report again."
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fig = plot_param_importances(study)
+    except Exception as exc:  # e.g. no parameter varies
+        return _missing(f"Parameter importances could not be computed: {_esc(exc)}")
+    caution = (
+        f'<p class="note">Estimated from only {n} completed trials (Optuna\'s default evaluator, PED-ANOVA): '
+        "treat the ranking as a hint.</p>"
+        if n < FEW_TRIALS_FOR_IMPORTANCES
+        else f'<p class="note">Estimated from {n} completed trials with Optuna\'s default evaluator (PED-ANOVA).</p>'
+    )
+    return caution + _figure(fig, "fig-param-importances", height=420)
+
+
+def _parallel_coordinates(study: optuna.Study, complete: list[Any]) -> str:
+    from optuna.visualization import plot_parallel_coordinate
+
+    if not complete:
+        return _missing("No completed trial yet: nothing to plot.")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fig = plot_parallel_coordinate(study)
+    return _figure(fig, "fig-parallel-coordinates", height=480)
+
+
+def _learning_curves(study: optuna.Study, complete: list[Any], metric: str) -> str:
+    from optuna.visualization import plot_intermediate_values
+    from plotly.subplots import make_subplots
+
+    top = [t for t in _top_trials(study, complete) if t.user_attrs.get("history")]
+    if not top:
+        return _missing("No completed trial with a recorded <code>history</code> yet.")
+    names: list[str] = []
+    for trial in top:
+        names += [n for n in curve_names(trial.user_attrs["history"]) if n not in names]
+    fig = make_subplots(rows=1, cols=len(names), subplot_titles=names, horizontal_spacing=0.08)
+    for rank, trial in enumerate(top):
+        history = trial.user_attrs["history"]
+        color = _COLORS[rank % len(_COLORS)]
+        best = trial.user_attrs.get("best_epoch")
+        for col, name in enumerate(names, start=1):
+            for key, kind, dash in ((f"val_{name}", "validation", "solid"), (name, "train", "dot")):
+                values = history.get(key)
+                if not values:
+                    continue
+                trace = curve_trace(
+                    values,
+                    label=f"trial {trial.number} {kind}",
+                    color=color,
+                    dash=dash,
+                    legendgroup=f"trial {trial.number}",
+                    showlegend=col == 1,
+                    star_at=best if kind == "validation" else None,
+                )
+                fig.add_trace(trace, row=1, col=col)
+            fig.update_xaxes(title_text="epoch", row=1, col=col)
+    fig.update_layout(legend={"groupclick": "togglegroup"})
+    body = (
+        f'<p class="note">The {len(top)} best completed trials by {_esc(metric)}: validation solid, training '
+        "dotted, a star at the best epoch (the weights early stopping restored).</p>"
+    )
+    body += _figure(fig, "fig-learning-curves", height=460)
+    if any(t.intermediate_values for t in study.get_trials(deepcopy=False)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            every = plot_intermediate_values(study)
+        every.update_layout(title=f"{metric} per epoch of every trial (pruned included)")
+        every.update_xaxes(title_text="epoch, counted from 0 (Optuna's step)")
+        body += _figure(every, "fig-intermediate-values", height=420)
+    return body
+
+
+def _confusion_heatmap(matrix: list[list[int]], names: list[str]) -> go.Figure:
+    import plotly.graph_objects as go
+
+    labels = [str(n) for n in names]
+    fig = go.Figure(
+        go.Heatmap(
+            z=matrix,
+            x=labels,
+            y=labels,
+            colorscale="Blues",
+            text=[[f"{v:,}" for v in row] for row in matrix],
+            texttemplate="%{text}",
+            hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title="Confusion matrix (test split)",
+        xaxis={"title": "predicted", "side": "bottom"},
+        yaxis={"title": "true", "autorange": "reversed"},
+    )
+    return fig
+
+
+def _holdout(study: optuna.Study, result: dict[str, Any] | None) -> str:
+    if not result:
+        return _missing(
+            "Holdout not computed yet. The test split stays untouched until "
+            f"<code>python -m search holdout {_esc(study.study_name)}</code> retrains the best configuration "
+            "and evaluates it once; then write the report again."
+        )
+    intro = (
+        f"<p>Best trial <b>{_esc(result.get('trial'))}</b> retrained on {_num(result.get('n_train'))} training "
+        f"examples for {_esc(result.get('epochs'))} epoch(s) and evaluated once on {_num(result.get('n_test'))} "
+        f"test examples (computed {_esc(result.get('computed_at', '?'))}).</p>"
+    )
+    labels = {
+        "accuracy": "accuracy",
+        "precision": "precision",
+        "recall": "recall",
+        "f1": "F1",
+        "rmse": "RMSE",
+        "mae": "MAE",
+        "r2": "R²",
+        "loss": "loss",
+        "validation_value": "validation value of the trial",
+    }
+    rows = [[_esc(label), _num(result[key])] for key, label in labels.items() if result.get(key) is not None]
+    metrics = _table(["metric", "value"], rows)
+    per_class = result.get("per_class") or {}
+    if per_class:
+        rows = [
+            [
+                _esc(name),
+                _num(m.get("precision")),
+                _num(m.get("recall")),
+                _num(m.get("f1-score")),
+                _num(int(m.get("support", 0))),
+            ]
+            for name, m in per_class.items()
+        ]
+        metrics += "<h3>Per class</h3>" + _table(["class", "precision", "recall", "F1", "support"], rows)
+    matrix = result.get("confusion_matrix")
+    body = intro
+    if matrix:
+        names = result.get("class_names") or [str(i) for i in range(len(matrix))]
+        size = 320 + 40 * len(names)
+        heatmap = _figure(_confusion_heatmap(matrix, names), "fig-confusion-matrix", height=size)
+        body += f'<div class="grid"><div>{metrics}</div><div>{heatmap}</div></div>'
+    else:
+        body += metrics
+    if result.get("model_path"):
+        body += (
+            f'<p class="note">Model: <code>{_esc(result["model_path"])}</code> '
+            f"(Optuna artifact <code>{_esc(result.get('artifact_id'))}</code>, downloadable from optuna-dashboard).</p>"
+        )
+    return body
+
+
+def _trials_table(trials: list[optuna.trial.FrozenTrial], metric: str) -> str:
+    if not trials:
+        return _missing("No trial yet.")
+    rows = []
+    for t in trials:
+        a = t.user_attrs
+        best = a.get("best_epoch")
+        params = ", ".join(f"{k}={_num(v, 3) if isinstance(v, float) else _esc(v)}" for k, v in t.params.items())
+        rows.append(
+            [
+                str(t.number),
+                _esc(t.state.name.lower()),
+                _num(t.value),
+                "-" if best is None else str(best + 1),
+                _esc(a.get("epochs_trained", "-")),
+                _esc(a.get("stopped_by", "-")),
+                _num(a.get("n_params")),
+                _num(a.get("wall_time_s"), 3),
+                f'<span style="font-size:.85em">{params}</span>',
+            ]
+        )
+    header = ["trial", "state", _esc(metric), "best epoch", "epochs", "stopped by", "parameters", "wall s", "params"]
+    return _table(header, rows, left=(1, 5, 8))
+
+
+def render_report(study: optuna.Study, *, url: str = "") -> str:
+    """The report of a study as one HTML page (plotly.js inlined once; no network needed).
+
+    Examples:
+        >>> import optuna
+        >>> study = optuna.create_study(study_name="demo", direction="maximize")
+        >>> _ = study.tell(study.ask({"units": optuna.distributions.IntDistribution(8, 64)}), 0.8)
+        >>> page = render_report(study)
+        >>> page.startswith("<!DOCTYPE html>"), 'id="holdout"' in page  # no holdout yet: a notice
+        (True, True)
+    """
+    from plotly.offline import get_plotlyjs
+
+    states = _states(study)
+    complete = states.get("COMPLETE", [])
+    config = study.user_attrs.get("config") or {}
+    metric = str(config.get("metric", "objective"))
+    sections = [
+        _section("summary", "Summary", _summary(study, url, states)),
+        _section("optimization-history", "Optimization history", _optimization_history(study, complete)),
+        _section("param-importances", "Parameter importances", _param_importances(study, complete)),
+        _section("parallel-coordinates", "Parallel coordinates", _parallel_coordinates(study, complete)),
+        _section("learning-curves", "Learning curves of the top trials", _learning_curves(study, complete, metric)),
+        _section("holdout", "Holdout evaluation", _holdout(study, study.user_attrs.get("holdout"))),
+        _section("trials", "All trials", _trials_table(study.get_trials(deepcopy=False), metric)),
+    ]
+    now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    nav = "".join(f'<a href="#{s}">{s.replace("-", " ")}</a>' for s in SECTIONS)
+    title = f"Study {study.study_name}"
+    return (
+        "<!DOCTYPE html>\n"
+        f'<html lang="en"><head><meta charset="utf-8"><title>{_esc(title)}</title>\n'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{_CSS}</style>\n'
+        f'<script type="text/javascript">{get_plotlyjs()}</script>\n'
+        "</head><body>\n"
+        f"<header><h1>{_esc(title)}</h1><p>Report written {now} by <code>python -m search report</code>.</p>"
+        f"<nav>{nav}</nav></header>\n<main>\n" + "\n".join(sections) + "\n</main></body></html>\n"
+    )
+
+
+def _file_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "study"
+
+
+def write_report(name: str, *, storage: str | None = None, out: str | Path | None = None) -> Path:
+    """Write a self-contained HTML report of a study and return its path.
+
+    Sections: summary, optimization history, parameter importances (or why they
+    cannot be computed yet), parallel coordinates, learning curves of the top
+    trials (from their ``history`` user attributes), the holdout evaluation
+    (metrics, per-class table, confusion-matrix heatmap, or a "not computed yet"
+    notice) and a table of all trials. plotly.js is inlined, so the file opens
+    without a network.
+
+    Args:
+        name: Study name.
+        storage: Storage URL; default :func:`search.default_storage`.
+        out: A folder (the file is ``<study>.html`` in it) or a path ending in
+            ``.html``; default a ``reports`` folder beside the study's artifacts.
+
+    Returns:
+        The path of the written report.
+
+    Raises:
+        InputError: No such storage or study.
+
+    Examples:
+        >>> import tempfile
+        >>> import optuna
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> url = f"sqlite:///{folder}/studies.db"
+        >>> _ = optuna.create_study(study_name="demo", storage=url)
+        >>> write_report("demo", storage=url, out=folder / "reports").relative_to(folder)
+        PosixPath('reports/demo.html')
+        >>> write_report("demo", storage=url).relative_to(folder)  # beside the study's artifacts
+        PosixPath('studies.db.artifacts/reports/demo.html')
+    """
+    study, url = load_study(name, storage=storage)
+    page = render_report(study, url=url)
+    if out is not None and str(out).endswith(".html"):
+        path = Path(out)
+    else:
+        folder = Path(out) if out is not None else artifact_dir(url) / "reports"
+        path = folder / f"{_file_name(study.study_name)}.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page, encoding="utf-8")
+    return path

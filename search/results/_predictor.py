@@ -1,0 +1,268 @@
+"""The holdout model with its fitted preprocessing: save, reload, predict from raw rows."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from search import models
+from search.data import Task, as_features, read_csv
+from search.engine import artifact_store, load_study
+from search.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["PREPROCESSING_SUFFIX", "Predictor", "load_predictor"]
+
+PREPROCESSING_SUFFIX = ".preprocessing.joblib"
+# Bump when the layout of the preprocessing file changes.
+_FORMAT = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class Predictor:
+    """A trained Keras model and the preprocessing it was trained with.
+
+    Attributes:
+        model: The ``keras.Model``.
+        preprocessor: Fitted scikit-learn transformer from raw rows to model inputs.
+        task: What the model predicts.
+        class_names: Class names by label (classification).
+        schema: The raw columns: ``columns`` (inputs, in order), ``target``,
+            ``numeric``, ``categorical``, ``na_values``.
+
+    Examples:
+        Usually the ``holdout`` step's (see :func:`load_predictor`); here an untrained
+        regression model on two raw columns, standardized:
+
+        >>> import keras
+        >>> import pandas as pd
+        >>> from sklearn.preprocessing import StandardScaler
+        >>> from search.data import Task
+        >>> cars = pd.DataFrame({"weight": [2130.0, 3504.0], "year": [70.0, 82.0]})
+        >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        >>> predictor = Predictor(model, StandardScaler().fit(cars), Task("regression"), [], {"columns": list(cars)})
+        >>> predictor.transform({"weight": 2130, "year": 70, "mpg": 27.0})  # the target column is ignored
+        array([[-1., -1.]], dtype=float32)
+        >>> predictor.predict(cars).shape  # one value per car
+        (2,)
+    """
+
+    model: Any
+    preprocessor: Any
+    task: Task
+    class_names: list[str]
+    schema: dict[str, Any]
+
+    @property
+    def columns(self) -> list[str]:
+        """The raw input columns the model needs."""
+        return list(self.schema.get("columns", []))
+
+    def frame(self, rows: Any) -> pd.DataFrame:
+        """Raw rows as a frame of the input columns: a frame, one dict, a list of dicts or a CSV path.
+
+        Extra columns (the target, say) are ignored.
+
+        Raises:
+            InputError: A needed column is missing, or the CSV cannot be read.
+        """
+        import pandas as pd
+
+        if isinstance(rows, pd.DataFrame):
+            frame = rows
+        elif isinstance(rows, Mapping):
+            frame = pd.DataFrame([dict(rows)])
+        elif isinstance(rows, str | os.PathLike):
+            frame = read_csv(Path(rows), na_values=self.schema.get("na_values", ["?"]))
+        elif isinstance(rows, Sequence) and all(isinstance(r, Mapping) for r in rows):
+            frame = pd.DataFrame([dict(r) for r in rows])
+        else:
+            raise TypeError(f"rows must be a DataFrame, a dict, a list of dicts or a CSV path, not {type(rows)}")
+        missing = [c for c in self.columns if c not in frame.columns]
+        if missing:
+            raise InputError(f"missing column(s) {', '.join(missing)} (the model reads {', '.join(self.columns)})")
+        return frame[self.columns]
+
+    def transform(self, rows: Any) -> np.ndarray:
+        """Model inputs (``float32``) of raw rows; ready arrays as they are when there is no preprocessing."""
+        if self.preprocessor is None:
+            values = np.asarray(rows)
+            return as_features(values) if np.issubdtype(values.dtype, np.number) else values
+        return as_features(self.preprocessor.transform(self.frame(rows)))
+
+    def predict_scores(self, rows: Any) -> np.ndarray:
+        """The model's raw outputs: probabilities (classification) or values (regression)."""
+        return np.asarray(self.model.predict(self.transform(rows), batch_size=1024, verbose=0))
+
+    def predict(self, rows: Any) -> np.ndarray:
+        """Predicted values (regression) or class names (classification), one per row.
+
+        Examples:
+            >>> import tempfile
+            >>> import keras
+            >>> import pandas as pd
+            >>> from sklearn.preprocessing import StandardScaler
+            >>> from search.data import Task
+            >>> flowers = pd.DataFrame({"petal length (cm)": [1.4, 5.1], "petal width (cm)": [0.2, 1.8]})
+            >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3, activation="softmax")])
+            >>> species = ["setosa", "versicolor", "virginica"]
+            >>> predictor = Predictor(model, StandardScaler().fit(flowers), Task("multiclass", 3), species,
+            ...                       {"columns": list(flowers.columns)})
+            >>> path = Path(tempfile.mkdtemp()) / "flowers.csv"
+            >>> flowers.to_csv(path, index=False)
+            >>> names = predictor.predict(path)  # untrained: any species
+            >>> len(names), set(names) <= set(species)
+            (2, True)
+        """
+        scores = self.predict_scores(rows)
+        if self.task.kind == "regression":
+            return scores.reshape(-1)
+        labels = (scores.reshape(-1) > 0.5).astype(int) if self.task.kind == "binary" else scores.argmax(axis=1)
+        names = self.class_names or [str(i) for i in range(self.task.output_units)]
+        return np.array([names[i] for i in labels], dtype=object)
+
+    def save(self, folder: str | Path, name: str) -> tuple[Path, Path]:
+        """Write ``<name>.keras`` and ``<name>.preprocessing.joblib`` into ``folder``.
+
+        Returns:
+            ``(model_path, preprocessing_path)``.
+
+        Examples:
+            >>> import tempfile
+            >>> import keras
+            >>> from sklearn.preprocessing import StandardScaler
+            >>> from search.data import Task
+            >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+            >>> scaler = StandardScaler().fit([[2130.0, 70.0], [3504.0, 82.0]])
+            >>> predictor = Predictor(model, scaler, Task("regression"), [], {"columns": ["weight", "year"]})
+            >>> folder = Path(tempfile.mkdtemp())
+            >>> model_path, preprocessing_path = predictor.save(folder / "models", "auto-mpg")
+            >>> model_path.relative_to(folder), preprocessing_path.relative_to(folder)
+            (PosixPath('models/auto-mpg.keras'), PosixPath('models/auto-mpg.preprocessing.joblib'))
+            >>> Predictor.load(model_path, preprocessing_path).columns
+            ['weight', 'year']
+        """
+        import joblib
+        import sklearn
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        model_path = folder / f"{name}.keras"
+        preprocessing_path = folder / f"{name}{PREPROCESSING_SUFFIX}"
+        self.model.save(model_path)
+        bundle = {
+            "format": _FORMAT,
+            "preprocessor": self.preprocessor,
+            "task": {"kind": self.task.kind, "n_classes": self.task.n_classes},
+            "class_names": list(self.class_names),
+            "schema": self.schema,
+            "sklearn_version": sklearn.__version__,
+        }
+        joblib.dump(bundle, preprocessing_path)
+        return model_path, preprocessing_path
+
+    @classmethod
+    def load(cls, model_path: str | Path, preprocessing_path: str | Path) -> Predictor:
+        """Read a model and its preprocessing written by :meth:`save`.
+
+        The preprocessing file is a pickle: load only files this tool wrote.
+
+        Raises:
+            InputError: A file is missing or not of this format.
+
+        Examples:
+            Files written by :meth:`save` (see its example); a missing one is refused:
+
+            >>> Predictor.load("models/auto-mpg.keras", "models/auto-mpg.preprocessing.joblib")
+            Traceback (most recent call last):
+            ...
+            search.errors.InputError: no such file: models/auto-mpg.keras
+        """
+        import joblib
+
+        for path in (model_path, preprocessing_path):
+            if not Path(path).is_file():
+                raise InputError(f"no such file: {path}")
+        bundle = joblib.load(preprocessing_path)
+        if not isinstance(bundle, dict) or bundle.get("format") != _FORMAT:
+            raise InputError(f"{preprocessing_path} is not a preprocessing file of this version")
+        return cls(
+            model=models.load_model(model_path),
+            preprocessor=bundle["preprocessor"],
+            task=Task(**bundle["task"]),
+            class_names=list(bundle["class_names"]),
+            schema=dict(bundle["schema"]),
+        )
+
+
+def load_predictor(name: str, *, storage: str | None = None) -> Predictor:
+    """The holdout model of a study with its fitted preprocessing, ready for raw rows (or ready arrays).
+
+    Reads the files the ``holdout`` step saved; when they were moved, the copies
+    in the study's artifact store are used.
+
+    Args:
+        name: Study name.
+        storage: Storage URL; default :func:`search.default_storage`.
+
+    Raises:
+        InputError: No such study, or no holdout yet.
+
+    Examples:
+        >>> import tempfile
+        >>> from search import evaluate_holdout, load_predictor, run_study
+        >>> url = f"sqlite:///{tempfile.mkdtemp()}/studies.db"
+        >>> _ = run_study("iris", n_trials=1, storage=url, show_progress=False, overrides={"max_epochs": 2})
+        >>> _ = evaluate_holdout("iris", storage=url, show_progress=False)
+        >>> predictor = load_predictor("iris", storage=url)
+        >>> predictor.predict([{"sepal length (cm)": 5.1, "sepal width (cm)": 3.5,
+        ...                     "petal length (cm)": 1.4, "petal width (cm)": 0.2}])  # doctest: +ELLIPSIS
+        array([...], dtype=object)
+        >>> predictor.class_names
+        ['setosa', 'versicolor', 'virginica']
+    """
+    study, url = load_study(name, storage=storage)
+    holdout = study.user_attrs.get("holdout")
+    if not holdout:
+        raise InputError(f"study {name!r} has no holdout model yet; run: python -m search holdout {name}")
+    with tempfile.TemporaryDirectory() as tmp:
+        model_path = _local(holdout["model_path"], holdout.get("artifact_id"), url, Path(tmp) / "model.keras")
+        if not holdout.get("preprocessing_path"):  # ready arrays: the model reads them as they are
+            names = list(holdout.get("per_class", {}))
+            task = Task("multiclass", len(names)) if holdout["task"] == "multiclass" else Task(holdout["task"])
+            if not model_path.is_file():
+                raise InputError(f"no such file: {model_path}")
+            return _array_predictor(models.load_model(model_path), task, names)
+        preprocessing_path = _local(
+            holdout["preprocessing_path"],
+            holdout.get("preprocessing_artifact_id"),
+            url,
+            Path(tmp) / f"model{PREPROCESSING_SUFFIX}",
+        )
+        return Predictor.load(model_path, preprocessing_path)
+
+
+def _array_predictor(model: Any, task: Task, class_names: list[str]) -> Predictor:
+    """A predictor of a model that reads ready arrays (no preprocessing)."""
+    return Predictor(model=model, preprocessor=None, task=task, class_names=class_names, schema={})
+
+
+def _local(path: str, artifact_id: str | None, url: str, fallback: Path) -> Path:
+    """``path`` if it exists, else a download of the artifact into ``fallback``."""
+    if Path(path).is_file() or not artifact_id:
+        return Path(path)
+    from optuna.artifacts import download_artifact
+
+    try:
+        download_artifact(artifact_store=artifact_store(url), artifact_id=artifact_id, file_path=str(fallback))
+    except Exception:
+        return Path(path)  # reported as a missing file
+    return fallback

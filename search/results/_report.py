@@ -1,0 +1,142 @@
+"""Plain-text reports of studies and holdout results."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from search.engine import best_by_group, default_storage, open_storage
+
+if TYPE_CHECKING:
+    import optuna
+
+__all__ = ["format_holdout", "list_studies", "study_summary"]
+
+_LABEL = 25  # width of the label column of a holdout report
+
+
+def study_summary(study: optuna.Study) -> dict[str, Any]:
+    """A JSON-able summary: trial counts by state, best trial and stored holdout.
+
+    ``holdout_metric`` and ``holdout_value`` give the headline test result:
+    ``accuracy`` for classification, ``rmse`` for regression
+    (``holdout_accuracy`` is kept for classification).
+
+    Examples:
+        >>> import optuna
+        >>> study = optuna.create_study(study_name="demo", direction="maximize")
+        >>> for value in (0.8, 0.9):
+        ...     _ = study.tell(study.ask(), value)
+        >>> summary = study_summary(study)
+        >>> summary["n_complete"], summary["best_value"], summary["best_trial"], summary["holdout_value"]
+        (2, 0.9, 1, None)
+    """
+    counts: dict[str, int] = {}
+    for trial in study.get_trials(deepcopy=False):
+        counts[trial.state.name] = counts.get(trial.state.name, 0) + 1
+    summary: dict[str, Any] = {
+        "study": study.study_name,
+        "direction": study.direction.name.lower(),
+        "n_trials": sum(counts.values()),
+        "n_complete": counts.get("COMPLETE", 0),
+        "n_pruned": counts.get("PRUNED", 0),
+        "n_failed": counts.get("FAIL", 0),
+        "n_running": counts.get("RUNNING", 0),
+        "n_finished": counts.get("COMPLETE", 0) + counts.get("PRUNED", 0),
+        "best_value": None,
+        "best_trial": None,
+        "best_params": None,
+        "best_config": None,
+    }
+    try:
+        best = study.best_trial
+    except ValueError:
+        best = None
+    if best is not None:
+        summary.update(
+            best_value=best.value,
+            best_trial=best.number,
+            best_params=best.params,
+            best_config=best.user_attrs.get("config"),
+            best_epoch=best.user_attrs.get("best_epoch"),
+        )
+    groups = best_by_group(study)
+    if groups:
+        summary["best_by_group"] = groups
+    config = study.user_attrs.get("config")
+    summary["metric"] = config.get("metric") if isinstance(config, dict) else None
+    holdout = study.user_attrs.get("holdout") or {}
+    summary["holdout_accuracy"] = holdout.get("accuracy")
+    # The headline test metric: accuracy for classification, RMSE for regression.
+    key = "rmse" if "rmse" in holdout else "accuracy" if "accuracy" in holdout else None
+    summary["holdout_metric"] = key
+    summary["holdout_value"] = holdout.get(key) if key else None
+    return summary
+
+
+def list_studies(storage: str | None = None) -> list[dict[str, Any]]:
+    """Summaries of every study in a storage (see :func:`study_summary`).
+
+    Examples:
+        >>> import tempfile
+        >>> import optuna
+        >>> url = f"sqlite:///{tempfile.mkdtemp()}/studies.db"
+        >>> for name in ("iris", "auto-mpg"):
+        ...     _ = optuna.create_study(study_name=name, storage=url)
+        >>> [s["study"] for s in list_studies(url)]
+        ['iris', 'auto-mpg']
+    """
+    import optuna
+
+    storage_obj = open_storage(storage or default_storage(), must_exist=True)
+    names = [s.study_name for s in optuna.get_all_study_summaries(storage_obj, include_best_trial=False)]
+    return [study_summary(optuna.load_study(study_name=name, storage=storage_obj)) for name in names]
+
+
+def format_holdout(name: str, result: dict[str, Any]) -> str:
+    """A human-readable holdout report for any task.
+
+    Regression: RMSE, MAE and R². Classification: accuracy, precision, recall and
+    F1 (of the positive class for binary tasks, macro-averaged otherwise), each
+    class's precision, recall, F1 and support, and the confusion matrix.
+
+    Examples:
+        >>> print(format_holdout("auto-mpg", {"task": "regression", "rmse": 2.61, "mae": 1.9, "r2": 0.88}))
+        Holdout evaluation of study 'auto-mpg' (regression; best trial None, None epochs)
+          rmse                     2.6100
+          mae                      1.9000
+          r2                       0.8800
+    """
+    task = result.get("task")
+    lines = [
+        f"Holdout evaluation of study {name!r} ({task + '; ' if task else ''}best trial {result.get('trial')}, "
+        f"{result.get('epochs')} epochs{', stored result' if result.get('cached') else ''})"
+    ]
+    if result.get("n_train") is not None:
+        lines.append(f"  trained on {result['n_train']} examples, tested once on {result.get('n_test')}")
+    averaged = " (positive class)" if task == "binary" else " (macro)" if task == "multiclass" else ""
+    labels = {"precision": f"precision{averaged}", "recall": f"recall{averaged}", "f1": f"f1{averaged}"}
+    labels["validation_value"] = f"validation {result['metric']}" if result.get("metric") else "validation_value"
+    for key in ("accuracy", "precision", "recall", "f1", "rmse", "mae", "r2", "loss", "validation_value"):
+        if isinstance(result.get(key), int | float):
+            lines.append(f"  {labels.get(key, key):<{_LABEL}}{result[key]:.4f}")
+    per_class = result.get("per_class")
+    if per_class:
+        width = max(8, *(len(n) + 1 for n in per_class))
+        lines.append("  per class")
+        lines.append("  " + " " * width + "".join(f"{h:>11}" for h in ("precision", "recall", "f1", "support")))
+        for label, row in per_class.items():
+            values = [f"{row.get(k, 0.0):>11.4f}" for k in ("precision", "recall", "f1-score")]
+            lines.append("  " + f"{label:>{width}}" + "".join(values) + f"{int(row.get('support', 0)):>11}")
+    matrix = result.get("confusion_matrix")
+    if matrix:
+        names = result.get("class_names") or [str(i) for i in range(len(matrix))]
+        width = max(8, *(len(n) + 1 for n in names))
+        lines.append("  confusion matrix (rows: true, columns: predicted)")
+        lines.append("  " + " " * width + "".join(f"{n:>{width}}" for n in names))
+        for label, row in zip(names, matrix, strict=True):
+            lines.append("  " + f"{label:>{width}}" + "".join(f"{v:>{width}}" for v in row))
+    if result.get("model_path"):
+        lines.append(f"  {'model':<{_LABEL}}{result['model_path']}")
+    if result.get("preprocessing_path"):
+        lines.append(f"  {'preprocessing':<{_LABEL}}{result['preprocessing_path']}")
+    return "\n".join(lines)
