@@ -21,6 +21,21 @@ CHROMIUM_ARGS = [
 ]
 
 
+# One set of spaces.mlp parameters for FixedTrial and enqueue_trial (tests override what they vary).
+MLP_PARAMS = {
+    "depth": 3,
+    "units": 64,
+    "taper": 0.5,
+    "input_dropout": 0.1,
+    "dropout": 0.2,
+    "l1_on": False,
+    "l2_on": True,
+    "l2": 1e-4,
+    "batch_size": 128,
+    "learning_rate": 1e-3,
+}
+
+
 def cli(
     *args: str, env: dict[str, str] | None = None, cwd: Path = REPO, timeout: float = 900
 ) -> subprocess.CompletedProcess[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import signal
 import sys
 import tomllib
 from collections.abc import Sequence
@@ -20,6 +21,7 @@ from search.engine import (
     join_study,
     open_storage,
     run_study,
+    stop_on_signals,
 )
 from search.errors import InputError, SearchError
 from search.models import (
@@ -92,23 +94,24 @@ def _print_json(value: Any) -> None:
 def _cmd_run(args: argparse.Namespace) -> int:
     url = args.storage or default_storage()
     try:
-        study = run_study(
-            args.study,
-            n_trials=args.trials,
-            timeout=args.timeout,
-            storage=url,
-            allow_changes=args.allow_changes,
-            show_progress=not args.no_progress,
-            overrides=_run_overrides(args),
-            workers=args.workers,
-            memory_limit_mb=args.memory_limit,
-        )
-    except KeyboardInterrupt:
+        with stop_on_signals():
+            study = run_study(
+                args.study,
+                n_trials=args.trials,
+                timeout=args.timeout,
+                storage=url,
+                allow_changes=args.allow_changes,
+                show_progress=not args.no_progress,
+                overrides=_run_overrides(args),
+                workers=args.workers,
+                memory_limit_mb=args.memory_limit,
+            )
+    except KeyboardInterrupt as exc:
         print(
             f"\ninterrupted: finished trials are saved in {url}; run the same command to resume",
             file=sys.stderr,
         )
-        return 130
+        return _interrupted_status(exc)
     summary = study_summary(study)
     summary["storage"] = url
     if args.json:
@@ -135,28 +138,34 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_worker(args: argparse.Namespace) -> int:
     cpus = _cores(args.cpus) if args.cpus else None
     try:
-        study = join_study(
-            args.study,
-            storage=args.storage,
-            n_trials=args.trials,
-            timeout=args.timeout,
-            show_progress=not args.no_progress,
-            memory_limit_mb=args.memory_limit or None,
-            slot=args.slot,
-            cpus=cpus,
-        )
+        with stop_on_signals():
+            study = join_study(
+                args.study,
+                storage=args.storage,
+                n_trials=args.trials,
+                timeout=args.timeout,
+                show_progress=not args.no_progress,
+                memory_limit_mb=args.memory_limit or None,
+                slot=args.slot,
+                cpus=cpus,
+            )
     except MemoryLimitReached as exc:
         print(f"worker stops to free memory ({exc}); its trials are saved", file=sys.stderr)
         return RESTART_EXIT_STATUS
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print("\nworker interrupted: its finished trials are saved; the interrupted one is re-queued", file=sys.stderr)
-        return 130
+        return _interrupted_status(exc)
     summary = study_summary(study)
     if args.json:
         _print_json(summary)
     else:
         print(f"study {summary['study']}: {summary['n_finished']} finished trials")
     return 0
+
+
+def _interrupted_status(exc: KeyboardInterrupt) -> int:
+    """128 + the signal that stopped the run: 130 for Ctrl-C (SIGINT), 143 for SIGTERM."""
+    return 128 + int(getattr(exc, "signum", signal.SIGINT))
 
 
 def _cores(spec: str) -> list[int]:
@@ -168,7 +177,13 @@ def _cores(spec: str) -> list[int]:
 
 
 def _cmd_holdout(args: argparse.Namespace) -> int:
-    result = evaluate_holdout(args.study, storage=args.storage, force=args.force, show_progress=not args.json)
+    result = evaluate_holdout(
+        args.study,
+        storage=args.storage,
+        force=args.force,
+        show_progress=not args.json,
+        allow_modules=args.allow_module,
+    )
     if args.json:
         _print_json(result)
     else:
@@ -319,6 +334,16 @@ def _parser() -> argparse.ArgumentParser:
     def storage_option(p: argparse.ArgumentParser) -> None:
         p.add_argument("--storage", metavar="URL", help="Optuna storage URL (default: SEARCH_STORAGE or a SQLite file)")
 
+    def allow_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--allow-module",
+            action="append",
+            default=[],
+            metavar="NAME",
+            help="import this space module of the stored definition (repeatable; 'pickled': the study's pickled "
+            "build function and data); see the trust model in the docs",
+        )
+
     run = sub.add_parser("run", help="run or resume a study until its trial budget is reached")
     run.add_argument("study", help="study name (see studies/) or path to a study .toml")
     run.add_argument("--trials", type=int, metavar="N", help="total finished trials of the study")
@@ -368,6 +393,7 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument(
         "--slot", type=int, metavar="K", help="worker number K among those started together (offsets the sampler seed)"
     )
+    allow_option(worker)
     worker.add_argument("--no-progress", action="store_true", help="no progress bar")
     worker.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     worker.set_defaults(func=_cmd_worker)
@@ -376,6 +402,7 @@ def _parser() -> argparse.ArgumentParser:
     holdout.add_argument("study")
     storage_option(holdout)
     holdout.add_argument("--force", action="store_true", help="recompute even if a stored result exists")
+    allow_option(holdout)
     holdout.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     holdout.set_defaults(func=_cmd_holdout)
 

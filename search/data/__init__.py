@@ -12,6 +12,7 @@ from search.data._loaders import Loader, known_kinds, load_holdout_data, load_se
 from search.data._memory import (
     dataset_from_memory,
     file_sha256,
+    given_digests,
     infer_task,
     is_stream,
     keep_dataset,
@@ -49,6 +50,7 @@ __all__ = [
     "file_sha256",
     "find_imdb",
     "fit_transform",
+    "given_digests",
     "home_dir",
     "infer_task",
     "is_stream",

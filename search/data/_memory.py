@@ -24,6 +24,7 @@ from search.errors import InputError
 __all__ = [
     "dataset_from_memory",
     "file_sha256",
+    "given_digests",
     "infer_task",
     "is_stream",
     "keep_dataset",
@@ -265,6 +266,11 @@ def keep_dataset(dataset: Dataset, digest: str) -> None:
 
 
 _GIVEN: dict[str, Dataset] = {}
+
+
+def given_digests() -> list[str]:
+    """The digests of the data sets this process was given (see :func:`keep_dataset`)."""
+    return list(_GIVEN)
 
 
 def file_sha256(path: Path) -> str:

@@ -23,6 +23,7 @@ from search.engine._objective import Objective
 from search.engine._optimize import MemoryLimitReached, count_states, optimize_until_budget, progress_bar
 from search.engine._recovery import enqueue_params, recover_trials, requeue_failed_trial
 from search.engine._run import RESTART_EXIT_STATUS, join_study, pin_cores, run_study, worker_cores
+from search.engine._signals import Stopped, stop_on_signals, stop_requested
 from search.engine._storage import (
     artifact_dir,
     artifact_store,
@@ -33,8 +34,12 @@ from search.engine._storage import (
     write_artifact,
 )
 from search.engine._study import (
+    PICKLED,
+    allowed_modules,
     best_by_group,
     check_space,
+    check_trusted,
+    creator_allows,
     load_study,
     make_pruner,
     make_sampler,
@@ -49,17 +54,22 @@ from search.engine._tune import infer_direction, tune
 
 __all__ = [
     "BACKENDS",
+    "PICKLED",
     "RESTART_EXIT_STATUS",
     "MemoryLimitReached",
     "Objective",
+    "Stopped",
     "StudyConfig",
+    "allowed_modules",
     "artifact_dir",
     "artifact_store",
     "available_studies",
     "best_by_group",
     "check_space",
     "check_storage",
+    "check_trusted",
     "count_states",
+    "creator_allows",
     "curve_names",
     "curve_trace",
     "default_storage",
@@ -83,6 +93,8 @@ __all__ = [
     "requeue_failed_trial",
     "run_study",
     "sqlite_path",
+    "stop_on_signals",
+    "stop_requested",
     "stored_config",
     "study_data",
     "study_space",

@@ -12,11 +12,33 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from search import models
+from search.data import name_key
+from search.engine._storage import artifact_dir
 
 if TYPE_CHECKING:
     import keras
 
-__all__ = ["Checkpoint", "TrialCheckpoints", "checkpoint_callback", "resumable_early_stopping"]
+__all__ = [
+    "MARKER",
+    "Checkpoint",
+    "TrialCheckpoints",
+    "checkpoint_callback",
+    "checkpoint_root",
+    "resumable_early_stopping",
+]
+
+# Written into every checkpoint folder this tool makes: clean-up removes only folders that hold it.
+MARKER = ".search-checkpoint"
+
+
+def checkpoint_root(url: str, study_name: str) -> Path:
+    """The folder of a study's checkpoints: under the artifacts, named by a key of the study name, never by the name.
+
+    Examples:
+        >>> checkpoint_root("sqlite:////tmp/x.db", "../../etc").relative_to("/tmp")
+        PosixPath('x.db.artifacts/checkpoints/etc-74ccf3c5b4c1')
+    """
+    return artifact_dir(url) / "checkpoints" / name_key(study_name)
 
 
 @dataclasses.dataclass
@@ -56,8 +78,8 @@ class TrialCheckpoints:
         >>> early = keras.callbacks.EarlyStopping(monitor="loss")
         >>> history = model.fit(np.ones((2, 3)), np.ones(2), epochs=1, verbose=0, callbacks=[early])
         >>> store.save(model, 0, history.history, early)
-        >>> sorted(path.name for path in store.folder.iterdir())
-        ['model-0.keras', 'state.json']
+        >>> sorted(path.name for path in store.folder.iterdir())  # the marker: a folder this tool made
+        ['.search-checkpoint', 'model-0.keras', 'state.json']
         >>> checkpoint = store.load()
         >>> checkpoint.epoch, list(checkpoint.history)
         (0, ['loss'])
@@ -69,6 +91,7 @@ class TrialCheckpoints:
     def save(self, model: keras.Model, epoch: int, history: dict[str, list[float]], early: Any) -> None:
         """Write the model (with optimizer state), history and early-stopping state of ``epoch``."""
         self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / MARKER).touch()
         model_file = f"model-{epoch}.keras"
         model.save(self.folder / model_file)
         best_file = None
@@ -91,7 +114,7 @@ class TrialCheckpoints:
         tmp.write_text(json.dumps(state))
         os.replace(tmp, self.folder / "state.json")
         for old in self.folder.iterdir():
-            if old.name not in (model_file, best_file, "state.json"):
+            if old.name not in (model_file, best_file, "state.json", MARKER):
                 old.unlink(missing_ok=True)
 
     def load(self) -> Checkpoint | None:
@@ -112,8 +135,9 @@ class TrialCheckpoints:
         return Checkpoint(model=model, epoch=int(state["epoch"]), history=state["history"], early_stopping=early)
 
     def remove(self) -> None:
-        """Delete the folder (the trial finished; nothing to resume)."""
-        shutil.rmtree(self.folder, ignore_errors=True)
+        """Delete the folder (the trial finished; nothing to resume), only if this tool made it (its marker)."""
+        if (self.folder / MARKER).is_file():
+            shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def resumable_early_stopping(state: dict[str, Any] | None, **kwargs: Any) -> keras.callbacks.EarlyStopping:

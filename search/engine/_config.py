@@ -5,12 +5,13 @@ from __future__ import annotations
 import dataclasses
 import importlib.resources
 import tomllib
+import unicodedata
 from pathlib import Path
 from typing import Any
 
 from search.errors import InputError
 
-__all__ = ["StudyConfig", "available_studies", "load_study_config"]
+__all__ = ["StudyConfig", "available_studies", "check_name", "load_study_config"]
 
 _DIRECTIONS = ("maximize", "minimize")
 BACKENDS = ("tensorflow", "jax")
@@ -121,6 +122,32 @@ class StudyConfig:
         return fields
 
 
+MAX_NAME_LENGTH = 128
+
+
+def check_name(name: Any, *, what: str = "study name") -> str:
+    """A study name as a key: 1 to 128 printable characters, not blank. It never becomes a path as it is.
+
+    Raises:
+        search.InputError: Not such a name.
+
+    Examples:
+        >>> check_name("imdb-bow/../../x")  # a key like any other; files use name_key(name)
+        'imdb-bow/../../x'
+        >>> check_name("bad\\nname")
+        Traceback (most recent call last):
+        ...
+        search.errors.InputError: study name 'bad\\nname' holds a control character
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise InputError(f"{what} must be a non-empty string, got {name!r}")
+    if len(name) > MAX_NAME_LENGTH:
+        raise InputError(f"{what} is {len(name)} characters long; at most {MAX_NAME_LENGTH} are allowed")
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in name):
+        raise InputError(f"{what} {name!r} holds a control character")
+    return name
+
+
 def available_studies() -> list[str]:
     """Names of the study definitions shipped in the ``studies`` package.
 
@@ -192,8 +219,10 @@ def _validate(raw: dict[str, Any], source: str) -> StudyConfig:
         "backend": raw.get("backend", ""),
         "enqueue": raw.get("enqueue", []),
     }
-    if not isinstance(fields["name"], str) or not fields["name"]:
-        raise InputError(f"{source}: 'name' must be a non-empty string")
+    try:
+        check_name(fields["name"])
+    except InputError as exc:
+        raise InputError(f"{source}: 'name': {exc}") from None
     if not isinstance(fields["metric"], str) or not fields["metric"]:
         raise InputError(f"{source}: 'metric' must be a non-empty string")
     if not isinstance(fields["monitor"], str):

@@ -13,6 +13,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from search.data import name_key
 from search.engine._storage import artifact_dir, artifact_store
 
 if TYPE_CHECKING:
@@ -474,7 +475,7 @@ def upload_confusion_matrix(study: optuna.Study, result: dict[str, Any], *, url:
         >>> study = optuna.create_study(study_name="demo", storage=url)
         >>> result = {"confusion_matrix": [[5, 1], [2, 4]], "class_names": ["neg", "pos"]}
         >>> upload_confusion_matrix(study, result, url=url)
-        {'confusion_matrix_png': '.../studies.db.artifacts/reports/demo/confusion_matrix.png',
+        {'confusion_matrix_png': '.../studies.db.artifacts/reports/demo-2a97516c354b/confusion_matrix.png',
          'confusion_matrix_artifact_id': '...'}
         >>> upload_confusion_matrix(study, {"rmse": 3.1}, url=url)  # a regression result has no matrix
         {}
@@ -484,7 +485,7 @@ def upload_confusion_matrix(study: optuna.Study, result: dict[str, Any], *, url:
     try:
         from optuna.artifacts import upload_artifact
 
-        folder = artifact_dir(url) / "reports" / study.study_name
+        folder = artifact_dir(url) / "reports" / name_key(study.study_name)
         title = f"{study.study_name}: confusion matrix (test split)"
         path = confusion_matrix_png(result, folder / "confusion_matrix.png", title=title)
         artifact_id = upload_artifact(

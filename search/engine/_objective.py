@@ -10,11 +10,17 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from search.data import SearchData
-from search.engine._checkpoint import Checkpoint, TrialCheckpoints, checkpoint_callback, resumable_early_stopping
+from search.engine._checkpoint import (
+    Checkpoint,
+    TrialCheckpoints,
+    checkpoint_callback,
+    checkpoint_root,
+    resumable_early_stopping,
+)
 from search.engine._config import StudyConfig
 from search.engine._dashboard import model_layers, publish_trial
 from search.engine._identity import worker_identity
-from search.engine._storage import artifact_dir
+from search.engine._signals import Stopped, stop_requested
 from search.models import (
     LoadedSpace,
     best_epoch,
@@ -93,7 +99,7 @@ class Objective:
         self.config = config
         self.data = data
         self.space = space
-        self.checkpoint_root = None if storage_url is None else artifact_dir(storage_url) / "checkpoints" / config.name
+        self.checkpoint_root = None if storage_url is None else checkpoint_root(storage_url, config.name)
         self.budget = budget
         self.dashboard = dashboard
         self.on_epoch = on_epoch
@@ -152,7 +158,7 @@ class Objective:
             patience=config.patience,
             restore_best_weights=True,
         )
-        callbacks = [recorder, keras.callbacks.TerminateOnNaN(), early]
+        callbacks = [recorder, keras.callbacks.TerminateOnNaN(), early, _stop_on_signal()]
         if store is not None:
             callbacks.append(checkpoint_callback(store, recorder, early))
         callbacks.append(KerasPruningCallback(trial, config.metric))
@@ -189,7 +195,9 @@ class Objective:
                 model.set_weights(early.best_weights)  # what EarlyStopping restores at the end
         except BaseException as exc:
             pruned = type(exc).__name__ == "TrialPruned"
-            trial.set_user_attr("stopped_by", "pruned" if pruned else type(exc).__name__)
+            interrupted = isinstance(exc, KeyboardInterrupt)  # Ctrl-C, SIGTERM (Stopped): re-queued with its checkpoint
+            kind = "pruned" if pruned else "KeyboardInterrupt" if interrupted else type(exc).__name__
+            trial.set_user_attr("stopped_by", kind)
             if not pruned:
                 trial.set_user_attr("error", f"{type(exc).__name__}: {exc}"[:500])
             raise
@@ -265,6 +273,19 @@ class Objective:
 
     def __repr__(self) -> str:
         return f"Objective(study={self.config.name!r}, space={self.space.name!r})"
+
+
+def _stop_on_signal() -> Any:
+    import keras
+
+    class StopOnSignal(keras.callbacks.Callback):
+        """Stop between steps once a signal asked for it, even if its ``KeyboardInterrupt`` was swallowed."""
+
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            if (signum := stop_requested()) is not None:
+                raise Stopped(signum)
+
+    return StopOnSignal()
 
 
 def _retried_chain(study: optuna.Study, user_attrs: dict[str, Any]) -> list[int]:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from search.engine._recovery import recover_trials
+from search.engine._signals import Stopped, stop_requested
 from search.engine._study import count_finished, quiet_optuna
 from search.errors import RunError
 
@@ -85,6 +86,8 @@ def optimize_until_budget(
     failures = 0
     baseline_mb: float | None = None
     while deadline is None or time.monotonic() < deadline:
+        if (signum := stop_requested()) is not None:  # its KeyboardInterrupt was swallowed somewhere
+            raise Stopped(signum)
         counts = count_states(study)
         finished = counts.get("COMPLETE", 0) + counts.get("PRUNED", 0)
         if finished >= budget:

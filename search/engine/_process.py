@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
 
 import optuna
 
 from search.engine._optimize import MemoryLimitReached
 from search.engine._run import RESTART_EXIT_STATUS, join_study
+from search.engine._signals import stop_on_signals
 from search.errors import InputError, SearchError
 
 __all__ = ["main"]
@@ -27,11 +29,12 @@ def main(argv: list[str]) -> int:
     if spec.pop("quiet", False):  # its parent shows a progress bar: Optuna's per-trial lines would drown it
         optuna.logging.set_verbosity(logging.WARNING)
     try:
-        join_study(spec.pop("name"), **spec)
+        with stop_on_signals():
+            join_study(spec.pop("name"), **spec)
     except MemoryLimitReached:
         return RESTART_EXIT_STATUS
-    except KeyboardInterrupt:
-        return 130
+    except KeyboardInterrupt as exc:
+        return 128 + int(getattr(exc, "signum", signal.SIGINT))
     except SearchError as exc:
         print("error: " + " ".join(str(exc).split()), file=sys.stderr)
         return 2 if isinstance(exc, InputError) else 1

@@ -30,7 +30,9 @@ from search.engine._storage import check_storage, default_storage, write_artifac
 from search.engine._study import (
     best_by_group,
     check_space,
+    check_trusted,
     count_finished,
+    creator_allows,
     enqueue_definition,
     load_study,
     make_pruner,
@@ -174,6 +176,7 @@ def join_study(
     memory_limit_mb: float | None = None,
     slot: int | None = None,
     cpus: Sequence[int] | None = None,
+    allow_modules: Sequence[str] = (),
 ) -> optuna.Study:
     """Work on an existing study until its budget is reached: one more worker.
 
@@ -195,6 +198,9 @@ def join_study(
             process id does.
         cpus: Run this process (and the threads TensorFlow or XLA start later) on
             these cores only.
+        allow_modules: Modules (and ``pickled``) of the stored definition this
+            process may import or unpickle, beyond the shipped ones; see
+            :func:`search.engine.check_trusted` and the trust model in the docs.
 
     Raises:
         search.InputError: No such study or storage, a bad budget or core list.
@@ -214,6 +220,7 @@ def join_study(
     offset = (os.getpid() if slot is None else slot) * _SEED_STRIDE % 2**31
     study, url = load_study(name, storage=storage, for_trials=True, seed_offset=offset)
     config = stored_config(study)
+    check_trusted(config, allow_modules)
     if not use_backend(config.backend):
         raise InputError(
             f"study {name!r} trains on the {config.backend} backend, but Keras was loaded on another one "
@@ -290,6 +297,7 @@ def _run_workers(
         return spawn_worker(
             config.name,
             storage=url,
+            allow_modules=creator_allows(config),
             slot=slot,
             n_slots=workers,
             backend=config.backend,
@@ -349,6 +357,7 @@ def spawn_worker(
     backend: str = "",
     timeout: float | None = None,
     memory_limit_mb: float | None = None,
+    allow_modules: Sequence[str] = (),
 ) -> subprocess.Popen[bytes]:
     """Start one worker process on this machine: :func:`join_study` in a fresh interpreter.
 
@@ -365,6 +374,7 @@ def spawn_worker(
         "timeout": timeout,
         "memory_limit_mb": memory_limit_mb,
         "cpus": worker_cores(slot, n_slots),
+        "allow_modules": list(allow_modules),
         "quiet": True,
     }
     command = [sys.executable, "-m", "search.engine._process", json.dumps(spec)]

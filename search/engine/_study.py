@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.metadata
 import json
 import logging
+import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from search.data import given_digests
 from search.engine._config import StudyConfig
 from search.engine._recovery import enqueue_params, requeue_stale_trial
 from search.engine._storage import artifact_dir, default_storage, open_storage
@@ -26,9 +29,13 @@ if TYPE_CHECKING:
     import optuna
 
 __all__ = [
+    "PICKLED",
+    "allowed_modules",
     "best_by_group",
     "check_space",
+    "check_trusted",
     "count_finished",
+    "creator_allows",
     "enqueue_definition",
     "keep_space",
     "load_study",
@@ -101,6 +108,79 @@ ARTIFACT_PREFIX = "artifact:"
 def keep_space(space: LoadedSpace, digest: str) -> None:
     """Let this process resolve the stored reference of ``space`` (pickled, digest ``digest``) without reading it."""
     _GIVEN_SPACES[digest] = space
+
+
+PICKLED = "pickled"
+"""The name that allows a study's pickled files (a build function, stored data) in :func:`check_trusted`."""
+
+
+def allowed_modules(allow: Sequence[str] = ()) -> set[str]:
+    """What this process may import or unpickle for a stored definition, beyond the shipped spaces.
+
+    ``allow`` (``--allow-module``), the comma-separated ``SEARCH_ALLOW_MODULES`` and
+    the modules of installed packages' ``search.spaces`` entry points; ``pickled``
+    allows a study's pickled build function and stored data.
+
+    Examples:
+        >>> sorted(allowed_modules(["my_project.spaces"]))
+        ['my_project.spaces']
+    """
+    names = {name.strip() for name in allow if name.strip()}
+    names |= {n.strip() for n in os.environ.get("SEARCH_ALLOW_MODULES", "").split(",") if n.strip()}
+    names |= {ep.value.partition(":")[0] for ep in importlib.metadata.entry_points(group="search.spaces")}
+    return names
+
+
+def creator_allows(config: StudyConfig) -> list[str]:
+    """What the process that wrote a definition trusts of it: its own space module and pickled files.
+
+    Passed to the worker processes it starts (they read the definition from the storage).
+    """
+    ref = config.space_module
+    allows = [PICKLED] if ref.startswith(ARTIFACT_PREFIX) or config.data.get("kind") == "stored" else []
+    if not ref.startswith(ARTIFACT_PREFIX):
+        allows.append(ref.partition(":")[0])
+    return allows
+
+
+def check_trusted(config: StudyConfig, allow: Sequence[str] = ()) -> None:
+    """Refuse a stored definition that would make this process run code it was not told to trust.
+
+    A definition read from a storage is data: its space module is imported only if
+    it is shipped with this package (``spaces.*``, ``search.*``), registered by an
+    installed package (entry points ``search.spaces``) or allowed here (see
+    :func:`allowed_modules`); its pickled files are read only if ``pickled`` is allowed.
+
+    Raises:
+        search.InputError: One line naming the module and how to allow it.
+
+    Examples:
+        >>> from search.engine import load_study_config
+        >>> check_trusted(load_study_config("iris"))
+        >>> check_trusted(load_study_config("iris").replace(space={"module": "os:system"}))
+        Traceback (most recent call last):
+        ...
+        search.errors.InputError: the study's definition names space module 'os', which this process does not trust: ...
+    """
+    allowed = allowed_modules(allow)
+    ref = config.space_module
+    given = str(config.space.get("sha256", "")) in _GIVEN_SPACES or not ref.startswith(ARTIFACT_PREFIX)
+    given = given and (config.data.get("kind") != "stored" or str(config.data.get("sha256", "")) in given_digests())
+    pickled = ref.startswith(ARTIFACT_PREFIX) or config.data.get("kind") == "stored"
+    if pickled and PICKLED not in allowed and not given:
+        raise InputError(
+            "the study's build function or data are pickled files, which this process does not trust: "
+            f"allow them with --allow-module {PICKLED} (or SEARCH_ALLOW_MODULES={PICKLED})"
+        )
+    if ref.startswith(ARTIFACT_PREFIX):
+        return
+    module = ref.partition(":")[0]
+    shipped = module.split(".")[0] in ("spaces", "search")
+    if not shipped and not any(module == name or module.startswith(name + ".") for name in allowed):
+        raise InputError(
+            f"the study's definition names space module {module!r}, which this process does not trust: "
+            f"allow it with --allow-module {module} (or SEARCH_ALLOW_MODULES={module})"
+        )
 
 
 def study_space(config: StudyConfig, url: str | None = None) -> LoadedSpace:

@@ -30,7 +30,7 @@ from search.data import (
     rows,
     serialize_dataset,
 )
-from search.engine._config import StudyConfig
+from search.engine._config import StudyConfig, check_name
 from search.engine._run import run_study
 from search.engine._study import ARTIFACT_PREFIX, keep_space, quiet_optuna
 from search.errors import InputError
@@ -185,8 +185,7 @@ def tune(
     if streamed and ((workers or 1) > 1 or memory_limit_mb is not None):
         raise InputError("streamed data (tf.data, PyDataset) stays in this process: it cannot go to worker processes")
     name = study_name if study_name is not None else f"tune-{_function_name(space)}"
-    if not isinstance(name, str) or not name.strip():
-        raise InputError("study_name must be a non-empty string")
+    check_name(name, what="study_name")
     direction = direction or infer_direction(metric)
     logged = _dry_run(space, space_bounds, dataset) if function else []
     if function and metric.removeprefix("val_") not in logged:

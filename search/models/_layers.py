@@ -115,6 +115,7 @@ def load_model(path: Any) -> keras.Model:
     """``keras.saving.load_model`` with this module's layers registered (importing it registers them).
 
     A process that loads a model before building one (a resumed trial, a
-    :class:`search.Predictor`) would not know them otherwise.
+    :class:`search.Predictor`) would not know them otherwise. ``safe_mode`` is on:
+    a model file from storage is data (see the trust model in the docs).
     """
-    return keras.saving.load_model(path)
+    return keras.saving.load_model(path, safe_mode=True)  # never runs code stored in a model file (Lambda layers)

@@ -6,14 +6,16 @@ import datetime
 import math
 import sys
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from search.data import HoldoutData, Task, load_holdout_data
+from search.data import HoldoutData, Task, load_holdout_data, name_key
 from search.engine import (
     artifact_dir,
     artifact_store,
+    check_trusted,
     load_study,
     publish_holdout_note,
     stored_config,
@@ -87,7 +89,12 @@ def holdout_metrics(task: Task, y_true: np.ndarray, y_score: np.ndarray, class_n
 
 
 def evaluate_holdout(
-    name: str, *, storage: str | None = None, force: bool = False, show_progress: bool = True
+    name: str,
+    *,
+    storage: str | None = None,
+    force: bool = False,
+    show_progress: bool = True,
+    allow_modules: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Retrain the best trial's configuration on all training data and test it once.
 
@@ -107,6 +114,8 @@ def evaluate_holdout(
         storage: Storage URL; default :func:`search.default_storage`.
         force: Recompute even if a stored result exists.
         show_progress: Show the retraining epochs on stderr.
+        allow_modules: As for :func:`search.join_study`: what of the stored
+            definition this process may import or unpickle beyond the shipped spaces.
 
     Returns:
         The metrics (see :func:`holdout_metrics`) plus ``task``, ``metric``, ``loss``,
@@ -137,6 +146,7 @@ def evaluate_holdout(
     except ValueError:
         raise InputError(f"study {name!r} has no completed trial yet; run it first") from None
     config = stored_config(study)
+    check_trusted(config, allow_modules)
 
     configure_backend()
     use_backend(config.backend)  # the trials' backend where Keras is not loaded yet; the saved model is portable
@@ -190,12 +200,12 @@ def _save_model(study: optuna.Study, model: Any, url: str, data: HoldoutData) ->
     folder.mkdir(parents=True, exist_ok=True)
     store = artifact_store(url)
     if data.preprocessor is None:
-        path = folder / f"{study.study_name}.keras"
+        path = folder / f"{name_key(study.study_name)}.keras"
         model.save(path)
         preprocessing = None
     else:
         predictor = Predictor(model, data.preprocessor, data.task, data.class_names, data.schema)
-        path, preprocessing = predictor.save(folder, study.study_name)
+        path, preprocessing = predictor.save(folder, name_key(study.study_name))
     saved = {
         "model_path": str(path),
         "artifact_id": upload_artifact(

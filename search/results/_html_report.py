@@ -6,11 +6,11 @@ import datetime
 import html
 import json
 import math
-import re
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from search.data import name_key
 from search.engine import artifact_dir, curve_names, curve_trace, load_study
 
 if TYPE_CHECKING:
@@ -396,10 +396,6 @@ def render_report(study: optuna.Study, *, url: str = "") -> str:
     )
 
 
-def _file_name(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "study"
-
-
 def write_report(name: str, *, storage: str | None = None, out: str | Path | None = None) -> Path:
     """Write a self-contained HTML report of a study and return its path.
 
@@ -429,9 +425,9 @@ def write_report(name: str, *, storage: str | None = None, out: str | Path | Non
         >>> url = f"sqlite:///{folder}/studies.db"
         >>> _ = optuna.create_study(study_name="demo", storage=url)
         >>> write_report("demo", storage=url, out=folder / "reports").relative_to(folder)
-        PosixPath('reports/demo.html')
+        PosixPath('reports/demo-2a97516c354b.html')
         >>> write_report("demo", storage=url).relative_to(folder)  # beside the study's artifacts
-        PosixPath('studies.db.artifacts/reports/demo.html')
+        PosixPath('studies.db.artifacts/reports/demo-2a97516c354b.html')
     """
     study, url = load_study(name, storage=storage)
     page = render_report(study, url=url)
@@ -439,7 +435,7 @@ def write_report(name: str, *, storage: str | None = None, out: str | Path | Non
         path = Path(out)
     else:
         folder = Path(out) if out is not None else artifact_dir(url) / "reports"
-        path = folder / f"{_file_name(study.study_name)}.html"
+        path = folder / f"{name_key(study.study_name)}.html"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")
     return path

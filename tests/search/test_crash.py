@@ -13,8 +13,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from search.engine._checkpoint import TrialCheckpoints
-from search.engine._storage import artifact_dir
+from search.engine._checkpoint import TrialCheckpoints, checkpoint_root
 from tests._helpers import REPO
 from tests.search.test_workers import tiny_study
 
@@ -39,7 +38,7 @@ def _wait_for_epochs(storage: str, name: str, proc: subprocess.Popen[str], timeo
         True once it has; False if ``proc`` finished the study's budget first.
     """
     deadline = time.monotonic() + timeout
-    root = artifact_dir(storage) / "checkpoints" / name
+    root = checkpoint_root(storage, name)
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
@@ -56,19 +55,24 @@ def _wait_for_epochs(storage: str, name: str, proc: subprocess.Popen[str], timeo
     raise AssertionError("no epoch recorded in time")
 
 
-def test_ctrl_c_stops_cleanly_and_the_trial_resumes_from_its_checkpoint(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_stops_cleanly_and_the_trial_resumes_from_its_checkpoint(
+    tmp_path: Path, signum: signal.Signals, status: int
+) -> None:
+    """Ctrl-C (SIGINT) and a scheduler's SIGTERM: the running trial is interrupted, kept and resumed."""
     storage = f"sqlite:///{tmp_path / 'int.db'}"
     path = tiny_study(tmp_path, "interrupt", trials=2, max_epochs=6, n_train=6000, patience=6)
     proc = _start(path, storage)
     assert _wait_for_epochs(storage, "interrupt", proc)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     _, stderr = proc.communicate(timeout=120)
-    assert proc.returncode == 130, stderr[-2000:]
+    assert proc.returncode == status, stderr[-2000:]
+    assert "Traceback" not in stderr
     assert "run the same command to resume" in stderr
     study = optuna.load_study(study_name="interrupt", storage=storage)
     (interrupted,) = study.get_trials(states=(State.FAIL,))
     assert interrupted.user_attrs["stopped_by"] == "KeyboardInterrupt"
-    assert TrialCheckpoints(artifact_dir(storage) / "checkpoints" / "interrupt", interrupted.number).load() is not None
+    assert TrialCheckpoints(checkpoint_root(storage, "interrupt"), interrupted.number).load() is not None
 
     rerun = _start(path, storage)
     _, stderr = rerun.communicate(timeout=600)
@@ -80,7 +84,7 @@ def test_ctrl_c_stops_cleanly_and_the_trial_resumes_from_its_checkpoint(tmp_path
     assert retry.user_attrs["resumed_from_epoch"] >= 0
     done = retry.user_attrs["resumed_from_epoch"] + 1
     assert retry.user_attrs["history"]["loss"][:done] == interrupted.user_attrs["history"]["loss"][:done]
-    assert not (artifact_dir(storage) / "checkpoints" / "interrupt" / f"trial-{interrupted.number}").exists()
+    assert not (checkpoint_root(storage, "interrupt") / f"trial-{interrupted.number}").exists()
 
 
 @pytest.mark.slow
@@ -125,4 +129,4 @@ def test_ten_sigkills_lose_nothing_and_every_interrupted_trial_resumes(tmp_path:
         recorded = trial.user_attrs.get("epochs_trained", 0)
         if recorded >= 2:  # the checkpoint is at most one epoch behind what the killed trial recorded
             assert retries[0].user_attrs.get("resumed_from_epoch", -1) >= recorded - 2
-    assert not list((artifact_dir(storage) / "checkpoints" / "kill").glob("trial-*"))
+    assert not list(checkpoint_root(storage, "kill").glob("trial-*"))

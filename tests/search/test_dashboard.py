@@ -21,24 +21,14 @@ import optuna_dashboard
 import pytest
 
 from search import evaluate_holdout, load_study, load_study_config, run_study
-from search.data import load_search_data
+from search.data import load_search_data, name_key
 from search.engine import Objective
 from search.engine._dashboard import learning_curve_id, trial_note
 from search.models import load_space
+from tests._helpers import MLP_PARAMS
 
 REPO = Path(__file__).resolve().parents[2]
-FIXED = {
-    "depth": 2,
-    "units": 8,
-    "taper": 0.5,
-    "input_dropout": 0.1,
-    "dropout": 0.2,
-    "l1_on": False,
-    "l2_on": True,
-    "l2": 1e-4,
-    "batch_size": 32,
-    "learning_rate": 0.01,
-}
+FIXED = MLP_PARAMS | {"depth": 2, "units": 8, "batch_size": 32, "learning_rate": 0.01}
 
 
 def _api(storage: optuna.storages.BaseStorage | str, path: str) -> dict:
@@ -154,7 +144,7 @@ def test_holdout_note_and_confusion_matrix_picture(make_study, storage: str) -> 
     assert "| class | precision | recall | F1 | support |" in note
     picture = result["confusion_matrix_artifact_id"]
     assert f"![Confusion matrix](/artifacts/{study._study_id}/{picture})" in note
-    assert result["artifact_id"] in note and "synthetic.keras" in note
+    assert result["artifact_id"] in note and f"{name_key('synthetic')}.keras" in note
     metas = {a.artifact_id: a for a in optuna.artifacts.get_all_artifact_meta(study)}
     assert metas[picture].mimetype == "image/png" and metas[picture].filename == "confusion_matrix.png"
     assert Path(result["confusion_matrix_png"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -238,7 +228,7 @@ def test_dashboard_in_a_browser_shows_trials_notes_curves_and_artifacts(
             figure.locator(".main-svg").first.wait_for(timeout=30_000)
         page.get_by_text("Trial 1 (pruned)").first.wait_for(timeout=30_000)
         assert page.get_by_text(f"Trial 0 (complete, val_accuracy {study.trials[0].value:.4f})").count() == 1
-        page.get_by_text("synthetic.keras", exact=True).wait_for(timeout=30_000)  # artifact cards
+        page.get_by_text(f"{name_key('synthetic')}.keras", exact=True).wait_for(timeout=30_000)  # artifact cards
         page.get_by_text("confusion_matrix.png", exact=True).wait_for(timeout=30_000)
         page.screenshot(path=tmp_path / "study.png", full_page=True)
 

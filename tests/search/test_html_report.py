@@ -12,6 +12,7 @@ import pytest
 
 import search
 from search import SearchError, load_study, run_study, write_report
+from search.data import name_key
 from search.results._html_report import SECTIONS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -19,7 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_report_opens_in_a_browser_with_every_section(finished_study: dict, browser, tmp_path: Path) -> None:
     path = write_report(finished_study["name"], storage=finished_study["storage"], out=tmp_path)
-    assert path == tmp_path / "synthetic.html"
+    assert path == tmp_path / f"{name_key('synthetic')}.html"
     page_text = path.read_text(encoding="utf-8")
     # Self-contained: plotly.js inlined once, no external script, style sheet or picture.
     assert page_text.count("* plotly.js v") == 1 and page_text.count("Plotly.newPlot") >= 6
@@ -88,7 +89,7 @@ def test_report_default_folder_and_errors(make_study, storage: str) -> None:
         write_report("synthetic", storage=storage)
     run_study(make_study(trials=1, max_epochs=1), storage=storage, show_progress=False)
     path = write_report("synthetic", storage=storage)
-    assert path == Path(storage.removeprefix("sqlite:///") + ".artifacts") / "reports" / "synthetic.html"
+    assert path == Path(storage.removeprefix("sqlite:///") + ".artifacts") / "reports" / f"{name_key('synthetic')}.html"
     with pytest.raises(SearchError, match="no study 'other'"):
         write_report("other", storage=storage)
 
@@ -106,8 +107,8 @@ def test_report_command(finished_study: dict, tmp_path: Path) -> None:
 
     done = cli("report", "synthetic", "--storage", finished_study["storage"], "--out", str(tmp_path))
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == str(tmp_path / "synthetic.html")
-    assert (tmp_path / "synthetic.html").stat().st_size > 1_000_000  # plotly.js is inside
+    assert done.stdout.strip() == str(tmp_path / f"{name_key('synthetic')}.html")
+    assert (tmp_path / f"{name_key('synthetic')}.html").stat().st_size > 1_000_000  # plotly.js is inside
     missing = cli("report", "nope", "--storage", finished_study["storage"])
     assert missing.returncode == 2 and missing.stderr.strip() == (
         f"error: no study 'nope' in {finished_study['storage']} (studies there: synthetic)"

@@ -101,7 +101,10 @@ def test_a_build_function_of_a_script_runs_in_two_workers_and_its_holdout_in_a_f
         # the function came from __main__: it travelled pickled, with its digest on the study
         assert study.user_attrs["config"]["space"]["module"].startswith("artifact:functions/")
     # holdout from a fresh process that never saw the function or the arrays
-    holdout = cli("holdout", "mine", "--storage", url, "--json", cwd=tmp_path)
+    # (a stored definition is data: the pickled function and data are read only when this process allows them)
+    refused = cli("holdout", "mine", "--storage", url, "--json", cwd=tmp_path)
+    assert refused.returncode == 2 and "--allow-module pickled" in refused.stderr.strip().splitlines()[-1]
+    holdout = cli("holdout", "mine", "--storage", url, "--json", "--allow-module", "pickled", cwd=tmp_path)
     assert holdout.returncode == 0, holdout.stderr[-3000:]
     result = json.loads(holdout.stdout)
     assert result["n_train"] == 280 and result["n_test"] == 80 and 0.0 <= result["accuracy"] <= 1.0
@@ -133,6 +136,7 @@ def test_a_second_machine_joins_with_the_storage_url_only(tmp_path: Path) -> Non
     (tmp_path / "shared").mkdir()
     tune(build, *TRAIN, test_data=TEST, n_trials=1, max_epochs=2, storage=url, study_name="shared", show_progress=False)
     other = {"SEARCH_HOME": str(tmp_path / "machine-b"), "SEARCH_CACHE_DIR": str(tmp_path / "machine-b-cache")}
+    other["SEARCH_ALLOW_MODULES"] = "pickled"  # machine B trusts this study's pickled build function and data
     joined = cli("worker", "shared", "--storage", url, "--trials", "3", "--json", env=other, cwd=tmp_path)
     assert joined.returncode == 0, joined.stderr[-3000:]
     study = optuna.load_study(study_name="shared", storage=url)

@@ -8,19 +8,9 @@ import pytest
 from search import SearchError, Task
 from search.models import load_space
 from spaces import mlp
+from tests._helpers import MLP_PARAMS
 
-BASE = {
-    "depth": 3,
-    "units": 64,
-    "taper": 0.5,
-    "input_dropout": 0.1,
-    "dropout": 0.2,
-    "l1_on": False,
-    "l2_on": True,
-    "l2": 1e-4,
-    "batch_size": 128,
-    "learning_rate": 1e-3,
-}
+BASE = MLP_PARAMS
 
 
 def test_fixed_trial_gives_tapered_layers_and_zero_for_disabled_penalties() -> None:
