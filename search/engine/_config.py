@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import importlib.resources
 import tomllib
 import unicodedata
@@ -200,8 +201,43 @@ def load_study_config(name_or_path: str | Path, **overrides: Any) -> StudyConfig
     return _validate(raw, source)
 
 
+_TOP_KEYS = (
+    "name",
+    "description",
+    "metric",
+    "direction",
+    "monitor",
+    "seed",
+    "backend",
+    "data",
+    "space",
+    "sampler",
+    "pruner",
+    "budget",
+    "trials",
+    "max_epochs",
+    "patience",
+    "enqueue",
+    "metrics",
+)
+_BUDGET_KEYS = ("trials", "max_epochs", "patience", "monitor")
+
+
+def _refuse_unknown(keys: Any, known: tuple[str, ...], where: str) -> None:
+    """One line for a key the definition does not have, with the nearest valid name."""
+    for key in keys:
+        if key not in known:
+            near = difflib.get_close_matches(str(key), known, n=1)
+            hint = f" (did you mean {near[0]!r}?)" if near else f" (known: {', '.join(known)})"
+            raise InputError(f"{where}: unknown key {key!r}{hint}")
+
+
 def _validate(raw: dict[str, Any], source: str) -> StudyConfig:
+    _refuse_unknown(raw, _TOP_KEYS, source)
     budget = raw.pop("budget", {})
+    if not isinstance(budget, dict):
+        raise InputError(f"{source}: [budget] must be a table")
+    _refuse_unknown(budget, _BUDGET_KEYS, f"{source}: [budget]")
     fields = {
         "name": raw.get("name"),
         "metric": raw.get("metric"),

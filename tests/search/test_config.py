@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from search import SearchError, available_studies, load_study_config
+from search import InputError, SearchError, available_studies, load_study_config
 from search.engine import make_pruner, make_sampler
 
 
@@ -75,3 +75,17 @@ def test_monitor_is_optional_and_only_fingerprinted_when_set() -> None:
     assert load_study_config("iris", monitor="val_accuracy").monitor_direction == "maximize"
     with pytest.raises(SearchError, match="'monitor' must be a metric name"):
         load_study_config("iris", monitor=3)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"max_epoch": 3}, "unknown key 'max_epoch' (did you mean 'max_epochs'?)"),
+        ({"budget": {"patiance": 2}}, "[budget]: unknown key 'patiance' (did you mean 'patience'?)"),
+        ({"sampler_name": "x"}, "unknown key 'sampler_name' (did you mean 'sampler'?)"),
+    ],
+)
+def test_a_misspelled_key_is_refused_with_the_nearest_name(overrides: dict, message: str) -> None:
+    with pytest.raises(InputError) as info:
+        load_study_config("iris", **overrides)
+    assert str(info.value).endswith(message)
