@@ -218,7 +218,6 @@ _TOP_KEYS = (
     "max_epochs",
     "patience",
     "enqueue",
-    "metrics",
 )
 _BUDGET_KEYS = ("trials", "max_epochs", "patience", "monitor")
 
