@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import signal
 import subprocess
@@ -55,6 +56,7 @@ __all__ = ["RESTART_EXIT_STATUS", "join_study", "pin_cores", "run_study", "spawn
 RESTART_EXIT_STATUS = 75
 _SEED_STRIDE = 1_000_003  # sampler seeds of workers started together lie this far apart
 _POLL_S = 1.0
+MAX_TRIALS = 1_000_000  # a budget beyond any study; a typo (an extra zero or two) is refused
 
 
 def run_study(
@@ -123,12 +125,14 @@ def run_study(
         config = name.replace(trials=n_trials) if n_trials is not None else name
     else:
         config = load_study_config(name, **changes)
-    if timeout is not None and timeout <= 0:
-        raise InputError(f"timeout must be positive, got {timeout}")
+    if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
+        raise InputError(f"timeout must be a positive number of seconds, got {timeout}")
+    if config.trials > MAX_TRIALS:
+        raise InputError(f"trials must be at most {MAX_TRIALS:,}, got {config.trials:,}")
     if workers < 1:
         raise InputError(f"workers must be at least 1, got {workers}")
-    if memory_limit_mb is not None and memory_limit_mb <= 0:
-        raise InputError(f"memory limit must be positive, got {memory_limit_mb}")
+    if memory_limit_mb is not None and not (math.isfinite(memory_limit_mb) and memory_limit_mb > 0):
+        raise InputError(f"memory limit must be a positive number of MB, got {memory_limit_mb}")
     # Keras already loaded on another backend (e.g. in a notebook): the trials run in a worker process.
     in_process = use_backend(config.backend)
     url = storage or default_storage()

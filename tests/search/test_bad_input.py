@@ -54,7 +54,15 @@ CASES = {
         lambda s, t: ["run", str(s), "--set", "space.dropout=[0.0, 0.1]"],
         "different definition",
     ),
-    "bad timeout": (lambda s, t: ["run", str(s), "--timeout", "-1"], "timeout must be positive"),
+    "bad timeout": (lambda s, t: ["run", str(s), "--timeout", "-1"], "timeout must be a positive number"),
+    "non-finite timeout": (lambda s, t: ["run", str(s), "--timeout", "nan"], "timeout must be a positive number"),
+    "huge budget": (lambda s, t: ["run", str(s), "--trials", "100000000"], "trials must be at most 1,000,000"),
+    "misspelled key": (lambda s, t: ["run", str(s), "--set", "max_epoch=3"], "did you mean 'max_epochs'?"),
+    "control character in the name": (
+        lambda s, t: ["run", str(s), "--set", 'name="a\\u0007b"'],
+        "holds a control character",
+    ),
+    "over-long name": (lambda s, t: ["run", str(s), "--study", "x" * 300], "at most 128 are allowed"),
     "unknown data setting": (lambda s, t: ["run", str(s), "--set", "data.colour=1"], "unknown [data] setting"),
 }
 
