@@ -89,13 +89,17 @@ def infer_task(y: Any, task: str | Task | None = None) -> Task:
 
 
 def _labels(y: Any, task: Task) -> tuple[np.ndarray, list[str]]:
-    """Targets as model targets: ``float32`` values, or class numbers and their names."""
+    """Targets as model targets: ``float32`` values, or class numbers and their names.
+
+    A column of targets (shape ``(n, 1)``) keeps its shape: metric objects such as
+    ``keras.metrics.BinaryCrossentropy`` want targets of the model output's rank.
+    """
     values = np.asarray(y).reshape(len(y), *np.shape(y)[1:])
     if task.kind == "regression":
         return values.astype(np.float32), []
     names = sorted(np.unique(values).tolist(), key=lambda v: (str(type(v)), v))
     index = {name: i for i, name in enumerate(names)}
-    codes = np.array([index[v] for v in values.reshape(-1).tolist()])
+    codes = np.array([index[v] for v in values.reshape(-1).tolist()]).reshape(values.shape)
     dtype = np.float32 if task.kind == "binary" else np.int32
     shown = [str(int(n)) if isinstance(n, float) and n.is_integer() else str(n) for n in names]
     return codes.astype(dtype), shown

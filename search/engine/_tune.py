@@ -56,8 +56,10 @@ def infer_direction(metric: str) -> str:
     Examples:
         >>> infer_direction("val_auc"), infer_direction("val_loss"), infer_direction("val_binary_accuracy")
         ('maximize', 'minimize', 'maximize')
+        >>> infer_direction("val_cross_entropy"), infer_direction("val_mean_absolute_error")
+        ('minimize', 'minimize')
     """
-    name = metric.removeprefix("val_").lower()
+    name = metric.removeprefix("val_").lower().replace("_", "")  # binary_crossentropy, cross_entropy
     if any(word in name for word in _LOWER_IS_BETTER):
         return "minimize"
     if any(word in name for word in _HIGHER_IS_BETTER):

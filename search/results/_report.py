@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
 __all__ = ["format_holdout", "list_studies", "study_summary"]
 
-_LABEL = 25  # width of the label column of a holdout report
+_LABEL = 28  # width of the label column of a holdout report ("precision (positive class)" and a space)
 
 
 def study_summary(study: optuna.Study) -> dict[str, Any]:
