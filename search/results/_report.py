@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from search.engine import best_by_group, default_storage, open_storage
+from search.engine import best_by_group, count_states, default_storage, open_storage
 
 if TYPE_CHECKING:
     import optuna
@@ -30,9 +30,7 @@ def study_summary(study: optuna.Study) -> dict[str, Any]:
         >>> summary["n_complete"], summary["best_value"], summary["best_trial"], summary["holdout_value"]
         (2, 0.9, 1, None)
     """
-    counts: dict[str, int] = {}
-    for trial in study.get_trials(deepcopy=False):
-        counts[trial.state.name] = counts.get(trial.state.name, 0) + 1
+    counts = count_states(study)
     summary: dict[str, Any] = {
         "study": study.study_name,
         "direction": study.direction.name.lower(),
