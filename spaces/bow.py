@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from search.data import NgramRows, Task, check_mode, represent
 from search.errors import InputError
-from search.models import check_bounds
+from search.models import Limit, check_bounds
 from spaces import mlp
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     import optuna
     import scipy.sparse as sp
 
-__all__ = ["DEFAULT_BOUNDS", "build", "check", "check_data", "features", "suggest"]
+__all__ = ["DEFAULT_BOUNDS", "LIMITS", "build", "check", "check_data", "features", "suggest"]
 
 DEFAULT_BOUNDS: dict[str, Any] = {
     **mlp.DEFAULT_BOUNDS,
@@ -45,6 +45,7 @@ DEFAULT_BOUNDS: dict[str, Any] = {
     "ngrams": [1, 2],
     "mode": ["multi-hot", "count", "tf-idf"],
 }
+LIMITS: dict[str, Limit] = {**mlp.LIMITS, "vocab_size": Limit(2, integer=True), "ngrams": Limit(1, integer=True)}
 _CHOICES = ("ngrams", "mode")
 _REPRESENTATION = ("vocab_size", *_CHOICES)
 
@@ -56,14 +57,15 @@ def suggest(trial: optuna.trial.BaseTrial, **bounds: Any) -> dict[str, Any]:
         trial: Any Optuna trial, ``optuna.trial.FixedTrial`` included.
         **bounds: Overrides of :data:`DEFAULT_BOUNDS`: ``vocab_size = [low, high]``
             (``[k, k]`` fixes it); lists of choices for ``ngrams`` and ``mode``;
-            the :mod:`spaces.mlp` bounds.
+            the :mod:`spaces.mlp` bounds; all within :data:`LIMITS`.
 
     Raises:
         search.InputError: Invalid bounds.
     """
     check(**{k: v for k, v in bounds.items() if k in _REPRESENTATION})
     choices = ("batch_size", "activation", *_CHOICES)
-    b = check_bounds(DEFAULT_BOUNDS, bounds, choices=choices, log=("vocab_size", "l1", "l2", "learning_rate"))
+    log = ("vocab_size", "l1", "l2", "learning_rate")
+    b = check_bounds(DEFAULT_BOUNDS, bounds, choices=choices, log=log, limits=LIMITS)
     representation = {"vocab_size": trial.suggest_int("vocab_size", *b.int_range("vocab_size"), log=True)}
     representation |= {name: trial.suggest_categorical(name, b.choices(name)) for name in _CHOICES}
     model = mlp.suggest(trial, **{k: v for k, v in bounds.items() if k not in _REPRESENTATION})

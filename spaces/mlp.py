@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 from search import models
 from search.data import Task
-from search.models import check_bounds, compile_for_task, output_layer
+from search.models import Limit, check_bounds, compile_for_task, output_layer
 
 if TYPE_CHECKING:
     import keras
     import optuna
 
-__all__ = ["DEFAULT_BOUNDS", "build", "suggest"]
+__all__ = ["DEFAULT_BOUNDS", "LIMITS", "build", "suggest"]
 
 DEFAULT_BOUNDS: dict[str, Any] = {
     "depth": [1, 3],
@@ -40,6 +40,19 @@ DEFAULT_BOUNDS: dict[str, Any] = {
     "learning_rate": [1e-4, 1e-2],
     "activation": ["relu"],
 }
+_RATE = Limit(0, 1, high_open=True)  # a dropout rate of 1 drops everything
+# What a study's bounds may hold at all: out of these, every trial would fail.
+LIMITS: dict[str, Limit] = {
+    "depth": Limit(1, integer=True),
+    "units": Limit(1, integer=True),
+    "taper": Limit(0, 1, low_open=True),
+    "input_dropout": _RATE,
+    "dropout": _RATE,
+    "l1": Limit(0),
+    "l2": Limit(0),
+    "batch_size": Limit(1, integer=True),
+    "learning_rate": Limit(0, low_open=True),
+}
 _MIN_UNITS = 2
 
 
@@ -49,7 +62,8 @@ def suggest(trial: optuna.trial.BaseTrial, **bounds: Any) -> dict[str, Any]:
     Args:
         trial: Any Optuna trial, ``optuna.trial.FixedTrial`` included.
         **bounds: Overrides of :data:`DEFAULT_BOUNDS` (``[low, high]`` ranges;
-            lists of choices for ``batch_size`` and ``activation``).
+            lists of choices for ``batch_size`` and ``activation``), within
+            :data:`LIMITS` (e.g. dropout rates in ``[0, 1)``).
 
     Returns:
         A JSON-able dict that :func:`build` and the trainer understand.
@@ -57,7 +71,9 @@ def suggest(trial: optuna.trial.BaseTrial, **bounds: Any) -> dict[str, Any]:
     Raises:
         search.InputError: Invalid bounds.
     """
-    b = check_bounds(DEFAULT_BOUNDS, bounds, choices=("batch_size", "activation"), log=("l1", "l2", "learning_rate"))
+    b = check_bounds(
+        DEFAULT_BOUNDS, bounds, choices=("batch_size", "activation"), log=("l1", "l2", "learning_rate"), limits=LIMITS
+    )
     depth = trial.suggest_int("depth", *b.int_range("depth"))
     units = trial.suggest_int("units", *b.int_range("units"), log=True)
     taper = trial.suggest_float("taper", *b.range("taper")) if depth > 1 else 1.0

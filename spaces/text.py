@@ -22,13 +22,13 @@ from typing import TYPE_CHECKING, Any
 from search import models
 from search.data import Task
 from search.errors import InputError
-from search.models import DEFAULT_TEXT_HANDLE, check_bounds, compile_for_task, load_text_module, output_layer
+from search.models import DEFAULT_TEXT_HANDLE, Limit, check_bounds, compile_for_task, load_text_module, output_layer
 
 if TYPE_CHECKING:
     import keras
     import optuna
 
-__all__ = ["DEFAULT_BOUNDS", "build", "check", "group", "suggest"]
+__all__ = ["DEFAULT_BOUNDS", "LIMITS", "build", "check", "group", "suggest"]
 
 DEFAULT_BOUNDS: dict[str, Any] = {
     "handle": [DEFAULT_TEXT_HANDLE],
@@ -40,18 +40,25 @@ DEFAULT_BOUNDS: dict[str, Any] = {
     "batch_size": [32, 64, 128, 256],
     "learning_rate": [1e-4, 3e-2],
 }
+# What a study's bounds may hold at all: out of these, every trial would fail.
+LIMITS: dict[str, Limit] = {
+    "depth": Limit(0, integer=True),  # 0: a linear model on the embedding
+    "units": Limit(1, integer=True),
+    "dropout": Limit(0, 1, high_open=True),
+    "l2": Limit(0),
+    "batch_size": Limit(1, integer=True),
+    "learning_rate": Limit(0, low_open=True),
+}
 _CHOICES = ("handle", "trainable", "batch_size")
 _MIN_UNITS = 2
 
 
 def _bounds(bounds: dict[str, Any]) -> Any:
-    b = check_bounds(DEFAULT_BOUNDS, bounds, choices=_CHOICES, log=("units", "l2", "learning_rate"))
+    b = check_bounds(DEFAULT_BOUNDS, bounds, choices=_CHOICES, log=("units", "l2", "learning_rate"), limits=LIMITS)
     if not all(isinstance(h, str) and h for h in b.choices("handle")):
         raise InputError(f"space bound 'handle' must list handle strings, got {b.values['handle']!r}")
     if not all(isinstance(t, bool) for t in b.choices("trainable")):
         raise InputError(f"space bound 'trainable' must list booleans, got {b.values['trainable']!r}")
-    if b.int_range("depth")[0] < 0:
-        raise InputError(f"space bound 'depth' must not be negative, got {b.values['depth']!r}")
     return b
 
 
@@ -62,7 +69,8 @@ def suggest(trial: optuna.trial.BaseTrial, **bounds: Any) -> dict[str, Any]:
         trial: Any Optuna trial, ``optuna.trial.FixedTrial`` included.
         **bounds: Overrides of :data:`DEFAULT_BOUNDS`: lists of choices for
             ``handle``, ``trainable`` and ``batch_size`` (a variable only when
-            the list has more than one entry), ``[low, high]`` for the rest.
+            the list has more than one entry), ``[low, high]`` for the rest; all
+            within :data:`LIMITS`.
 
     Returns:
         A JSON-able dict that :func:`build` and the trainer understand.

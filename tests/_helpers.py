@@ -54,3 +54,66 @@ def sqlite_rows(path: Path) -> list[str]:
     """Every row of every table of a SQLite file, as SQL text (for row-for-row comparisons)."""
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
         return list(conn.iterdump())
+
+
+def postgres_binary(name: str) -> str | None:
+    """A PostgreSQL server program (Debian's ``/usr/lib/postgresql/N/bin``, the newest), or ``None``."""
+    import glob
+    import shutil
+
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return found[-1] if found else shutil.which(name)
+
+
+class PostgresServer:
+    """A throw-away PostgreSQL cluster on loopback, in ``root``, with one database ``search``.
+
+    Made with ``initdb`` and run with ``pg_ctl`` (as the ``postgres`` user when this is
+    root: the server refuses to run as root). ``restart``/``stop``/``start`` act on
+    this cluster only.
+    """
+
+    def __init__(self, root: Path) -> None:
+        import shutil
+        import socket
+
+        initdb, pg_ctl = postgres_binary("initdb"), postgres_binary("pg_ctl")
+        if not initdb or not pg_ctl:
+            raise FileNotFoundError("PostgreSQL server not installed (apt-get install postgresql)")
+        self.root, self.pg_ctl = root, pg_ctl
+        self.run_as: list[str] = []
+        if os.geteuid() == 0:
+            shutil.chown(root, "postgres", "postgres")
+            self.run_as = ["runuser", "-u", "postgres", "--"]
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = int(s.getsockname()[1])
+        self.data = root / "data"
+        subprocess.run(
+            [*self.run_as, initdb, "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync"],
+            check=True,
+            capture_output=True,
+        )
+        self.options = f"-p {self.port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+        self.url = f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/search"
+
+    def _ctl(self, *args: str, check: bool = True) -> None:
+        subprocess.run(
+            [*self.run_as, self.pg_ctl, "-D", str(self.data), *args], check=check, capture_output=True, timeout=120
+        )
+
+    def start(self) -> None:
+        """Start the server and wait until it accepts connections."""
+        self._ctl("-o", self.options, "-l", str(self.root / "log"), "-w", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server (``fast``: roll back open transactions and close every connection)."""
+        self._ctl("-m", mode, "-w", "stop", check=mode != "immediate")
+
+    def create_database(self) -> None:
+        import psycopg2
+
+        conn = psycopg2.connect(host="127.0.0.1", port=self.port, user="postgres", dbname="postgres")
+        conn.autocommit = True
+        conn.cursor().execute("CREATE DATABASE search")
+        conn.close()

@@ -12,7 +12,7 @@ import pytest
 
 from search import Task
 from search.data import Dataset, register_loader
-from tests._helpers import CHROMIUM_ARGS
+from tests._helpers import CHROMIUM_ARGS, PostgresServer, postgres_binary
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("SEARCH_DATA_DIR") or REPO.parent / "shared" / "data")
@@ -150,56 +150,23 @@ def storage(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'studies.db'}"
 
 
-def _postgres_binary(name: str) -> str | None:
-    import glob
-    import shutil
-
-    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
-    return found[-1] if found else shutil.which(name)
-
-
 @pytest.fixture(scope="session")
 def postgres_url():
     """A real PostgreSQL server on loopback for the session (Debian's ``postgresql`` package)."""
     import shutil
-    import socket
-    import subprocess
     import tempfile
 
-    initdb, pg_ctl = _postgres_binary("initdb"), _postgres_binary("pg_ctl")
-    if not initdb or not pg_ctl:
+    if not postgres_binary("initdb") or not postgres_binary("pg_ctl"):
         pytest.skip("PostgreSQL server not installed (apt-get install postgresql)")
     pytest.importorskip("psycopg2")
     root = Path(tempfile.mkdtemp(prefix="search-pg-"))
-    run_as: list[str] = []
-    if os.geteuid() == 0:  # the server refuses to run as root
-        shutil.chown(root, "postgres", "postgres")
-        run_as = ["runuser", "-u", "postgres", "--"]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    data = root / "data"
-    subprocess.run(
-        [*run_as, initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"],
-        check=True,
-        capture_output=True,
-    )
-    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
-    subprocess.run(
-        [*run_as, pg_ctl, "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start"],
-        check=True,
-        capture_output=True,
-    )
+    server = PostgresServer(root)
+    server.start()
     try:
-        import psycopg2
-
-        conn = psycopg2.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres")
-        conn.autocommit = True
-        conn.cursor().execute("CREATE DATABASE search")
-        conn.close()
-        yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/search"
+        server.create_database()
+        yield server.url
     finally:
-        subprocess.run([*run_as, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
+        server.stop("immediate")
         shutil.rmtree(root, ignore_errors=True)
 
 

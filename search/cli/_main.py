@@ -17,6 +17,7 @@ from search.engine import (
     MemoryLimitReached,
     artifact_dir,
     artifact_store,
+    close_storages,
     default_storage,
     join_study,
     open_storage,
@@ -218,9 +219,18 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _check_port(host: str, port: int) -> None:
-    """Fail with one line, before anything is printed, if ``host:port`` cannot be served."""
+    """Fail with one line, before anything is printed, if ``host:port`` cannot be served.
+
+    Examples:
+        >>> _check_port("127.0.0.1", 70000)
+        Traceback (most recent call last):
+        ...
+        search.errors.InputError: port 70000 is out of range (1-65535)
+    """
     import socket
 
+    if not 0 < port < 65536:
+        raise InputError(f"port {port} is out of range (1-65535)")
     try:
         family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
         with socket.socket(family, kind, proto) as probe:
@@ -234,8 +244,8 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
     import optuna_dashboard
 
     url = args.storage or default_storage()
-    storage = open_storage(url, must_exist=True)
     _check_port(args.host, args.port)
+    storage = open_storage(url, must_exist=True)
     store = artifact_store(url)
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"optuna-dashboard for {url} (artifacts in {artifact_dir(url)})", file=sys.stderr)
@@ -449,3 +459,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SearchError as exc:
         print("error: " + " ".join(str(exc).split()), file=sys.stderr)  # always one line
         return 2 if isinstance(exc, InputError) else 1
+    finally:
+        close_storages()  # SQLite folds its -wal file into the database and removes it and the -shm file

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AUTO_MPG_COLUMNS",
+    "MAX_INPUTS",
     "coerce_columns",
     "load_auto_mpg",
     "load_csv",
@@ -49,6 +50,13 @@ TASKS = ("classification", "regression")
 AUTO_MPG_COLUMNS = ("mpg", "cylinders", "displacement", "horsepower", "weight", "acceleration", "year", "origin")
 # The fewest rows with a target that still give non-empty partial-train, validation and test parts.
 _MIN_ROWS = 10
+MAX_INPUTS = 10_000
+"""The most model inputs a table may give after one-hot encoding (numeric columns plus categories).
+
+Wider tables (thousands of columns, or an identifier column one-hot encoded into a
+category per row) are refused with the count, before anything is written.
+"""
+_SHOWN_COLUMNS = 20  # column names listed in a message, at most
 _SPLIT_SETTINGS = {"kind", "test_size", "validation_size"}
 _CSV_SETTINGS = _SPLIT_SETTINGS | {"path", "target", "task", "categorical", "drop", "na_values"}
 
@@ -108,24 +116,36 @@ def _category(value: Any) -> Any:
 
 
 def coerce_columns(frame: pd.DataFrame, numeric: list[str], categorical: list[str]) -> pd.DataFrame:
-    """Cast raw columns: ``numeric`` to float (unparsable cells missing), ``categorical`` to strings.
+    """Cast raw columns: ``numeric`` to float (unparsable and infinite cells missing), ``categorical`` to strings.
 
     The first step of every tabular preprocessing pipeline, so that rows typed by
     hand (``{"horsepower": "?", "origin": 1}``) are read like the CSV they came from.
+    The frame is built in one go (no column-by-column inserts), so wide tables
+    stay fast and pandas warns of no fragmentation.
 
     Examples:
         >>> import pandas as pd
         >>> coerce_columns(pd.DataFrame({"a": ["1", "?"], "b": [1.0, 2.0]}), ["a"], ["b"]).values.tolist()
         [[1.0, '1'], [nan, '2']]
+        >>> coerce_columns(pd.DataFrame({"a": [float("inf"), 2.0]}), ["a"], []).values.tolist()
+        [[nan], [2.0]]
     """
     import pandas as pd
 
-    out = pd.DataFrame(index=frame.index)
+    columns: dict[str, pd.Series] = {}
     for column in numeric:
-        out[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+        values = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+        columns[column] = values.where(np.isfinite(values))
     for column in categorical:
-        out[column] = pd.Series([_category(v) for v in frame[column].tolist()], index=frame.index, dtype=object)
-    return out
+        columns[column] = pd.Series([_category(v) for v in frame[column].tolist()], index=frame.index, dtype=object)
+    return pd.DataFrame(columns, index=frame.index, columns=[*numeric, *categorical])
+
+
+def _names(columns: Sequence[str]) -> str:
+    """Column names for a message: the first ``_SHOWN_COLUMNS``, then how many more."""
+    shown = ", ".join(map(str, columns[:_SHOWN_COLUMNS]))
+    more = len(columns) - _SHOWN_COLUMNS
+    return f"{shown}, ... ({more:,} more)" if more > 0 else shown
 
 
 def make_preprocessor(numeric: list[str], categorical: list[str]) -> Pipeline:
@@ -230,12 +250,12 @@ def tabular_dataset(
 
     columns = list(frame.columns)
     if target not in columns:
-        raise InputError(f"no column {target!r} in {source} (columns: {', '.join(columns)})")
+        raise InputError(f"no column {target!r} in {source} (columns: {_names(columns)})")
     if task not in TASKS:
         raise InputError(f"unknown task {task!r} for {source} (known: {', '.join(TASKS)})")
     unknown = [c for c in (*categorical, *drop) if c not in columns]
     if unknown:
-        raise InputError(f"no column(s) {', '.join(map(repr, unknown))} in {source} (columns: {', '.join(columns)})")
+        raise InputError(f"no column(s) {', '.join(map(repr, unknown))} in {source} (columns: {_names(columns)})")
     features = [c for c in columns if c != target and c not in drop]
     if not features:
         raise InputError(f"{source} has no feature column besides the target {target!r}")
@@ -255,7 +275,15 @@ def tabular_dataset(
                 f"target column {target!r} of {source} is not numeric{shown}; a regression target must be "
                 "(or use --task classification)"
             )
-        y = column.to_numpy(dtype=np.float32)
+        with np.errstate(over="ignore"):
+            y = column.to_numpy(dtype=np.float32)
+        infinite = ~np.isfinite(y)
+        if infinite.any():
+            example = column.to_numpy()[infinite][0]
+            raise InputError(
+                f"target column {target!r} of {source} has {int(infinite.sum())} non-finite or too large value(s) "
+                f"(e.g. {example!r}); a regression target must be finite numbers"
+            )
         task_obj = Task("regression")
         strata = None
     else:
@@ -281,6 +309,7 @@ def tabular_dataset(
         if c not in categorical and pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
     ]
     categories = [c for c in features if c not in numeric]
+    _check_width(frame, numeric, categories, source)
     rows = np.arange(len(frame))
     train, test = split_train_validation(
         strata if strata is not None else rows, validation_size=test_size, seed=seed, stratify=strata is not None
@@ -306,6 +335,32 @@ def tabular_dataset(
             "categorical": categories,
             "na_values": list(na_values),
         },
+    )
+
+
+def _check_width(frame: pd.DataFrame, numeric: list[str], categorical: list[str], source: str) -> None:
+    """Refuse a table that would give more than ``MAX_INPUTS`` model inputs after one-hot encoding.
+
+    Examples:
+        >>> import pandas as pd
+        >>> ids = pd.DataFrame({"id": [f"row{i}" for i in range(20_000)]})
+        >>> _check_width(ids, [], ["id"], "users.csv")
+        Traceback (most recent call last):
+        ...
+        search.errors.InputError: users.csv would give 20,000 model inputs after one-hot encoding ...
+    """
+    n_categories = frame[categorical].nunique(dropna=True) if categorical else None
+    total = len(numeric) + (int(n_categories.sum()) if n_categories is not None else 0)
+    if total <= MAX_INPUTS:
+        return
+    widest = ""
+    if n_categories is not None and len(n_categories):
+        top = n_categories.sort_values(ascending=False).head(3)
+        widest = "; most categories: " + ", ".join(f"{name!r} ({int(n):,})" for name, n in top.items())
+    raise InputError(
+        f"{source} would give {total:,} model inputs after one-hot encoding ({len(numeric):,} numeric column(s), "
+        f"{total - len(numeric):,} categories of {len(categorical):,} categorical column(s){widest}); at most "
+        f"{MAX_INPUTS:,} are allowed: leave columns out with [data] drop = [...] (--set data.drop=[...])"
     )
 
 

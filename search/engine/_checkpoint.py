@@ -6,6 +6,7 @@ import dataclasses
 import json
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -89,15 +90,20 @@ class TrialCheckpoints:
         self.folder = root / f"trial-{number}"
 
     def save(self, model: keras.Model, epoch: int, history: dict[str, list[float]], early: Any) -> None:
-        """Write the model (with optimizer state), history and early-stopping state of ``epoch``."""
+        """Write the model (with optimizer state), history and early-stopping state of ``epoch``.
+
+        Every file is written under a temporary name (``*.part.*``) in the folder and
+        renamed once all are complete, ``state.json`` last: the previous checkpoint
+        stays whole and loadable until the new one is. A write that fails (a full
+        disk) removes what it wrote, and re-raises.
+
+        Raises:
+            OSError: A file could not be written; the previous checkpoint is unchanged.
+        """
         self.folder.mkdir(parents=True, exist_ok=True)
         (self.folder / MARKER).touch()
         model_file = f"model-{epoch}.keras"
-        model.save(self.folder / model_file)
-        best_file = None
-        if early.best_weights is not None:
-            best_file = f"best-{epoch}.npz"
-            np.savez(self.folder / best_file, *early.best_weights)
+        best_file = None if early.best_weights is None else f"best-{epoch}.npz"
         state = {
             "epoch": epoch,
             "model": model_file,
@@ -110,12 +116,33 @@ class TrialCheckpoints:
                 "stopped_epoch": int(early.stopped_epoch),
             },
         }
-        tmp = self.folder / "state.json.tmp"
-        tmp.write_text(json.dumps(state))
-        os.replace(tmp, self.folder / "state.json")
-        for old in self.folder.iterdir():
-            if old.name not in (model_file, best_file, "state.json", MARKER):
+        final = [name for name in (model_file, best_file, "state.json") if name is not None]
+        parts = {name: self.folder / _part_name(name) for name in final}
+        try:
+            model.save(parts[model_file])
+            if best_file is not None:
+                np.savez(parts[best_file], *early.best_weights)
+            parts["state.json"].write_text(json.dumps(state))
+            for name in final:  # state.json last: it names the complete set
+                os.replace(parts[name], self.folder / name)
+        except BaseException:
+            kept = self._named_by_state()
+            for name in final:
+                parts[name].unlink(missing_ok=True)
+                if name not in kept and name != "state.json":
+                    (self.folder / name).unlink(missing_ok=True)
+            raise
+        for old in self.folder.iterdir():  # earlier epochs, and what a killed worker left half-written
+            if old.name not in (*final, MARKER):
                 old.unlink(missing_ok=True)
+
+    def _named_by_state(self) -> set[str]:
+        """The files that the current ``state.json`` names (nothing when there is none or it is unreadable)."""
+        try:
+            state = json.loads((self.folder / "state.json").read_text())
+        except (OSError, ValueError):
+            return set()
+        return {name for name in (state.get("model"), state.get("best_weights")) if isinstance(name, str)}
 
     def load(self) -> Checkpoint | None:
         """The last complete checkpoint, or ``None`` when there is none (or it is unreadable)."""
@@ -162,12 +189,43 @@ def resumable_early_stopping(state: dict[str, Any] | None, **kwargs: Any) -> ker
     return _Resumable(**kwargs)
 
 
-def checkpoint_callback(store: TrialCheckpoints, recorder: Any, early: Any) -> keras.callbacks.Callback:
-    """A callback that saves ``store`` after each epoch (after early stopping has updated)."""
+def checkpoint_callback(
+    store: TrialCheckpoints,
+    recorder: Any,
+    early: Any,
+    on_error: Callable[[int, OSError], None] | None = None,
+) -> keras.callbacks.Callback:
+    """A callback that saves ``store`` after each epoch (after early stopping has updated).
+
+    Args:
+        store: The trial's checkpoints.
+        recorder: The epoch recorder (its ``history``).
+        early: The early-stopping callback (its state is saved).
+        on_error: Called with the epoch and the error when a checkpoint cannot be
+            written (a full disk); training then goes on, and the previous
+            checkpoint stays the one a retry resumes from. Without it the error
+            stops training.
+    """
     import keras
 
     class _Save(keras.callbacks.Callback):
         def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-            store.save(self.model, epoch, recorder.history, early)
+            try:
+                store.save(self.model, epoch, recorder.history, early)
+            except OSError as exc:
+                if on_error is None:
+                    raise
+                on_error(epoch, exc)
 
     return _Save()
+
+
+def _part_name(name: str) -> str:
+    """The temporary name a checkpoint file is written under (Keras wants the ``.keras`` suffix kept).
+
+    Examples:
+        >>> _part_name("model-3.keras"), _part_name("state.json")
+        ('model-3.part.keras', 'state.part.json')
+    """
+    stem, dot, suffix = name.rpartition(".")
+    return f"{stem}.part{dot}{suffix}"

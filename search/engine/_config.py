@@ -1,21 +1,45 @@
-"""Declarative study definitions: TOML files in the ``studies`` package."""
+"""Declarative study definitions: TOML files in the ``studies`` package.
+
+A definition (with its ``--set`` overrides merged in) is validated against a
+declared schema (pydantic models, private to this module) before anything
+else happens: unknown keys (with the nearest valid name), types as written (no
+``"3"`` for ``3``), ranges (``trials`` 1 to 1,000,000, ``max_epochs`` 1 to
+10,000, ``patience`` 0 to 10,000, ``seed`` 0 to 2**32 - 1), finite numbers
+anywhere, and the key each table needs (``[data]`` a ``kind``, ``[space]`` a
+``module``, ``[sampler]`` and ``[pruner]`` a ``name``). ``patience`` is not
+bounded by ``max_epochs``: a patience at or above it only means that early
+stopping never ends a trial, and overriding ``max_epochs`` alone must keep a
+definition valid. Every problem is one :class:`search.InputError` line naming
+the file and the field as a dotted path.
+
+Examples:
+    >>> load_study_config("iris", space={"dropout": [0.0, float("inf")]})
+    Traceback (most recent call last):
+    ...
+    search.errors.InputError: studies/iris.toml: 'space.dropout.1' must be a finite number, got inf
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
 import importlib.resources
+import math
 import tomllib
 import unicodedata
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic_core import ErrorDetails
 
 from search.errors import InputError
 
 __all__ = ["StudyConfig", "available_studies", "check_name", "load_study_config"]
 
-_DIRECTIONS = ("maximize", "minimize")
-BACKENDS = ("tensorflow", "jax")
+_Backend = Literal["", "tensorflow", "jax"]  # "": whatever Keras is configured with
+BACKENDS: tuple[str, ...] = get_args(_Backend)[1:]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -169,12 +193,20 @@ def load_study_config(name_or_path: str | Path, **overrides: Any) -> StudyConfig
         **overrides: Top-level fields to replace, e.g. ``trials=10``; a dict value
             is merged into the table of that name (``data={"vocab_size": 2000}``).
 
+    Returns:
+        The validated definition.
+
     Raises:
-        InputError: Unknown study or an invalid definition.
+        InputError: Unknown study or an invalid definition, as one line naming the
+            file and the field (see :func:`_validate`).
 
     Examples:
         >>> load_study_config("imdb-bow", trials=5).trials
         5
+        >>> load_study_config("imdb-bow", budget={"max_epochs": 0})
+        Traceback (most recent call last):
+        ...
+        search.errors.InputError: studies/imdb-bow.toml: 'budget.max_epochs' must be at least 1, got 0
     """
     path = Path(name_or_path)
     if path.suffix == ".toml" and path.is_file():
@@ -194,94 +226,190 @@ def load_study_config(name_or_path: str | Path, **overrides: Any) -> StudyConfig
     for key, value in overrides.items():
         if value is None:
             continue
-        if isinstance(value, dict):
-            raw[key] = {**raw.get(key, {}), **value}
-        else:
-            raw[key] = value
+        table = raw.get(key)
+        # A table given where the definition has none (or has a value) replaces it: the schema then says what is wrong.
+        raw[key] = {**table, **value} if isinstance(value, dict) and isinstance(table, dict) else value
     return _validate(raw, source)
 
 
-_TOP_KEYS = (
-    "name",
-    "description",
-    "metric",
-    "direction",
-    "monitor",
-    "seed",
-    "backend",
-    "data",
-    "space",
-    "sampler",
-    "pruner",
-    "budget",
-    "trials",
-    "max_epochs",
-    "patience",
-    "enqueue",
-)
-_BUDGET_KEYS = ("trials", "max_epochs", "patience", "monitor")
+MAX_TRIALS = 1_000_000  # a budget beyond any study; a typo (an extra zero or two) is refused
+MAX_EPOCHS = 10_000
+MAX_SEED = 2**32 - 1  # NumPy's seeds (the data split, the samplers) stop here
 
 
-def _refuse_unknown(keys: Any, known: tuple[str, ...], where: str) -> None:
-    """One line for a key the definition does not have, with the nearest valid name."""
-    for key in keys:
-        if key not in known:
-            near = difflib.get_close_matches(str(key), known, n=1)
-            hint = f" (did you mean {near[0]!r}?)" if near else f" (known: {', '.join(known)})"
-            raise InputError(f"{where}: unknown key {key!r}{hint}")
+class _Schema(BaseModel):
+    """A table of the definition: typed as written (no ``"3"`` for ``3``), unknown keys refused."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class _Options(BaseModel):
+    """A table of options of its own (a loader's, a sampler's...): one key required, the others passed on."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+
+_Text = Annotated[str, Field(min_length=1)]
+_Trials = Annotated[int, Field(ge=1, le=MAX_TRIALS)]
+_Epochs = Annotated[int, Field(ge=1, le=MAX_EPOCHS)]
+# Not bounded by max_epochs: overriding max_epochs alone (--set max_epochs=2) must keep a definition valid;
+# a patience at or above max_epochs only means that early stopping never ends a trial.
+_Patience = Annotated[int, Field(ge=0, le=MAX_EPOCHS)]
+
+
+class _Data(_Options):
+    kind: _Text
+
+
+class _Space(_Options):
+    module: _Text
+
+
+class _Named(_Options):
+    name: _Text
+
+
+class _Budget(_Schema):
+    trials: _Trials | None = None
+    max_epochs: _Epochs | None = None
+    patience: _Patience | None = None
+    monitor: _Text | None = None
+
+
+class _Definition(_Schema):
+    """A study definition as written; :meth:`config` resolves the defaults and the ``[budget]`` table."""
+
+    name: Annotated[str, BeforeValidator(check_name)]
+    description: str = ""
+    metric: _Text
+    direction: Literal["maximize", "minimize"]
+    monitor: _Text | None = None
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED)] = 0
+    backend: _Backend = ""
+    data: _Data
+    space: _Space
+    sampler: _Named = _Named(name="TPESampler")
+    pruner: _Named = _Named(name="MedianPruner")
+    budget: _Budget = _Budget()
+    trials: _Trials | None = None
+    max_epochs: _Epochs | None = None
+    patience: _Patience | None = None
+    enqueue: list[Annotated[dict[str, Any], Field(min_length=1)]] = []
+
+    def config(self) -> StudyConfig:
+        """The :class:`StudyConfig`: a top-level budget field wins over the same one in ``[budget]``."""
+
+        def budget(key: str, default: Any) -> Any:
+            for value in (getattr(self, key), getattr(self.budget, key)):
+                if value is not None:
+                    return value
+            return default
+
+        return StudyConfig(
+            name=self.name,
+            metric=self.metric,
+            direction=self.direction,
+            seed=self.seed,
+            data=self.data.model_dump(),
+            space=self.space.model_dump(),
+            sampler=self.sampler.model_dump(),
+            pruner=self.pruner.model_dump(),
+            trials=budget("trials", 20),
+            max_epochs=budget("max_epochs", 20),
+            patience=budget("patience", 3),
+            description=self.description,
+            monitor=budget("monitor", ""),
+            backend=self.backend,
+            enqueue=self.enqueue,
+        )
+
+
+# What follows the field's name in a message, for each kind of pydantic error (or a field's own kind of error);
+# ", got <value>" is added.
+_MESSAGES: dict[str | tuple[str, str], str] = {
+    "dict_type": "must be a table",
+    "model_type": "must be a table",
+    "list_type": "must be a list",
+    "int_type": "must be an integer",
+    "string_type": "must be a string",
+    "string_too_short": "must be a non-empty string",
+    "too_short": "must not be empty",
+    "literal_error": "must be one of {expected}",
+    "greater_than_equal": "must be at least {ge:,}",
+    "less_than_equal": "must be at most {le:,}",
+    ("enqueue", "list_type"): "must be [[enqueue]] tables of parameter values",
+}
 
 
 def _validate(raw: dict[str, Any], source: str) -> StudyConfig:
-    _refuse_unknown(raw, _TOP_KEYS, source)
-    budget = raw.pop("budget", {})
-    if not isinstance(budget, dict):
-        raise InputError(f"{source}: [budget] must be a table")
-    _refuse_unknown(budget, _BUDGET_KEYS, f"{source}: [budget]")
-    fields = {
-        "name": raw.get("name"),
-        "metric": raw.get("metric"),
-        "direction": raw.get("direction"),
-        "seed": raw.get("seed", 0),
-        "data": raw.get("data", {}),
-        "space": raw.get("space", {}),
-        "sampler": raw.get("sampler", {"name": "TPESampler"}),
-        "pruner": raw.get("pruner", {"name": "MedianPruner"}),
-        "trials": raw.get("trials", budget.get("trials", 20)),
-        "max_epochs": raw.get("max_epochs", budget.get("max_epochs", 20)),
-        "patience": raw.get("patience", budget.get("patience", 3)),
-        "description": raw.get("description", ""),
-        "monitor": raw.get("monitor", budget.get("monitor", "")),
-        "backend": raw.get("backend", ""),
-        "enqueue": raw.get("enqueue", []),
-    }
+    """The :class:`StudyConfig` of a definition, or its first problem as one :class:`InputError` line.
+
+    An unknown key is reported before any other problem: a misspelled key also
+    makes the real one missing, and the spelling is what to fix.
+
+    Examples:
+        >>> _validate({"name": "x", "metric": "val_loss", "direction": "minimize", "data": {"kind": "iris"},
+        ...            "space": {"module": "spaces.mlp"}, "budget": {"trials": 5}}, "x.toml").trials
+        5
+        >>> _validate({"name": "x", "metric": "val_loss", "direction": "up"}, "x.toml")
+        Traceback (most recent call last):
+        ...
+        search.errors.InputError: x.toml: 'direction' must be one of 'maximize' or 'minimize', got 'up'
+        >>> _validate({"name": "x", "metric": "val_loss", "direction": "minimize", "data": {"kind": "iris"},
+        ...            "space": {"module": "spaces.mlp", "dropout": [0.0, float("nan")]}}, "x.toml")
+        Traceback (most recent call last):
+        ...
+        search.errors.InputError: x.toml: 'space.dropout.1' must be a finite number, got nan
+    """
+    for where, value in _numbers(raw):
+        if not math.isfinite(value):
+            raise InputError(f"{source}: {where!r} must be a finite number, got {value!r}")
     try:
-        check_name(fields["name"])
-    except InputError as exc:
-        raise InputError(f"{source}: 'name': {exc}") from None
-    if not isinstance(fields["metric"], str) or not fields["metric"]:
-        raise InputError(f"{source}: 'metric' must be a non-empty string")
-    if not isinstance(fields["monitor"], str):
-        raise InputError(f"{source}: 'monitor' must be a metric name, got {fields['monitor']!r}")
-    if fields["backend"] not in ("", *BACKENDS):
-        raise InputError(f"{source}: 'backend' must be one of {BACKENDS} (or empty), got {fields['backend']!r}")
-    if fields["direction"] not in _DIRECTIONS:
-        raise InputError(f"{source}: 'direction' must be one of {_DIRECTIONS}, got {fields['direction']!r}")
-    for key in ("data", "space", "sampler", "pruner"):
-        if not isinstance(fields[key], dict):
-            raise InputError(f"{source}: [{key}] must be a table")
-    if "kind" not in fields["data"]:
-        raise InputError(f"{source}: [data] needs a 'kind'")
-    if "module" not in fields["space"]:
-        raise InputError(f"{source}: [space] needs a 'module'")
-    if not isinstance(fields["enqueue"], list) or not all(isinstance(e, dict) and e for e in fields["enqueue"]):
-        raise InputError(f"{source}: 'enqueue' must be [[enqueue]] tables of parameter values")
-    for key in ("sampler", "pruner"):
-        if "name" not in fields[key]:
-            raise InputError(f"{source}: [{key}] needs a 'name'")
-    for key in ("seed", "trials", "max_epochs", "patience"):
-        value = fields[key]
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise InputError(f"{source}: {key!r} must be a non-negative integer, got {value!r}")
-    if fields["trials"] < 1 or fields["max_epochs"] < 1:
-        raise InputError(f"{source}: 'trials' and 'max_epochs' must be at least 1")
-    return StudyConfig(**fields)
+        return _Definition.model_validate(raw).config()
+    except ValidationError as exc:
+        errors = exc.errors()
+        first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+        raise InputError(_one_line(first, source)) from None
+
+
+def _numbers(value: Any, where: str = "") -> Iterator[tuple[str, float]]:
+    """Every float anywhere in ``value`` (tables and lists included), with its dotted place."""
+    if isinstance(value, float):
+        yield where, value
+    elif isinstance(value, dict | list):
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            yield from _numbers(item, f"{where}.{key}" if where else str(key))
+
+
+def _one_line(error: ErrorDetails, source: str) -> str:
+    """One line for one pydantic error: the file, the field as a dotted path, what it must be and what it was."""
+    loc = tuple(str(part) for part in error["loc"])
+    where = ".".join(loc)
+    kind, ctx = error["type"], error.get("ctx", {})
+    if kind == "extra_forbidden":
+        model: type[BaseModel] = _Definition
+        for part in loc[:-1]:  # unknown keys are refused in _Schema tables, which nest _Schema tables only
+            model = model.model_fields[part].annotation  # type: ignore[assignment]
+        known = tuple(model.model_fields)
+        near = difflib.get_close_matches(loc[-1], known, n=1)
+        hint = f" (did you mean {near[0]!r}?)" if near else f" (known: {', '.join(known)})"
+        table = "".join(f": [{part}]" for part in loc[:-1])
+        return f"{source}{table}: unknown key {loc[-1]!r}{hint}"
+    if kind == "missing":
+        return f"{source}: {where!r} is required"
+    if kind == "value_error":  # a validator's own message (check_name's)
+        return f"{source}: {where!r}: {ctx['error']}"
+    got = _shown(error["input"])
+    if kind == "less_than_equal" and loc[-1] == "trials":  # the --trials flag's own message, whichever way it came
+        return f"{source}: {where!r} is too large: trials must be at most {MAX_TRIALS:,}, got {got}"
+    template = _MESSAGES.get((where, kind)) or _MESSAGES.get(kind)
+    message = template.format(**ctx) if template else error["msg"].replace("Input should be", "must be")
+    return f"{source}: {where!r} {message}, got {got}"
+
+
+def _shown(value: Any) -> str:
+    """A value as a message shows it: large whole numbers with thousands separators."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return repr(value)

@@ -28,6 +28,7 @@ from search.models import (
     example_shape,
     fit_arguments,
     free_memory,
+    freeze_long_lived,
     set_seed,
 )
 
@@ -124,6 +125,7 @@ class Objective:
         import keras
         from optuna_integration import KerasPruningCallback
 
+        freeze_long_lived()
         config, data = self.config, self.data
         trial.set_user_attr("worker", worker_identity())
         trial.set_user_attr("backend", keras.backend.backend())
@@ -160,7 +162,7 @@ class Objective:
         )
         callbacks = [recorder, keras.callbacks.TerminateOnNaN(), early, _stop_on_signal()]
         if store is not None:
-            callbacks.append(checkpoint_callback(store, recorder, early))
+            callbacks.append(checkpoint_callback(store, recorder, early, on_error=_checkpoint_failed(trial)))
         callbacks.append(KerasPruningCallback(trial, config.metric))
         try:
             if resumed is None:
@@ -286,6 +288,29 @@ def _stop_on_signal() -> Any:
                 raise Stopped(signum)
 
     return StopOnSignal()
+
+
+def _checkpoint_failed(trial: optuna.trial.Trial) -> Callable[[int, OSError], None]:
+    """What to do when an epoch's checkpoint cannot be written (a full disk): go on without it.
+
+    The trial keeps training; its previous checkpoint (if any) stays the one a retry
+    would resume from. The reason is kept in the user attribute ``checkpoint_error``
+    and logged, once per trial, on one line.
+    """
+    logged = False
+
+    def failed(epoch: int, exc: OSError) -> None:
+        nonlocal logged
+        reason = f"epoch {epoch + 1}: {exc.strerror or exc}"
+        with contextlib.suppress(Exception):  # the storage may be unreachable too: training goes on regardless
+            trial.set_user_attr("checkpoint_error", reason[:500])
+        if not logged:
+            logged = True
+            logging.getLogger("search").warning(
+                "trial %d: checkpoint not written (%s); the trial goes on without it", trial.number, reason
+            )
+
+    return failed
 
 
 def _retried_chain(study: optuna.Study, user_attrs: dict[str, Any]) -> list[int]:

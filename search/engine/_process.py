@@ -18,6 +18,7 @@ import optuna
 from search.engine._optimize import MemoryLimitReached
 from search.engine._run import RESTART_EXIT_STATUS, join_study
 from search.engine._signals import stop_on_signals
+from search.engine._storage import close_storages
 from search.errors import InputError, SearchError
 
 __all__ = ["main"]
@@ -38,6 +39,8 @@ def main(argv: list[str]) -> int:
     except SearchError as exc:
         print("error: " + " ".join(str(exc).split()), file=sys.stderr)
         return 2 if isinstance(exc, InputError) else 1
+    finally:
+        close_storages()  # SQLite folds its -wal file into the database and removes it and the -shm file
     return 0
 
 

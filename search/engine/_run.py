@@ -124,7 +124,12 @@ def run_study(
     if isinstance(name, StudyConfig):
         config = name.replace(trials=n_trials) if n_trials is not None else name
     else:
-        config = load_study_config(name, **changes)
+        try:
+            config = load_study_config(name, **changes)
+        except UnicodeDecodeError as exc:  # a definition file saved in another encoding (latin-1, say)
+            raise InputError(
+                f"study definition {name} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})"
+            ) from None
     if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
         raise InputError(f"timeout must be a positive number of seconds, got {timeout}")
     if config.trials > MAX_TRIALS:
@@ -157,15 +162,17 @@ def run_study(
             print(f"queued {queued} parameter set(s) of the definition to try first", file=sys.stderr)
 
     deadline = None if timeout is None else time.monotonic() + timeout
-    if workers > 1 or memory_limit_mb is not None or not in_process:
+    # With the budget reached nothing trains (and the stored definition was left as it was): no worker starts.
+    done = count_finished(study) >= config.trials
+    if not done and (workers > 1 or memory_limit_mb is not None or not in_process):
         del data  # each worker process loads its own copy
         _run_workers(
             study, config, url, workers=workers, deadline=deadline, memory_limit_mb=memory_limit_mb, show=show_progress
         )
-    else:
+    elif not done:
         _work(study, config, space, data, url, deadline=deadline, show_progress=show_progress)
     groups = best_by_group(study)
-    if groups:  # e.g. frozen vs fine-tuned embeddings, kept on the study for the dashboard
+    if groups and study.user_attrs.get("best_by_group") != groups:  # e.g. frozen vs fine-tuned embeddings
         study.set_user_attr("best_by_group", groups)
     return study
 
@@ -234,9 +241,10 @@ def join_study(
         if n_trials < 1:
             raise InputError(f"--trials must be at least 1, got {n_trials}")
         config = config.replace(trials=n_trials)
-        study.set_user_attr("config", dict(study.user_attrs["config"], trials=n_trials))
     space = study_space(config, url)
     data = load_search_data(study_data(config, url), seed=config.seed)
+    if n_trials is not None and study.user_attrs["config"].get("trials") != n_trials:  # stored once all checks passed
+        study.set_user_attr("config", dict(study.user_attrs["config"], trials=n_trials))
     deadline = None if timeout is None else time.monotonic() + timeout
     _work(
         study, config, space, data, url, deadline=deadline, show_progress=show_progress, memory_limit_mb=memory_limit_mb

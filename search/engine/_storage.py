@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import tempfile
@@ -20,7 +21,9 @@ if TYPE_CHECKING:
 __all__ = [
     "artifact_dir",
     "artifact_store",
+    "check_artifacts_writable",
     "check_storage",
+    "close_storages",
     "default_storage",
     "open_storage",
     "sqlite_path",
@@ -66,42 +69,201 @@ def sqlite_path(url: str) -> Path | None:
     return Path(parsed.database)
 
 
-def check_storage(url: str, *, must_exist: bool = False) -> None:
-    """Check a storage URL without writing anything.
+CHECK_TIMEOUT_S = 5.0
+"""How long the checks wait for another process's lock on a SQLite database before refusing it.
 
-    For SQLite: the folder exists, and an existing file is a SQLite database that
-    is empty or holds Optuna's tables. Other back ends are checked on connect.
+The trials themselves wait up to two minutes (another worker writing); a check
+that only reads or probes the database should not hang for minutes.
+"""
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def check_storage(url: str, *, must_exist: bool = False) -> None:
+    """Check a storage URL without writing anything (and without leaving ``-wal``/``-shm`` files).
+
+    For SQLite: the folder exists and can be written; an existing file is a sound
+    SQLite database (``PRAGMA quick_check``) that is empty or holds Optuna's
+    tables, can be written, and is not locked by another process for longer than
+    ``CHECK_TIMEOUT_S`` seconds. Other back ends are checked on connect.
 
     Raises:
         InputError: One line naming the problem.
+
+    Examples:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> check_storage(f"sqlite:///{folder}/studies.db")  # a new database: its folder can be written
+        >>> _ = (folder / "notes.db").write_bytes(_SQLITE_HEADER + bytes(100))  # a header, then zeros
+        >>> check_storage(f"sqlite:///{folder}/notes.db")
+        Traceback (most recent call last):
+        ...
+        search.errors.InputError: .../notes.db is not a study database (corrupt or truncated: ...)
+        >>> check_storage("sqlite:////etc/passwd/studies.db")
+        Traceback (most recent call last):
+        ...
+        search.errors.InputError: cannot create study database /etc/passwd/studies.db: /etc/passwd is not a folder
     """
     path = sqlite_path(url)
     if path is None:
         _check_driver(url)
         return
-    if not path.exists():
+    try:
+        exists = path.exists()
+    except OSError as exc:  # e.g. a name too long
+        raise InputError(f"cannot use study database {path}: {exc.strerror or exc}") from None
+    if not exists:
         if must_exist:
             raise InputError(f"no study database at {path}")
-        if not path.parent.is_dir() and path.parent != home_dir():
-            raise InputError(f"cannot create study database {path}: folder {path.parent} does not exist")
+        _check_new_file(path)
         return
     if not path.is_file():
         raise InputError(f"{path} is not a study database (not a file)")
     try:
         with path.open("rb") as handle:
-            header = handle.read(16)
+            header = handle.read(100)
     except OSError as exc:
         raise InputError(f"cannot read study database {path}: {exc.strerror}") from None
-    if header and header != b"SQLite format 3\x00":
+    if header and not header.startswith(_SQLITE_HEADER):
         raise InputError(f"{path} is not a study database (not a SQLite file)")
     if header:
-        try:
-            with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
-                tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        except sqlite3.DatabaseError as exc:
-            raise InputError(f"{path} is not a study database ({exc})") from None
+        tables = _read_tables(path, wal=len(header) > 19 and header[18:20] == b"\x02\x02")
         if tables and not {"studies", "version_info"} <= tables:
             raise InputError(f"{path} is not a study database (it has no Optuna tables)")
+    _check_writable(path)
+    if header:
+        _check_not_locked(path, wal=len(header) > 19 and header[18:20] == b"\x02\x02")
+
+
+def _check_new_file(path: Path) -> None:
+    """A database file can be created at ``path`` (the default folder is created when missing)."""
+    folder = path.parent
+    if folder == home_dir() and not folder.exists():
+        return
+    try:
+        is_dir, exists = folder.is_dir(), folder.exists()
+    except OSError as exc:
+        raise InputError(f"cannot create study database {path}: {exc.strerror or exc}") from None
+    if not exists:
+        # a path through a file (/etc/passwd/x.db): exists() is False for the folder, but a parent is a file
+        blocker = next((p for p in folder.parents if p.exists()), None)
+        if blocker is not None and not blocker.is_dir():
+            raise InputError(f"cannot create study database {path}: {blocker} is not a folder")
+        raise InputError(f"cannot create study database {path}: folder {folder} does not exist")
+    if not is_dir:
+        raise InputError(f"cannot create study database {path}: {folder} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(f"cannot create study database {path}: folder {folder} is read-only")
+
+
+def _read_tables(path: Path, *, wal: bool) -> set[str]:
+    """The tables of a SQLite file, read without writing and without leaving files beside it.
+
+    A WAL database that no process has open (no ``-shm`` file) is read as
+    ``immutable``: a plain read-only connection would leave ``-wal`` and ``-shm``
+    files behind (a ``-wal`` file left by a process that ended without closing
+    the database stays as it is, unread). Every page is read (``PRAGMA quick_check``), so a corrupt or
+    truncated file is refused here rather than half-way through a command.
+    """
+    idle = wal and not Path(f"{path}-shm").exists()
+    uri = f"file:{_quote(path)}?mode=ro" + ("&immutable=1" if idle else "")
+    try:
+        conn = sqlite3.connect(uri, uri=True, timeout=CHECK_TIMEOUT_S)
+        try:
+            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            problems = [row[0] for row in conn.execute("PRAGMA quick_check(1)")]
+        finally:
+            conn.close()
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise InputError(_locked(path)) from None
+        raise InputError(f"cannot read study database {path}: {exc}") from None
+    except sqlite3.DatabaseError as exc:
+        raise InputError(f"{path} is not a study database (corrupt or truncated: {exc})") from None
+    if problems != ["ok"]:
+        raise InputError(f"{path} is not a study database (corrupt or truncated: {problems[0]})")
+    return tables
+
+
+def _check_writable(path: Path) -> None:
+    """The database file and its folder (for SQLite's journal or ``-wal`` files) can be written."""
+    if not os.access(path, os.W_OK):
+        raise InputError(f"cannot write study database {path}: the file is read-only")
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise InputError(
+            f"cannot write study database {path}: its folder {path.parent} is read-only "
+            "(SQLite writes its journal beside the database)"
+        )
+
+
+def _check_not_locked(path: Path, *, wal: bool) -> None:
+    """No other process keeps the database locked for writing longer than ``CHECK_TIMEOUT_S``.
+
+    A rollback-journal database is probed with ``BEGIN IMMEDIATE`` and a rollback,
+    which writes nothing. A WAL database is not opened for writing here (closing
+    the last connection would checkpoint its ``-wal`` file into the database):
+    the write lock SQLite keeps in its ``-shm`` file is only queried (``F_GETLK``).
+    """
+    if wal:
+        _wait_for_wal_writer(path)
+        return
+    try:
+        conn = sqlite3.connect(f"file:{_quote(path)}?mode=rw", uri=True, timeout=CHECK_TIMEOUT_S, isolation_level=None)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("ROLLBACK")
+        finally:
+            conn.close()
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise InputError(_locked(path)) from None
+        raise InputError(f"cannot write study database {path}: {exc}") from None
+    except sqlite3.DatabaseError as exc:
+        raise InputError(f"{path} is not a study database (corrupt or truncated: {exc})") from None
+
+
+_WAL_WRITE_LOCK = 120  # the byte of the -shm file that SQLite's WAL writer locks (WALINDEX_LOCK_OFFSET)
+
+
+def _wait_for_wal_writer(path: Path) -> None:
+    """Refuse a WAL database whose write lock another process holds for ``CHECK_TIMEOUT_S`` seconds."""
+    import fcntl
+    import struct
+    import time
+
+    shm = Path(f"{path}-shm")
+    if not shm.exists() or not hasattr(fcntl, "F_GETLK"):
+        return  # open in no process (or not a POSIX system): nobody holds the lock
+    deadline = time.monotonic() + CHECK_TIMEOUT_S
+    try:
+        fd = os.open(shm, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        while True:
+            query = struct.pack("hhqqi", fcntl.F_WRLCK, os.SEEK_SET, _WAL_WRITE_LOCK, 1, 0)
+            if struct.unpack("hhqqi", fcntl.fcntl(fd, fcntl.F_GETLK, query))[0] == fcntl.F_UNLCK:
+                return
+            if time.monotonic() > deadline:
+                raise InputError(_locked(path))
+            time.sleep(0.1)
+    except OSError:
+        return  # the lock cannot be queried: the trials' own 2-minute wait applies
+    finally:
+        os.close(fd)
+
+
+def _locked(path: Path) -> str:
+    return (
+        f"study database {path} is locked by another process (still locked after {CHECK_TIMEOUT_S:g} s); "
+        "try again once it is done"
+    )
+
+
+def _quote(path: Path) -> str:
+    """``path`` for a ``file:`` URI (``?`` and ``#`` in a name would start the query)."""
+    from urllib.parse import quote
+
+    return quote(str(path.absolute()))
 
 
 def _check_driver(url: str) -> None:
@@ -135,6 +297,8 @@ def open_storage(
     import optuna
     from sqlalchemy.exc import SQLAlchemyError
 
+    from search.engine._reconnect import ReconnectingStorage  # loads optuna: imported here, as optuna is
+
     check_storage(url, must_exist=must_exist)
     engine_kwargs: dict[str, Any] = {}
     path = sqlite_path(url)
@@ -144,21 +308,45 @@ def open_storage(
         engine_kwargs["connect_args"] = {"timeout": 120}
     if path is not None:
         _use_wal()
+    else:  # a server: replace connections that a restart closed; calls wait for it to come back (_reconnect.py)
+        engine_kwargs["pool_pre_ping"] = True
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(
+            storage = ReconnectingStorage(
                 url,
                 engine_kwargs=engine_kwargs,
                 heartbeat_interval=HEARTBEAT_INTERVAL_S,
                 grace_period=GRACE_PERIOD_S,
                 heartbeat_stale_trial_callback=failed_trial_callback,
             )
+        _OPENED.append(storage)
+        return storage
     except SQLAlchemyError as exc:
         detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         raise InputError(f"cannot open storage {url}: {detail}") from None
     except (RuntimeError, ValueError, ImportError) as exc:
         raise InputError(f"cannot open storage {url}: {str(exc).splitlines()[0]}") from None
+
+
+# Storages opened by this process, closed by close_storages() when a command refuses its input.
+_OPENED: list[optuna.storages.RDBStorage] = []
+
+
+def close_storages() -> None:
+    """Close every storage this process opened: SQLite then removes the ``-wal``/``-shm`` files it made.
+
+    Called when a command refuses its input after it opened the storage (e.g. a
+    study name that is not in it), so that the refusal leaves no file behind.
+
+    Examples:
+        >>> close_storages()  # nothing open: nothing to do
+    """
+    while _OPENED:
+        storage = _OPENED.pop()
+        with contextlib.suppress(Exception):
+            storage.remove_session()
+            storage.engine.dispose()
 
 
 _WAL_SET = False
@@ -204,6 +392,37 @@ def artifact_dir(url: str) -> Path:
     if path is not None:
         return path.with_name(path.name + ".artifacts")
     return home_dir() / "artifacts" / settings_key({"url": url})
+
+
+def check_artifacts_writable(url: str, files: tuple[str, ...] = ()) -> None:
+    """Check, before any work, that the artifact folder of ``url`` (or the folder it will be made in) can be written.
+
+    Args:
+        url: The storage URL.
+        files: Paths inside the artifact folder that will be written; those that
+            exist must be writable files, and their folders writable.
+
+    Raises:
+        search.InputError: One line naming the folder or file that cannot be written.
+
+    Examples:
+        >>> import tempfile
+        >>> check_artifacts_writable(f"sqlite:///{tempfile.mkdtemp()}/studies.db", ("models/x.keras",))
+        >>> check_artifacts_writable("sqlite:////etc/passwd/studies.db")
+        Traceback (most recent call last):
+        ...
+        search.errors.InputError: cannot write the study's artifacts in /etc/passwd/studies.db.artifacts: ...
+    """
+    root = artifact_dir(url)
+    targets = [root / relative for relative in files] or [root / "x"]
+    for target in targets:
+        if target.exists() and not (target.is_file() and os.access(target, os.W_OK)):
+            raise InputError(f"cannot write the study's artifacts: {target} is read-only or not a file")
+        folder = next((p for p in target.parents if p.exists()), None)
+        if folder is None or not folder.is_dir():
+            raise InputError(f"cannot write the study's artifacts in {root}: {folder} is not a folder")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise InputError(f"cannot write the study's artifacts in {root}: folder {folder} is read-only")
 
 
 def write_artifact(url: str, relative: str, blob: bytes) -> Path:

@@ -370,6 +370,8 @@ def open_study(
             f"study {config.name!r} was started with a different definition ({what}); "
             "use another study name, or --allow-changes to resume anyway"
         )
+    if count_finished(study) >= config.trials:
+        return study  # the budget is reached: nothing trains, so the stored definition stays as it was
     if differing:
         study.set_user_attr("definition", current)
     if study.user_attrs.get("config") != _jsonable(config.__dict__):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from search.models._build import Bounds, check_bounds, compile_for_task, output_layer
+from search.models._build import Bounds, Limit, check_bounds, compile_for_task, output_layer
 from search.models._embeddings import (
     DEFAULT_TEXT_HANDLE,
     TextModule,
@@ -39,6 +39,7 @@ from search.models._training import (
     example_shape,
     fit_arguments,
     free_memory,
+    freeze_long_lived,
     set_seed,
     use_backend,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "FunctionSpace",
     "HubTextEmbedding",
     "InputDropout",
+    "Limit",
     "LoadedSpace",
     "Space",
     "SpaceHooks",
@@ -66,6 +68,7 @@ __all__ = [
     "export_text_embedding",
     "fit_arguments",
     "free_memory",
+    "freeze_long_lived",
     "import_hub",
     "load_model",
     "load_space",

@@ -15,6 +15,7 @@ from search.data import HoldoutData, Task, load_holdout_data, name_key
 from search.engine import (
     artifact_dir,
     artifact_store,
+    check_artifacts_writable,
     check_trusted,
     load_study,
     publish_holdout_note,
@@ -35,7 +36,7 @@ from search.models import (
     set_seed,
     use_backend,
 )
-from search.results._predictor import Predictor
+from search.results._predictor import PREPROCESSING_SUFFIX, Predictor, file_sha256
 
 if TYPE_CHECKING:
     import optuna
@@ -120,11 +121,12 @@ def evaluate_holdout(
     Returns:
         The metrics (see :func:`holdout_metrics`) plus ``task``, ``metric``, ``loss``,
         ``trial``, ``epochs``, ``model_path``, ``artifact_id``, ``computed_at``; with
-        preprocessing, ``preprocessing_path`` and ``preprocessing_artifact_id``; for
+        preprocessing, ``preprocessing_path``, ``preprocessing_sha256`` and ``preprocessing_artifact_id``; for
         classification, ``confusion_matrix_png`` and ``confusion_matrix_artifact_id``.
 
     Raises:
-        InputError: No such study, or no completed trial yet.
+        InputError: No such study, no completed trial yet, or a database or
+            artifact folder that cannot be written (checked before training).
 
     Examples:
         >>> import tempfile
@@ -151,6 +153,8 @@ def evaluate_holdout(
         raise InputError(f"study {name!r} has no completed trial yet; run it first") from None
     config = stored_config(study)
     check_trusted(config, allow_modules)
+    key = name_key(study.study_name)  # the files written below: checked before the (long) training
+    check_artifacts_writable(url, (f"models/{key}.keras", f"models/{key}{PREPROCESSING_SUFFIX}"))
 
     configure_backend()
     use_backend(config.backend)  # the trials' backend where Keras is not loaded yet; the saved model is portable
@@ -218,6 +222,7 @@ def _save_model(study: optuna.Study, model: Any, url: str, data: HoldoutData) ->
     }
     if preprocessing is not None:
         saved["preprocessing_path"] = str(preprocessing)
+        saved["preprocessing_sha256"] = file_sha256(preprocessing)  # checked by load_predictor before unpickling
         saved["preprocessing_artifact_id"] = upload_artifact(
             artifact_store=store,
             file_path=str(preprocessing),

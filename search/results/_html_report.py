@@ -6,12 +6,14 @@ import datetime
 import html
 import json
 import math
+import os
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from search.data import name_key
-from search.engine import artifact_dir, curve_names, curve_trace, load_study
+from search.engine import artifact_dir, check_artifacts_writable, curve_names, curve_trace, load_study
+from search.errors import InputError
 
 if TYPE_CHECKING:
     import optuna
@@ -416,7 +418,8 @@ def write_report(name: str, *, storage: str | None = None, out: str | Path | Non
         The path of the written report.
 
     Raises:
-        InputError: No such storage or study.
+        InputError: No such storage or study, or an ``out`` that cannot be written
+            (checked before the report is drawn).
 
     Examples:
         >>> import tempfile
@@ -430,12 +433,51 @@ def write_report(name: str, *, storage: str | None = None, out: str | Path | Non
         PosixPath('studies.db.artifacts/reports/demo-2a97516c354b.html')
     """
     study, url = load_study(name, storage=storage)
-    page = render_report(study, url=url)
-    if out is not None and str(out).endswith(".html"):
-        path = Path(out)
+    if out is None:
+        path = artifact_dir(url) / "reports" / f"{name_key(study.study_name)}.html"
+        check_artifacts_writable(url, (f"reports/{path.name}",))
     else:
-        folder = Path(out) if out is not None else artifact_dir(url) / "reports"
-        path = folder / f"{name_key(study.study_name)}.html"
+        path = _report_path(Path(out), study.study_name)
+    page = render_report(study, url=url)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")
+    return path
+
+
+def _report_path(out: Path, name: str) -> Path:
+    """The report file that ``--out`` names, checked before the report is drawn.
+
+    ``out`` is a ``.html`` path or a folder; the folder holding the report may be
+    missing (it is created) when its parent folder exists.
+
+    Raises:
+        InputError: ``out`` is an existing file that is not ``.html``, its folder's
+            parent does not exist, or the folder or file cannot be written.
+
+    Examples:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> _report_path(folder / "reports", "demo").relative_to(folder)
+        PosixPath('reports/demo-2a97516c354b.html')
+        >>> _report_path(folder / "a" / "b" / "r.html", "demo")
+        Traceback (most recent call last):
+        ...
+        search.errors.InputError: cannot write the report: folder .../a does not exist
+    """
+    if out.suffix.lower() == ".html":
+        path = out
+    elif out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is an existing file, not a folder (a report file name ends in .html)")
+    else:
+        path = out / f"{name_key(name)}.html"
+    if path.exists() and not path.is_file():
+        raise InputError(f"cannot write the report: {path} is not a file")
+    folder = path.parent
+    parent = folder if folder.exists() else folder.parent
+    if not parent.exists():
+        raise InputError(f"cannot write the report: folder {parent} does not exist")
+    if not parent.is_dir():
+        raise InputError(f"cannot write the report: {parent} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise InputError(f"cannot write the report: {path if path.exists() else parent} is read-only")
     return path

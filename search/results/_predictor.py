@@ -19,11 +19,30 @@ from search.errors import InputError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["PREPROCESSING_SUFFIX", "Predictor", "load_predictor"]
+__all__ = ["PREPROCESSING_SUFFIX", "Predictor", "file_sha256", "load_predictor"]
 
 PREPROCESSING_SUFFIX = ".preprocessing.joblib"
 # Bump when the layout of the preprocessing file changes.
 _FORMAT = 1
+
+
+def file_sha256(path: str | Path) -> str:
+    """The SHA-256 of a file's bytes, as hex.
+
+    Examples:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "empty"
+        >>> _ = path.write_bytes(b"")
+        >>> file_sha256(path)[:16]
+        'e3b0c44298fc1c14'
+    """
+    import hashlib
+
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -170,13 +189,15 @@ class Predictor:
         return model_path, preprocessing_path
 
     @classmethod
-    def load(cls, model_path: str | Path, preprocessing_path: str | Path) -> Predictor:
+    def load(cls, model_path: str | Path, preprocessing_path: str | Path, *, sha256: str | None = None) -> Predictor:
         """Read a model and its preprocessing written by :meth:`save`.
 
-        The preprocessing file is a pickle: load only files this tool wrote.
+        The preprocessing file is a pickle: load only files this tool wrote. With
+        ``sha256`` (what the ``holdout`` step recorded on the study), a file whose
+        bytes do not match is refused before it is unpickled.
 
         Raises:
-            InputError: A file is missing or not of this format.
+            InputError: A file is missing, altered (``sha256``) or not of this format.
 
         Examples:
             Files written by :meth:`save` (see its example); a missing one is refused:
@@ -191,6 +212,11 @@ class Predictor:
         for path in (model_path, preprocessing_path):
             if not Path(path).is_file():
                 raise InputError(f"no such file: {path}")
+        if sha256 is not None and file_sha256(preprocessing_path) != sha256:
+            raise InputError(
+                f"the preprocessing file {preprocessing_path} does not match the SHA-256 recorded with the holdout "
+                "model; refused (run python -m search holdout STUDY --force to write it again)"
+            )
         bundle = joblib.load(preprocessing_path)
         if not isinstance(bundle, dict) or bundle.get("format") != _FORMAT:
             raise InputError(f"{preprocessing_path} is not a preprocessing file of this version")
@@ -214,7 +240,8 @@ def load_predictor(name: str, *, storage: str | None = None) -> Predictor:
         storage: Storage URL; default :func:`search.default_storage`.
 
     Raises:
-        InputError: No such study, or no holdout yet.
+        InputError: No such study, no holdout yet, or a preprocessing file that
+            does not match the SHA-256 the holdout recorded.
 
     Examples:
         >>> import tempfile
@@ -247,7 +274,7 @@ def load_predictor(name: str, *, storage: str | None = None) -> Predictor:
             url,
             Path(tmp) / f"model{PREPROCESSING_SUFFIX}",
         )
-        return Predictor.load(model_path, preprocessing_path)
+        return Predictor.load(model_path, preprocessing_path, sha256=holdout.get("preprocessing_sha256"))
 
 
 def _array_predictor(model: Any, task: Task, class_names: list[str]) -> Predictor:

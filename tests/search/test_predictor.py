@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -101,3 +102,17 @@ def test_load_predictor_needs_a_holdout_and_serves_ready_arrays_without_preproce
     assert predictor.preprocessor is None and predictor.task.kind == "binary"
     rows = np.zeros((3, 20), dtype="float32")
     assert predictor.predict_scores(rows).shape == (3, 1) and set(predictor.predict(rows)) <= {"a", "b"}
+
+
+def test_load_predictor_refuses_an_altered_preprocessing_file(storage: str) -> None:
+    run_study("iris", n_trials=1, storage=storage, show_progress=False, overrides={"max_epochs": 2})
+    result = evaluate_holdout("iris", storage=storage, show_progress=False)
+    path = Path(result["preprocessing_path"])
+    assert result["preprocessing_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert load_predictor("iris", storage=storage).class_names == ["setosa", "versicolor", "virginica"]
+    original = path.read_bytes()
+    path.write_bytes(original + b"\0")  # a pickle changed after the holdout wrote it: never unpickled
+    with pytest.raises(SearchError, match="does not match the SHA-256 recorded with the holdout model; refused"):
+        load_predictor("iris", storage=storage)
+    path.unlink()  # moved away: the copy in the artifact store is checked as well, and is the original
+    assert load_predictor("iris", storage=storage).class_names == ["setosa", "versicolor", "virginica"]

@@ -130,6 +130,17 @@ def test_changed_definition_is_refused_and_the_database_unchanged(make_study, st
     assert study.user_attrs["definition"]["space"]["dropout"] == [0.0, 0.2]
 
 
+def test_a_run_with_its_budget_reached_rewrites_no_definition(make_study, storage: str) -> None:
+    run_study(make_study(trials=2, max_epochs=2), storage=storage, show_progress=False)
+    before = load_study("synthetic", storage=storage)[0].user_attrs
+    # Resumed with a smaller budget and, allowed, another space: nothing trains, so nothing is stored.
+    changed = make_study(trials=1, max_epochs=2, space="dropout = [0.0, 0.2]")
+    study = run_study(changed, storage=storage, allow_changes=True, show_progress=False)
+    assert len(study.trials) == 2
+    after = load_study("synthetic", storage=storage)[0].user_attrs
+    assert after == before and after["config"]["trials"] == 2
+
+
 def test_space_replay_detects_changed_distributions(make_study, storage: str) -> None:
     path = make_study(trials=2)
     study = run_study(path, storage=storage, show_progress=False)

@@ -139,3 +139,41 @@ def test_rows_typed_by_hand_are_coerced_like_the_csv(table_csv: Path) -> None:
     out = coerce_columns(typed, ["size"], ["color"])
     assert out["size"].tolist()[0] == 3.0 and out["size"].isna().tolist() == [False, True, True]
     assert out["color"].tolist()[:2] == ["1", "red"] and pd.isna(out["color"].tolist()[2])
+
+
+def test_a_wide_table_within_the_limit_loads_fast_and_without_warnings(tmp_path: Path) -> None:
+    import time
+    import warnings
+
+    from search.data._tabular import MAX_INPUTS
+
+    n = MAX_INPUTS // 2  # numeric columns and one categorical one, well inside the limit
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(40, n)).round(3), columns=[f"x{j}" for j in range(n)])
+    frame["kind"] = ["a", "b"] * 20
+    frame["y"] = [0, 1] * 20
+    frame.loc[3, "x0"] = np.inf  # an infinite cell is imputed like a missing one
+    path = tmp_path / "wide.csv"
+    frame.to_csv(path, index=False)
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. pandas' PerformanceWarning of a fragmented frame
+        data = load_search_data({"kind": "csv", "path": str(path), "target": "y"}, seed=0)
+    assert time.perf_counter() - start < 60
+    assert data.x_train.shape[1] == n + 2 and np.isfinite(data.x_train).all()
+
+
+@pytest.mark.parametrize(
+    ("text", "task", "message"),
+    [
+        ("x,y\n" + "".join(f"{i},{'-inf' if i == 3 else i}\n" for i in range(12)), "regression", "non-finite"),
+        ("x,y\n" + "".join(f"{i},{'1e300' if i == 3 else i}\n" for i in range(12)), "regression", "too large"),
+        ("id,y\n" + "".join(f"u{i},{i % 2}\n" for i in range(10_001)), "classification", "10,001 model inputs"),
+    ],
+)
+def test_unfit_targets_and_too_many_inputs(tmp_path: Path, text: str, task: str, message: str) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text(text)
+    with pytest.raises(SearchError, match=message) as info:
+        load_search_data({"kind": "csv", "path": str(path), "target": "y", "task": task}, seed=0)
+    assert "\n" not in str(info.value) and len(str(info.value)) < 600
