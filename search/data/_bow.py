@@ -10,16 +10,18 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from search.data._imdb import find_imdb, read_imdb
 from search.data._paths import cache_dir, settings_key
 from search.data._records import Dataset, check_settings, subsample
 from search.data._task import Task
 from search.errors import InputError
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 __all__ = [
     "BowArrays",
@@ -148,6 +150,7 @@ def _texts_from_tfds() -> dict[str, tuple[list[str], np.ndarray, list[str]]]:
 def _vectorize(
     texts: dict[str, tuple[list[str], np.ndarray, list[str]]], *, vocab_size: int, mode: str, ngrams: int
 ) -> BowArrays:
+    import scipy.sparse as sp
     from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
 
     vectorizer = CountVectorizer(
@@ -175,6 +178,7 @@ def _vectorize(
 
 def _from_keras(vocab_size: int, *, binary: bool) -> BowArrays:
     import keras
+    import scipy.sparse as sp
 
     try:
         (x_tr, y_tr), (x_te, y_te) = keras.datasets.imdb.load_data(num_words=vocab_size)
@@ -200,6 +204,8 @@ def _from_keras(vocab_size: int, *, binary: bool) -> BowArrays:
 
 
 def _write_entry(entry: Path, arrays: BowArrays, settings: dict[str, Any]) -> None:
+    import scipy.sparse as sp
+
     entry.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=entry.parent, prefix=".tmp-"))
     try:
@@ -216,6 +222,8 @@ def _write_entry(entry: Path, arrays: BowArrays, settings: dict[str, Any]) -> No
 
 
 def _read_entry(entry: Path) -> BowArrays:
+    import scipy.sparse as sp
+
     meta = json.loads((entry / "meta.json").read_text())
     labels = np.load(entry / "labels.npz")
     return BowArrays(
@@ -240,6 +248,7 @@ class NgramRows:
     :func:`represent` turns rows into model inputs for one configuration.
 
     Examples:
+        >>> import scipy.sparse as sp
         >>> rows = NgramRows({1: sp.csr_matrix(np.eye(3, dtype=np.float32))})
         >>> rows[np.array([0, 2])].shape
         (2, 3)
@@ -262,6 +271,7 @@ class NgramRows:
         """Refuse n-grams that were not prepared, or a vocabulary larger than the one prepared.
 
         Examples:
+            >>> import scipy.sparse as sp
             >>> NgramRows({1: sp.csr_matrix(np.eye(3, dtype=np.float32))}).check(ngrams=1, vocab_size=4)
             Traceback (most recent call last):
             ...
@@ -330,11 +340,14 @@ def represent(config: dict[str, Any], fit_rows: NgramRows, *other_rows: NgramRow
         *other_rows: Rows to transform the same way (validation, test).
 
     Examples:
+        >>> import scipy.sparse as sp
         >>> rows = NgramRows({1: sp.csr_matrix(np.array([[2, 1, 0], [0, 3, 1]], dtype=np.float32))})
         >>> represent({"vocab_size": 2, "ngrams": 1, "mode": "multi-hot"}, rows)[0].toarray()
         array([[1., 1.],
                [0., 1.]], dtype=float32)
     """
+    import scipy.sparse as sp
+
     mode, ngrams, vocab = config["mode"], int(config["ngrams"]), int(config["vocab_size"])
     check_mode(mode)
     fit_rows.check(ngrams=ngrams, vocab_size=vocab)

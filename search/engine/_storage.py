@@ -329,15 +329,16 @@ def open_storage(
         raise InputError(f"cannot open storage {url}: {str(exc).splitlines()[0]}") from None
 
 
-# Storages opened by this process, closed by close_storages() when a command refuses its input.
+# Storages opened by this process, closed by close_storages() when a command ends.
 _OPENED: list[optuna.storages.RDBStorage] = []
 
 
 def close_storages() -> None:
     """Close every storage this process opened: SQLite then removes the ``-wal``/``-shm`` files it made.
 
-    Called when a command refuses its input after it opened the storage (e.g. a
-    study name that is not in it), so that the refusal leaves no file behind.
+    Every command and worker process calls it on its way out, whatever the outcome:
+    a process that ends with its SQLite connections open leaves its ``-wal`` file
+    unmerged, and the next process to close the database rewrites the file.
 
     Examples:
         >>> close_storages()  # nothing open: nothing to do
