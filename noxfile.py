@@ -11,9 +11,9 @@ PYTHON = "3.11"
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """The default test run (everything not marked slow), about 13 minutes on 2 cores."""
+    """The default test run (everything not marked slow), on every core: most tests wait on processes they start."""
     session.install("-e", ".[test]")
-    session.run("pytest", "-m", "not slow", "--timeout=900", *session.posargs)
+    session.run("pytest", "-m", "not slow", "--timeout=900", "-n", "auto", *session.posargs)
 
 
 @nox.session(python=PYTHON)

@@ -7,7 +7,7 @@ import os
 import sqlite3
 import tempfile
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -166,19 +166,12 @@ def _read_tables(path: Path, *, wal: bool) -> set[str]:
     """
     idle = wal and not Path(f"{path}-shm").exists()
     uri = f"file:{_quote(path)}?mode=ro" + ("&immutable=1" if idle else "")
-    try:
-        conn = sqlite3.connect(uri, uri=True, timeout=CHECK_TIMEOUT_S)
-        try:
-            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            problems = [row[0] for row in conn.execute("PRAGMA quick_check(1)")]
-        finally:
-            conn.close()
-    except sqlite3.OperationalError as exc:
-        if "locked" in str(exc) or "busy" in str(exc):
-            raise InputError(_locked(path)) from None
-        raise InputError(f"cannot read study database {path}: {exc}") from None
-    except sqlite3.DatabaseError as exc:
-        raise InputError(f"{path} is not a study database (corrupt or truncated: {exc})") from None
+    with (
+        _one_line_errors(path, "read"),
+        contextlib.closing(sqlite3.connect(uri, uri=True, timeout=CHECK_TIMEOUT_S)) as conn,
+    ):
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        problems = [row[0] for row in conn.execute("PRAGMA quick_check(1)")]
     if problems != ["ok"]:
         raise InputError(f"{path} is not a study database (corrupt or truncated: {problems[0]})")
     return tables
@@ -206,17 +199,24 @@ def _check_not_locked(path: Path, *, wal: bool) -> None:
     if wal:
         _wait_for_wal_writer(path)
         return
+    uri = f"file:{_quote(path)}?mode=rw"
+    with (
+        _one_line_errors(path, "write"),
+        contextlib.closing(sqlite3.connect(uri, uri=True, timeout=CHECK_TIMEOUT_S, isolation_level=None)) as conn,
+    ):
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
+
+
+@contextlib.contextmanager
+def _one_line_errors(path: Path, action: str) -> Iterator[None]:
+    """SQLite's errors on the database ``path`` as one :class:`InputError` line: locked, unusable, corrupt."""
     try:
-        conn = sqlite3.connect(f"file:{_quote(path)}?mode=rw", uri=True, timeout=CHECK_TIMEOUT_S, isolation_level=None)
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            conn.execute("ROLLBACK")
-        finally:
-            conn.close()
+        yield
     except sqlite3.OperationalError as exc:
         if "locked" in str(exc) or "busy" in str(exc):
             raise InputError(_locked(path)) from None
-        raise InputError(f"cannot write study database {path}: {exc}") from None
+        raise InputError(f"cannot {action} study database {path}: {exc}") from None
     except sqlite3.DatabaseError as exc:
         raise InputError(f"{path} is not a study database (corrupt or truncated: {exc})") from None
 
