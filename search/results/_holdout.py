@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from search.data import HoldoutData, Task, load_holdout_data, name_key
+from search.data import HoldoutData, Task, file_sha256, load_holdout_data, name_key
 from search.engine import (
     artifact_dir,
     artifact_store,
@@ -36,7 +36,7 @@ from search.models import (
     set_seed,
     use_backend,
 )
-from search.results._predictor import PREPROCESSING_SUFFIX, Predictor, file_sha256
+from search.results._predictor import PREPROCESSING_SUFFIX, Predictor
 
 if TYPE_CHECKING:
     import optuna

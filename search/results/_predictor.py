@@ -12,37 +12,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from search import models
-from search.data import Task, as_features, read_csv
+from search.data import Task, as_features, file_sha256, read_csv
 from search.engine import artifact_store, load_study
 from search.errors import InputError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["PREPROCESSING_SUFFIX", "Predictor", "file_sha256", "load_predictor"]
+__all__ = ["PREPROCESSING_SUFFIX", "Predictor", "load_predictor"]
 
 PREPROCESSING_SUFFIX = ".preprocessing.joblib"
 # Bump when the layout of the preprocessing file changes.
 _FORMAT = 1
-
-
-def file_sha256(path: str | Path) -> str:
-    """The SHA-256 of a file's bytes, as hex.
-
-    Examples:
-        >>> import tempfile
-        >>> path = Path(tempfile.mkdtemp()) / "empty"
-        >>> _ = path.write_bytes(b"")
-        >>> file_sha256(path)[:16]
-        'e3b0c44298fc1c14'
-    """
-    import hashlib
-
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -212,7 +193,7 @@ class Predictor:
         for path in (model_path, preprocessing_path):
             if not Path(path).is_file():
                 raise InputError(f"no such file: {path}")
-        if sha256 is not None and file_sha256(preprocessing_path) != sha256:
+        if sha256 is not None and file_sha256(Path(preprocessing_path)) != sha256:
             raise InputError(
                 f"the preprocessing file {preprocessing_path} does not match the SHA-256 recorded with the holdout "
                 "model; refused (run python -m search holdout STUDY --force to write it again)"
