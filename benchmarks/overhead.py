@@ -1,8 +1,17 @@
 """Framework overhead per trial: time inside training against time outside it, early and late in a study.
 
-A study of tiny models (a define-by-run Keras MLP of 2-16 units on 2,000 random rows
-of 20 features, 2 epochs, batch 256), run by :func:`search.tune` in one process with
-a SQLite file, as a user would. For each trial:
+Two studies, each in one process with a SQLite file, as a user would run them:
+
+- ``--study imdb-bow`` (the shipped study, its real trials): trials around number 10 are
+  measured; then the study is filled up with finished trials to number ``--at``'s last value
+  (copies of the real trials' parameters, values, per-epoch values and user attributes, added
+  with ``study.add_trials``, so that TPE's sampling, the pruner's reads and the storage reads
+  cost what they cost in a study that long) and the next real trials are measured;
+- ``--study tiny`` (the default): a define-by-run Keras MLP of 2-16 units on 2,000 random rows
+  of 20 features, 2 epochs, batch 256, run by :func:`search.tune` for ``--trials`` trials: almost
+  nothing but overhead, to see its absolute size.
+
+For each trial:
 
 - **cycle**: the wall time from the previous trial's end to this trial's end (sampling,
   storage writes, building, compiling, training, checkpoints, dashboard figure and
@@ -16,6 +25,7 @@ The table shows the mean of each over the trials around the ones asked for (``--
 
 Usage::
 
+    python benchmarks/overhead.py --study imdb-bow [--at 10,1000] [--measured 10]
     python benchmarks/overhead.py [--trials 1000] [--at 10,1000] [--backend jax] [--no-freeze]
 
 ``--no-freeze`` turns off the collector freeze (``search.models.freeze_long_lived``), to
@@ -46,13 +56,100 @@ def _build(trial: Any) -> Any:
     return model
 
 
+def _fill(study: Any, up_to: int) -> None:
+    """Add finished copies of ``study``'s real trials (params, values, curves, attributes) up to ``up_to`` trials."""
+    import optuna
+
+    state = optuna.trial.TrialState
+    real = [t for t in study.get_trials(deepcopy=False) if t.state in (state.COMPLETE, state.PRUNED)]
+    copies = []
+    for i in range(up_to - len(study.trials)):
+        t = real[i % len(real)]
+        copies.append(
+            optuna.trial.create_trial(
+                state=t.state,
+                value=t.value,
+                params=t.params,
+                distributions=t.distributions,
+                intermediate_values=t.intermediate_values,
+                user_attrs=t.user_attrs,
+            )
+        )
+    study.add_trials(copies)
+
+
+def _rows(trials: list[Any]) -> list[dict[str, float]]:
+    """Per trial: cycle, inside training, compile (see the module docstring)."""
+    rows = []
+    for previous, trial in itertools.pairwise(sorted(trials, key=lambda t: t.number)):
+        if previous.datetime_complete is None or trial.datetime_complete is None:
+            continue
+        cycle = (trial.datetime_complete - previous.datetime_complete).total_seconds()
+        epochs = trial.user_attrs.get("history", {}).get("epoch_time", [])
+        if len(epochs) < 2 or cycle <= 0:
+            continue
+        compile_s = max(0.0, epochs[0] - statistics.median(epochs[1:]))
+        inside = sum(epochs) - compile_s
+        rows.append({"number": trial.number, "cycle": cycle, "inside": inside, "compile": compile_s})
+    return rows
+
+
+def _table(rows: list[dict[str, float]], at: list[int], window: int) -> None:
+    print(
+        "| around trial | trials | cycle (s) | inside training (s) | compile (s) | outside training (s) "
+        "| outside share | outside less compile |"
+    )
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for number in at:
+        near = [r for r in rows if number - window // 2 <= r["number"] < number + window] or rows[-window:]
+        cycle = statistics.mean(r["cycle"] for r in near)
+        inside = statistics.mean(r["inside"] for r in near)
+        compile_s = statistics.mean(r["compile"] for r in near)
+        outside = cycle - inside
+        print(
+            f"| {number} | {len(near)} | {cycle:.3f} | {inside:.3f} | {compile_s:.3f} | {outside:.3f} "
+            f"| {outside / cycle:.1%} | {(outside - compile_s) / cycle:.1%} |"
+        )
+    sys.stdout.flush()
+
+
+def study_overhead(name: str, at: list[int], measured: int) -> None:
+    """The shipped study ``name``: real trials early, then again after filling it up to ``at[-1]`` trials."""
+    import optuna
+
+    from search import run_study
+
+    folder = tempfile.mkdtemp(prefix="overhead-")
+    os.environ.setdefault("SEARCH_HOME", folder)
+    storage = f"sqlite:///{folder}/studies.db"
+    start = time.perf_counter()
+    first = at[0] + measured // 2
+    study = run_study(name, n_trials=first, storage=storage, workers=1, show_progress=False)
+    early = _rows(study.trials)
+    _fill(study, at[-1] - measured // 2)
+    study = run_study(name, n_trials=at[-1] + measured // 2, storage=storage, workers=1, show_progress=False)
+    late = [r for r in _rows(study.trials) if r["number"] >= at[-1] - measured // 2]
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    print(
+        f"study {name}: {len(study.trials)} trials ({len(early) + len(late)} measured) in "
+        f"{time.perf_counter() - start:.0f} s, one process, SQLite"
+    )
+    _table(early + late, at, measured)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=1000)
-    parser.add_argument("--at", default="10,1000", help="trial numbers to report around (mean of 10 trials each)")
+    parser.add_argument("--study", default="tiny", help="tiny (default) or a shipped study, e.g. imdb-bow")
+    parser.add_argument("--trials", type=int, default=1000, help="trials of the tiny study")
+    parser.add_argument("--at", default="10,1000", help="trial numbers to report around")
+    parser.add_argument("--measured", type=int, default=10, help="real trials measured around each (shipped study)")
     parser.add_argument("--backend", default="jax", choices=("jax", "tensorflow"))
     parser.add_argument("--no-freeze", action="store_true", help="do not freeze the collector (the cut measured)")
     args = parser.parse_args()
+    at = [int(a) for a in args.at.split(",")]
+    if args.study != "tiny":
+        study_overhead(args.study, at, args.measured)
+        return
     os.environ["KERAS_BACKEND"] = args.backend
 
     import numpy as np
@@ -87,30 +184,9 @@ def main() -> None:
         show_progress=False,
     )
     wall = time.perf_counter() - start
-    trials = sorted(study.trials, key=lambda t: t.number)
-    rows = []
-    for previous, trial in itertools.pairwise(trials):
-        if previous.datetime_complete is None or trial.datetime_complete is None:
-            continue
-        cycle = (trial.datetime_complete - previous.datetime_complete).total_seconds()
-        epochs = trial.user_attrs.get("history", {}).get("epoch_time", [])
-        if len(epochs) < 2:
-            continue
-        compile_s = max(0.0, epochs[0] - statistics.median(epochs[1:]))
-        inside = sum(epochs) - compile_s
-        rows.append({"number": trial.number, "cycle": cycle, "inside": inside, "compile": compile_s})
     freeze = "off" if args.no_freeze else "on"
-    print(f"{len(trials)} trials in {wall:.0f} s, backend {args.backend}, collector freeze {freeze}")
-    print("| around trial | cycle (s) | inside training (s) | compile (s) | outside training (s) | outside share |")
-    print("| ---: | ---: | ---: | ---: | ---: | ---: |")
-    for at in (int(a) for a in args.at.split(",")):
-        near = [r for r in rows if at - 5 <= r["number"] < at + 5] or rows[-10:]
-        cycle = statistics.mean(r["cycle"] for r in near)
-        inside = statistics.mean(r["inside"] for r in near)
-        compile_s = statistics.mean(r["compile"] for r in near)
-        outside = cycle - inside
-        print(f"| {at} | {cycle:.3f} | {inside:.3f} | {compile_s:.3f} | {outside:.3f} | {outside / cycle:.0%} |")
-    sys.stdout.flush()
+    print(f"{len(study.trials)} trials in {wall:.0f} s, backend {args.backend}, collector freeze {freeze}")
+    _table(_rows(study.trials), at, 10)
 
 
 if __name__ == "__main__":

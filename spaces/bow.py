@@ -99,8 +99,8 @@ def features(config: dict[str, Any], fit_rows: NgramRows, *other_rows: NgramRows
     return represent(config, fit_rows, *other_rows)
 
 
-def build(config: dict[str, Any], *, input_shape: tuple[int, ...], task: Task) -> keras.Model:
-    """Build and compile the MLP on a sparse input of ``input_shape``.
+def build(config: dict[str, Any], *, input_shape: tuple[int, ...], task: Task, sparse: bool = True) -> keras.Model:
+    """Build and compile the MLP on a sparse input of ``input_shape`` (``sparse=False``: a dense one).
 
     Examples:
         >>> from search import Task
@@ -112,4 +112,4 @@ def build(config: dict[str, Any], *, input_shape: tuple[int, ...], task: Task) -
     """
     import keras
 
-    return mlp.model_on(keras.Input(shape=input_shape, sparse=True), config, task=task, name="bow_mlp")
+    return mlp.model_on(keras.Input(shape=input_shape, sparse=sparse), config, task=task, name="bow_mlp")

@@ -103,13 +103,16 @@ def suggest(trial: optuna.trial.BaseTrial, **bounds: Any) -> dict[str, Any]:
     }
 
 
-def build(config: dict[str, Any], *, input_shape: tuple[int, ...], task: Task) -> keras.Model:
+def build(config: dict[str, Any], *, input_shape: tuple[int, ...], task: Task, sparse: bool = False) -> keras.Model:
     """Build and compile the MLP that ``config`` describes.
 
     Args:
         config: A dict from :func:`suggest`.
         input_shape: Shape of one example, e.g. ``(10000,)``.
         task: A :class:`search.Task`: output units, activation, loss and metrics.
+        sparse: The inputs are sparse (a bag of words as a SciPy sparse matrix): the
+            first layer then multiplies the stored values only, and input dropout drops
+            those (the words present), not the whole width.
 
     Examples:
         >>> from search import Task
@@ -121,7 +124,7 @@ def build(config: dict[str, Any], *, input_shape: tuple[int, ...], task: Task) -
     """
     import keras
 
-    return model_on(keras.Input(shape=input_shape), config, task=task, name="mlp")
+    return model_on(keras.Input(shape=input_shape, sparse=sparse), config, task=task, name="mlp")
 
 
 def model_on(inputs: keras.KerasTensor, config: dict[str, Any], *, task: Task, name: str) -> keras.Model:
@@ -142,7 +145,12 @@ def hidden_layers(x: keras.KerasTensor, config: dict[str, Any]) -> keras.KerasTe
 
     regularizer = keras.regularizers.L1L2(l1=config["l1"], l2=config["l2"]) if config["l1"] or config["l2"] else None
     for units in config["layer_units"]:
-        x = keras.layers.Dense(units, activation=config["activation"], kernel_regularizer=regularizer)(x)
+        x = keras.layers.Dense(
+            units,
+            activation=config["activation"],
+            kernel_regularizer=regularizer,
+            kernel_initializer=models.GlorotUniform(),
+        )(x)
         if config["dropout"] > 0:
             x = keras.layers.Dropout(config["dropout"])(x)
     return x

@@ -60,6 +60,10 @@ def isolated_env(tmp_path: Path, shared_cache: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("SEARCH_CACHE_DIR", str(shared_cache))
     monkeypatch.delenv("SEARCH_STORAGE", raising=False)
     monkeypatch.delenv("SEARCH_ARTIFACTS", raising=False)
+    # `run` starts one worker per core unless told: the tests ask for workers where they test them.
+    monkeypatch.setenv("SEARCH_WORKERS", "1")
+    # Every epoch checkpointed, so that the resume tests know which epoch a kill leaves (the interval has its own test).
+    monkeypatch.setenv("SEARCH_CHECKPOINT_EVERY", "0")
     if SHARED_DATA.is_dir():
         monkeypatch.setenv("SEARCH_DATA_DIR", str(SHARED_DATA))
     return tmp_path

@@ -374,7 +374,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     csv.add_argument("--study", dest="study_name", metavar="NAME", help="study name (default: csv-<file stem>)")
     run.add_argument("--allow-changes", action="store_true", help="resume although the definition or space changed")
-    run.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes on this machine (default 1)")
+    run.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="worker processes on this machine (default: one per core, or per GPU memory; SEARCH_WORKERS)",
+    )
     run.add_argument(
         "--memory-limit",
         type=float,

@@ -22,7 +22,7 @@ from search.engine._dashboard import (
 from search.engine._objective import Objective
 from search.engine._optimize import MemoryLimitReached, count_states, optimize_until_budget, progress_bar
 from search.engine._recovery import enqueue_params, recover_trials, requeue_failed_trial
-from search.engine._run import RESTART_EXIT_STATUS, join_study, pin_cores, run_study, worker_cores
+from search.engine._run import RESTART_EXIT_STATUS, default_workers, join_study, pin_cores, run_study, worker_cores
 from search.engine._signals import Stopped, stop_on_signals, stop_requested
 from search.engine._storage import (
     artifact_dir,
@@ -77,6 +77,7 @@ __all__ = [
     "curve_names",
     "curve_trace",
     "default_storage",
+    "default_workers",
     "enqueue_params",
     "infer_direction",
     "join_study",

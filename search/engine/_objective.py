@@ -14,6 +14,7 @@ from search.engine._checkpoint import (
     Checkpoint,
     TrialCheckpoints,
     checkpoint_callback,
+    checkpoint_interval,
     checkpoint_root,
     resumable_early_stopping,
 )
@@ -29,6 +30,7 @@ from search.models import (
     fit_arguments,
     free_memory,
     freeze_long_lived,
+    is_sparse,
     set_seed,
 )
 
@@ -55,8 +57,9 @@ class Objective:
     learning curves (a plotly figure on the study) and a note with the model
     summary are written for optuna-dashboard; a failed dashboard write is only logged.
 
-    With a ``storage_url``, every epoch is checkpointed (model with optimizer
-    state, history, early-stopping state) next to the study; a re-queued trial
+    With a ``storage_url``, an epoch is checkpointed (model with optimizer
+    state, history, early-stopping state) next to the study every
+    :func:`~search.engine._checkpoint.checkpoint_interval` seconds of training; a re-queued trial
     (``retry_of``) resumes from the last completed epoch of the trial it retries,
     reporting that trial's epochs again so the pruner sees the whole curve.
 
@@ -101,6 +104,7 @@ class Objective:
         self.data = data
         self.space = space
         self.checkpoint_root = None if storage_url is None else checkpoint_root(storage_url, config.name)
+        self.checkpoint_every_s = checkpoint_interval()
         self.budget = budget
         self.dashboard = dashboard
         self.on_epoch = on_epoch
@@ -162,11 +166,13 @@ class Objective:
         )
         callbacks = [recorder, keras.callbacks.TerminateOnNaN(), early, _stop_on_signal()]
         if store is not None:
-            callbacks.append(checkpoint_callback(store, recorder, early, on_error=_checkpoint_failed(trial)))
+            on_error = _checkpoint_failed(trial)
+            callbacks.append(checkpoint_callback(store, recorder, early, on_error, every_s=self.checkpoint_every_s))
         callbacks.append(KerasPruningCallback(trial, config.metric))
         try:
             if resumed is None:
-                model = self.space.build(model_config, input_shape=example_shape(x_train), task=data.task)
+                shape = example_shape(x_train)
+                model = self.space.build(model_config, input_shape=shape, task=data.task, sparse=is_sparse(x_train))
                 initial_epoch = 0
             else:
                 model, initial_epoch = resumed.model, resumed.epoch + 1

@@ -13,6 +13,7 @@ import contextlib
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -50,12 +51,21 @@ from search.models import LoadedSpace, configure_backend, use_backend
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["RESTART_EXIT_STATUS", "join_study", "pin_cores", "run_study", "spawn_worker", "worker_cores"]
+__all__ = [
+    "RESTART_EXIT_STATUS",
+    "default_workers",
+    "join_study",
+    "pin_cores",
+    "run_study",
+    "spawn_worker",
+    "worker_cores",
+]
 
 # A worker process that stopped at its memory limit exits with this status (EX_TEMPFAIL) to be started again.
 RESTART_EXIT_STATUS = 75
 _SEED_STRIDE = 1_000_003  # sampler seeds of workers started together lie this far apart
 _POLL_S = 1.0
+_GPU_GIB_PER_WORKER = 16  # a GPU takes one worker per this much memory (small models), at most 4
 MAX_TRIALS = 1_000_000  # a budget beyond any study; a typo (an extra zero or two) is refused
 
 
@@ -68,7 +78,7 @@ def run_study(
     allow_changes: bool = False,
     show_progress: bool = True,
     overrides: dict[str, Any] | None = None,
-    workers: int = 1,
+    workers: int | None = 1,
     memory_limit_mb: float | None = None,
     files: dict[str, bytes] | None = None,
 ) -> optuna.Study:
@@ -89,10 +99,12 @@ def run_study(
         show_progress: Show a progress bar on stderr.
         overrides: Changes to the definition, e.g. ``{"data": {"vocab_size": 2000}}``.
         workers: Number of worker processes on this machine, each pinned to its
-            share of the cores when there are enough; more can join from other
-            machines with :func:`search.join_study` on the same storage. The
-            trials also run in a worker process when Keras is already loaded here
-            on another backend than the study's ``backend``.
+            share of the cores when there are enough; ``None``: as many as
+            :func:`default_workers` says (what ``python -m search run`` does), never
+            more than the trials left. More can join from other machines with
+            :func:`search.join_study` on the same storage. The trials also run in a
+            worker process when Keras is already loaded here on another backend
+            than the study's ``backend``.
         memory_limit_mb: Run the trials in worker processes (even with
             ``workers=1``) and start a worker again once its resident memory grew
             by this much since its first trial: TensorFlow keeps some memory of
@@ -134,7 +146,7 @@ def run_study(
         raise InputError(f"timeout must be a positive number of seconds, got {timeout}")
     if config.trials > MAX_TRIALS:
         raise InputError(f"trials must be at most {MAX_TRIALS:,}, got {config.trials:,}")
-    if workers < 1:
+    if workers is not None and workers < 1:
         raise InputError(f"workers must be at least 1, got {workers}")
     if memory_limit_mb is not None and not (math.isfinite(memory_limit_mb) and memory_limit_mb > 0):
         raise InputError(f"memory limit must be a positive number of MB, got {memory_limit_mb}")
@@ -163,7 +175,12 @@ def run_study(
 
     deadline = None if timeout is None else time.monotonic() + timeout
     # With the budget reached nothing trains (and the stored definition was left as it was): no worker starts.
-    done = count_finished(study) >= config.trials
+    left = config.trials - count_finished(study)
+    done = left <= 0
+    if workers is None:
+        workers, why = default_workers()
+        workers = max(1, min(workers, left))
+        print(f"{workers} worker(s): {why} (--workers N to choose)", file=sys.stderr)
     if not done and (workers > 1 or memory_limit_mb is not None or not in_process):
         del data  # each worker process loads its own copy
         _run_workers(
@@ -393,6 +410,54 @@ def spawn_worker(
     env = dict(os.environ, KERAS_BACKEND=backend) if backend else None
     # Nothing of theirs goes to stdout, which is the caller's; their stderr is the caller's to relay.
     return subprocess.Popen(command, cwd=Path.cwd(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+
+
+def default_workers() -> tuple[int, str]:
+    """How many workers ``python -m search run`` starts on this machine, and why.
+
+    ``SEARCH_WORKERS`` when set; otherwise, on a machine with NVIDIA GPUs
+    (``nvidia-smi`` lists them), one worker per 16 GiB of each GPU's memory (one
+    to four per GPU: small models leave a GPU mostly idle, and JAX and TensorFlow
+    are told to take GPU memory as they need it); otherwise one per core this
+    process may use, each pinned to its core (see :func:`spawn_worker`).
+
+    Raises:
+        search.InputError: ``SEARCH_WORKERS`` is not a positive integer.
+
+    Examples:
+        >>> n, why = default_workers()
+        >>> n >= 1
+        True
+    """
+    value = os.environ.get("SEARCH_WORKERS", "").strip()
+    if value:
+        if not value.isdigit() or int(value) < 1:
+            raise InputError(f"SEARCH_WORKERS must be a positive integer, got {value!r}")
+        return int(value), "SEARCH_WORKERS"
+    gpus = _gpu_memory_gib()
+    if gpus:
+        per_gpu = [max(1, min(4, int(gib // _GPU_GIB_PER_WORKER))) for gib in gpus]
+        return sum(per_gpu), f"{'+'.join(map(str, per_gpu))} on {len(gpus)} GPU(s)"
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return cores, f"one per core ({cores} core(s))"
+
+
+def _gpu_memory_gib() -> list[float]:
+    """Memory (GiB) of each NVIDIA GPU that ``nvidia-smi`` lists; none without the tool or a GPU."""
+    tool = shutil.which("nvidia-smi")
+    if tool is None:
+        return []
+    query = [tool, "--query-gpu=memory.total", "--format=csv,noheader,nounits"]
+    try:
+        out = subprocess.run(query, capture_output=True, text=True, timeout=10, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    sizes = [float(line) / 1024 for line in out.split() if line.replace(".", "", 1).isdigit()]
+    if visible is not None:  # the GPUs this process may use
+        wanted = [int(i) for i in visible.split(",") if i.strip().isdigit()]
+        sizes = [sizes[i] for i in wanted if i < len(sizes)]
+    return sizes
 
 
 def worker_cores(slot: int, n_slots: int) -> list[int]:

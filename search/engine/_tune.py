@@ -121,7 +121,7 @@ def tune(
         batch_size: The batch size of a build function that suggests none (default 32).
         storage: An Optuna storage URL; default :func:`search.engine.default_storage`.
         study_name: The study's name; default ``tune-<build function name>``.
-        workers: Worker processes on this machine; ``None``: as ``python -m search run`` (1).
+        workers: Worker processes on this machine; ``None``: one, this process (the notebook's objects stay here).
         task: ``"binary"``, ``"multiclass"``, ``"regression"`` or ``"classification"``;
             default inferred from ``y`` (streams: required).
         bounds: Bound overrides of a space (as a study's ``[space]`` table).

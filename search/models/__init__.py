@@ -40,6 +40,7 @@ from search.models._training import (
     fit_arguments,
     free_memory,
     freeze_long_lived,
+    is_sparse,
     set_seed,
     use_backend,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "DEFAULT_TEXT_HANDLE",
     "Bounds",
     "FunctionSpace",
+    "GlorotUniform",
     "HubTextEmbedding",
     "InputDropout",
     "Limit",
@@ -70,6 +72,7 @@ __all__ = [
     "free_memory",
     "freeze_long_lived",
     "import_hub",
+    "is_sparse",
     "load_model",
     "load_space",
     "load_text_module",
@@ -85,6 +88,7 @@ __all__ = [
 
 # Names whose modules import Keras at module level, loaded on first access.
 _KERAS_NAMES = {
+    "GlorotUniform": "search.models._layers",
     "HubTextEmbedding": "search.models._hub",
     "InputDropout": "search.models._layers",
     "SparseDropout": "search.models._layers",

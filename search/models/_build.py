@@ -154,7 +154,11 @@ def output_layer(task: Task) -> keras.layers.Layer:
     """The last layer for ``task``: sigmoid, softmax or linear units."""
     import keras
 
-    return keras.layers.Dense(task.output_units, activation=task.output_activation, name="output")
+    from search.models._layers import GlorotUniform  # imports Keras: loaded on first use
+
+    return keras.layers.Dense(
+        task.output_units, activation=task.output_activation, kernel_initializer=GlorotUniform(), name="output"
+    )
 
 
 def compile_for_task(model: keras.Model, config: dict[str, Any], task: Task) -> keras.Model:

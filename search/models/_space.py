@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import inspect
 import operator
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -45,7 +46,13 @@ class Space(Protocol):
         ...
 
     def build(self, config: dict[str, Any], *, input_shape: tuple[int, ...], task: Task) -> keras.Model:
-        """Return a compiled ``keras.Model`` for ``config`` whose output fits ``task``."""
+        """Return a compiled ``keras.Model`` for ``config`` whose output fits ``task``.
+
+        A space that can take sparse inputs (a bag of words as a SciPy sparse
+        matrix) declares a keyword-only ``sparse: bool = False``; the engine passes
+        ``sparse=True`` when the data are sparse, so that its first layer costs what
+        the stored values cost, not the input width.
+        """
         ...
 
 
@@ -105,8 +112,19 @@ class LoadedSpace:
     def suggest(self, trial: optuna.trial.BaseTrial, bounds: dict[str, Any]) -> dict[str, Any]:
         return self.space.suggest(trial, **bounds)
 
-    def build(self, config: dict[str, Any], *, input_shape: tuple[int, ...], task: Task) -> keras.Model:
-        return self.space.build(config, input_shape=input_shape, task=task)
+    def build(
+        self, config: dict[str, Any], *, input_shape: tuple[int, ...], task: Task, sparse: bool = False
+    ) -> keras.Model:
+        """The space's model; ``sparse``: the inputs are sparse (the space must declare a ``sparse`` option).
+
+        Raises:
+            search.InputError: Sparse inputs for a space without a ``sparse`` option.
+        """
+        if not sparse:
+            return self.space.build(config, input_shape=input_shape, task=task)
+        if "sparse" not in inspect.signature(self.space.build).parameters:
+            raise InputError(f"space {self.name!r} cannot take sparse inputs (its build() has no 'sparse' option)")
+        return self.space.build(config, input_shape=input_shape, task=task, sparse=True)  # type: ignore[call-arg]
 
     def check(self, bounds: dict[str, Any]) -> None:
         hook = getattr(self.space, "check", None)

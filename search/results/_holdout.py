@@ -33,6 +33,7 @@ from search.models import (
     example_shape,
     fit_arguments,
     free_memory,
+    is_sparse,
     set_seed,
     use_backend,
 )
@@ -165,7 +166,8 @@ def evaluate_holdout(
     set_seed(config.seed + best.number)  # the best trial's own initialisation seed
     start = time.perf_counter()
     x_train, x_test = space.features(model_config, data.x_train, data.x_test)
-    model = space.build(model_config, input_shape=example_shape(x_train), task=data.task)
+    shape = example_shape(x_train)
+    model = space.build(model_config, input_shape=shape, task=data.task, sparse=is_sparse(x_train))
     bar = _EpochBar(epochs) if show_progress else None
     model.fit(
         **fit_arguments(x_train, data.y_train, batch_size=model_config["batch_size"], seed=config.seed + best.number),

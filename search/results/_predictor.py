@@ -94,13 +94,22 @@ class Predictor:
     def transform(self, rows: Any) -> np.ndarray:
         """Model inputs (``float32``) of raw rows; ready arrays as they are when there is no preprocessing."""
         if self.preprocessor is None:
+            if models.is_sparse(rows):  # a bag of words, as the study's loader gave it
+                return rows.tocsr().astype(np.float32)
             values = np.asarray(rows)
             return as_features(values) if np.issubdtype(values.dtype, np.number) else values
         return as_features(self.preprocessor.transform(self.frame(rows)))
 
     def predict_scores(self, rows: Any) -> np.ndarray:
         """The model's raw outputs: probabilities (classification) or values (regression)."""
-        return np.asarray(self.model.predict(self.transform(rows), batch_size=1024, verbose=0))
+        inputs = self.transform(rows)
+        if not models.is_sparse(inputs) and any(
+            getattr(t, "sparse", False) for t in getattr(self.model, "inputs", None) or []
+        ):
+            import scipy.sparse
+
+            inputs = scipy.sparse.csr_matrix(inputs)  # dense rows for a model trained on sparse ones
+        return np.asarray(self.model.predict(inputs, batch_size=1024, verbose=0))
 
     def predict(self, rows: Any) -> np.ndarray:
         """Predicted values (regression) or class names (classification), one per row.
