@@ -72,7 +72,7 @@ def _fill(study: Any, up_to: int) -> None:
                 params=t.params,
                 distributions=t.distributions,
                 intermediate_values=t.intermediate_values,
-                user_attrs=t.user_attrs,
+                user_attrs={**t.user_attrs, "overhead_copy": True},
             )
         )
     study.add_trials(copies)
@@ -90,7 +90,8 @@ def _rows(trials: list[Any]) -> list[dict[str, float]]:
             continue
         compile_s = max(0.0, epochs[0] - statistics.median(epochs[1:]))
         inside = sum(epochs) - compile_s
-        rows.append({"number": trial.number, "cycle": cycle, "inside": inside, "compile": compile_s})
+        if not previous.user_attrs.get("overhead_copy"):  # after a filled-in copy: the start-up, not a cycle
+            rows.append({"number": trial.number, "cycle": cycle, "inside": inside, "compile": compile_s})
     return rows
 
 

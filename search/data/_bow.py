@@ -364,10 +364,11 @@ def represent(config: dict[str, Any], fit_rows: NgramRows, *other_rows: NgramRow
 
 
 def imdb_bow_dataset(settings: dict[str, Any], seed: int) -> Dataset:
-    """The ``imdb-bow`` loader: vectorized reviews as ``float32`` rows, sparse (CSR) unless ``sparse = false``.
+    """The ``imdb-bow`` loader: vectorized reviews as sparse (CSR) ``float32`` rows (dense with ``sparse = false``).
 
-    Sparse rows make the MLP's first layer cost what the words of a review cost
-    (about 130 of the 10,000), not the vocabulary: see :func:`search.models.fit_arguments`.
+    On sparse rows the MLP's first layer costs what the words of a review cost
+    (about 130 of the 10,000), not the vocabulary (see :func:`search.models.fit_arguments`):
+    2.5x the trials of dense rows in 600 s on this project's 2-core machine (docs/benchmarks.md).
     """
     keys = {"kind", "source", "vocab_size", "mode", "ngrams", "validation_size", "subset", "sparse"}
     check_settings(settings, keys, "imdb-bow")

@@ -164,7 +164,9 @@ class Objective:
             patience=config.patience,
             restore_best_weights=True,
         )
-        callbacks = [recorder, keras.callbacks.TerminateOnNaN(), early, _stop_on_signal()]
+        # No callback here has a batch-end hook: Keras would then copy every step's logs to the host, waiting for
+        # each step to finish (40% of fit's time on imdb-bow); with none, steps are dispatched asynchronously.
+        callbacks = [recorder, _stop_on_nan(), early, _stop_on_signal()]
         if store is not None:
             on_error = _checkpoint_failed(trial)
             callbacks.append(checkpoint_callback(store, recorder, early, on_error, every_s=self.checkpoint_every_s))
@@ -287,13 +289,34 @@ def _stop_on_signal() -> Any:
     import keras
 
     class StopOnSignal(keras.callbacks.Callback):
-        """Stop between steps once a signal asked for it, even if its ``KeyboardInterrupt`` was swallowed."""
+        """Stop between steps once a signal asked for it, even if its ``KeyboardInterrupt`` was swallowed.
 
-        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+        A batch-begin hook: a batch-end one would make Keras wait for every step's logs.
+        """
+
+        def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
             if (signum := stop_requested()) is not None:
                 raise Stopped(signum)
 
     return StopOnSignal()
+
+
+def _stop_on_nan() -> Any:
+    import keras
+
+    class StopOnNaN(keras.callbacks.Callback):
+        """End training after an epoch whose loss is NaN or infinite (the trial then fails as diverged).
+
+        Keras' ``TerminateOnNaN`` checks every batch, which makes Keras wait for every
+        step's logs; an epoch of a diverged model is cheap to lose.
+        """
+
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            loss = (logs or {}).get("loss")
+            if loss is not None and not math.isfinite(float(loss)):
+                self.model.stop_training = True
+
+    return StopOnNaN()
 
 
 def _checkpoint_failed(trial: optuna.trial.Trial) -> Callable[[int, OSError], None]:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from search.data import Task
 from search.errors import InputError
 from search.models._function import FunctionSpace
+from search.models._training import is_sparse
 
 if TYPE_CHECKING:
     import keras
@@ -122,7 +123,7 @@ class LoadedSpace:
         """
         if not sparse:
             return self.space.build(config, input_shape=input_shape, task=task)
-        if "sparse" not in inspect.signature(self.space.build).parameters:
+        if not self.takes_sparse:
             raise InputError(f"space {self.name!r} cannot take sparse inputs (its build() has no 'sparse' option)")
         return self.space.build(config, input_shape=input_shape, task=task, sparse=True)  # type: ignore[call-arg]
 
@@ -132,9 +133,24 @@ class LoadedSpace:
             hook(**bounds)
 
     def check_data(self, x_train: Any, bounds: dict[str, Any]) -> None:
+        """The space's ``check_data`` hook; sparse data for a space without a ``sparse`` option are refused here.
+
+        Raises:
+            search.InputError: Bounds the data cannot serve, or sparse data the space cannot take.
+        """
+        if is_sparse(x_train) and not self.takes_sparse:
+            raise InputError(f"space {self.name!r} cannot take sparse inputs (its build() has no 'sparse' option)")
         hook = getattr(self.space, "check_data", None)
         if callable(hook):
             hook(x_train, **bounds)
+
+    @property
+    def takes_sparse(self) -> bool:
+        """Whether the space's ``build`` has a ``sparse`` option."""
+        try:
+            return "sparse" in inspect.signature(self.space.build).parameters
+        except (TypeError, ValueError):  # a builtin or C callable: no signature to read
+            return False
 
     def features(self, config: dict[str, Any], fit_rows: Any, *other_rows: Any) -> tuple[Any, ...]:
         """The model inputs of ``config``: the space's ``features``, or the rows as they are."""

@@ -400,16 +400,18 @@ class _DeviceCSR:
         """Rows ``rows`` as a ``BCOO`` of ``size`` stored values (padded with zeros at (0, 0))."""
         return _csr_take()(*self._arrays, np.asarray(rows, np.int32), size=size, n_columns=self.shape[1])
 
-    def epoch(self, batches: np.ndarray, y: Any) -> Callable[[int], tuple[Any, Any]]:
+    def epoch(self, batches: np.ndarray, y: Any, *, at_least: int = 0) -> tuple[Callable[[int], tuple[Any, Any]], int]:
         """All the batches of an epoch, cut in one device call: ``batch(i)`` is ``(BCOO, y rows)`` of row ``i``
-        of ``batches``.
+        of ``batches``; and the number of stored values they were padded to.
 
         One call per epoch instead of one per step: at a batch of 32 reviews, the
         dispatches cost as much as the cuts. (Each batch is then one compiled
         slice; splitting the epoch into a list at once would compile an unstack of
-        hundreds of outputs, seconds per batch size.)
+        hundreds of outputs, seconds per batch size.) ``at_least``: the size of the
+        previous epoch, kept when this epoch's batches fit it, so that an epoch whose
+        largest batch is a little smaller does not compile the train step again.
         """
-        size = self.padded_size(batches)
+        size = max(at_least, self.padded_size(batches))
         arrays = _csr_epoch()(*self._arrays, y, np.asarray(batches, np.int32), size=size, n_columns=self.shape[1])
         shape = (batches.shape[1], self.shape[1])
 
@@ -417,7 +419,7 @@ class _DeviceCSR:
             values, indices, targets = _pick()(arrays, index)
             return _bcoo(values, indices, shape), targets
 
-        return batch
+        return batch, size
 
 
 def _bcoo(values: Any, indices: Any, shape: tuple[int, int]) -> Any:
@@ -504,6 +506,7 @@ def _full_batches() -> type:
             super().__init__(workers=1, use_multiprocessing=False)
             self.x, self.y, self.batch_size = x, y, batch_size
             self._rng = np.random.default_rng(seed)
+            self._size = 0  # stored values of the sparse batches: only grows, so the train step rarely compiles again
             self._shuffle()
 
         def __len__(self) -> int:
@@ -531,7 +534,8 @@ def _full_batches() -> type:
             self._order = self._rng.permutation(self.x.shape[0])
             self._epoch: Callable[[int], tuple[Any, Any]] | None = None
             if isinstance(self.x, _DeviceCSR):
-                self._epoch = self.x.epoch(np.stack([self._rows(i)[0] for i in range(len(self))]), self.y)
+                batches = np.stack([self._rows(i)[0] for i in range(len(self))])
+                self._epoch, self._size = self.x.epoch(batches, self.y, at_least=self._size)
 
         def on_epoch_end(self) -> None:
             self._shuffle()

@@ -45,7 +45,8 @@ def test_device_batches_hold_exactly_the_rows_asked_for() -> None:
     for rows in batches:
         np.testing.assert_array_equal(np.asarray(device.rows(rows, size=size).todense()), x[rows].toarray())
     y = np.arange(200, dtype=np.float32)
-    batch = device.epoch(batches, y)
+    batch, cut_size = device.epoch(batches, y)
+    assert cut_size == size and device.epoch(batches, y, at_least=2 * size)[1] == 2 * size
     for i, rows in enumerate(batches):
         cut, targets = batch(i)
         assert cut.data.shape == (size,)  # one stored size for the whole epoch: one compiled step
@@ -61,8 +62,13 @@ def test_a_space_without_a_sparse_option_is_refused_sparse_data() -> None:
         def build(self, config: dict, *, input_shape: tuple, task: Task) -> object:
             raise AssertionError("not reached")
 
+    space = load_space(DenseOnly())
+    with pytest.raises(InputError, match="cannot take sparse inputs"):  # before the study is written
+        space.check_data(_rows(), {})
+    space.check_data(_rows().toarray(), {})
     with pytest.raises(InputError, match="cannot take sparse inputs"):
-        load_space(DenseOnly()).build({}, input_shape=(5,), task=Task("binary"), sparse=True)
+        space.build({}, input_shape=(5,), task=Task("binary"), sparse=True)
+    assert load_space("spaces.mlp").takes_sparse and load_space("spaces.bow").takes_sparse
 
 
 def test_the_mlp_on_sparse_rows_computes_what_it_computes_on_dense_ones() -> None:
