@@ -559,16 +559,17 @@ def _in_order() -> type:
             super().__init__(workers=1, use_multiprocessing=False)
             self.x, self.y, self.batch_size = x, y, batch_size
             self._batches: dict[int, tuple[Any, Any]] = {}
+            self._size = 0  # one stored size for all sparse batches: one compiled test step
+            if isinstance(x, _DeviceCSR):
+                self._size = x.padded_size(self._rows(i) for i in range(len(self)))
 
         def __len__(self) -> int:
             return math.ceil(self.x.shape[0] / self.batch_size)
 
         def __getitem__(self, index: int) -> tuple[Any, Any]:
             if index not in self._batches:
-                size = 0
-                if isinstance(self.x, _DeviceCSR):  # one size for all batches: one compiled test step
-                    size = self.x.padded_size(self._rows(i) for i in range(len(self)))
-                self._batches[index] = _gather(self.x, self._rows(index), size=size), _gather(self.y, self._rows(index))
+                rows = self._rows(index)
+                self._batches[index] = _gather(self.x, rows, size=self._size), _gather(self.y, rows)
             return self._batches[index]
 
         def _rows(self, index: int) -> np.ndarray:
