@@ -115,7 +115,7 @@ class GlorotUniform(keras.initializers.Initializer):
     as a whole epoch of a small model on sparse inputs. NumPy draws them at once.
 
     Examples:
-        >>> GlorotUniform()((3, 2)).shape
+        >>> tuple(GlorotUniform()((3, 2)).shape)
         (3, 2)
     """
 
