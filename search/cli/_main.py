@@ -1,4 +1,4 @@
-"""Command line: ``python -m search {run,worker,holdout,list,report,dashboard,embeddings} ...``."""
+"""Command line: ``python -m search {run,worker,proxy,holdout,list,report,dashboard,embeddings} ...``."""
 
 from __future__ import annotations
 
@@ -13,12 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from search.engine import (
+    ARTIFACTS_ATTR,
     RESTART_EXIT_STATUS,
+    Artifacts,
     MemoryLimitReached,
-    artifact_dir,
-    artifact_store,
+    artifacts_at,
     close_storages,
+    default_location,
     default_storage,
+    is_proxy,
     join_study,
     open_storage,
     run_study,
@@ -106,6 +109,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 overrides=_run_overrides(args),
                 workers=args.workers,
                 memory_limit_mb=args.memory_limit,
+                artifacts=args.artifacts,
             )
     except KeyboardInterrupt as exc:
         print(
@@ -149,6 +153,8 @@ def _cmd_worker(args: argparse.Namespace) -> int:
                 memory_limit_mb=args.memory_limit or None,
                 slot=args.slot,
                 cpus=cpus,
+                allow_modules=args.allow_module,
+                artifacts=args.artifacts,
             )
     except MemoryLimitReached as exc:
         print(f"worker stops to free memory ({exc}); its trials are saved", file=sys.stderr)
@@ -246,15 +252,56 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
     url = args.storage or default_storage()
     _check_port(args.host, args.port)
     storage = open_storage(url, must_exist=True)
-    store = artifact_store(url)
+    store = _storage_artifacts(url, storage, args.artifacts)
     host = f"[{args.host}]" if ":" in args.host else args.host
-    print(f"optuna-dashboard for {url} (artifacts in {artifact_dir(url)})", file=sys.stderr)
+    print(f"optuna-dashboard for {url} (artifacts in {store.location})", file=sys.stderr)
     print(f"open http://{host}:{args.port}/ (Ctrl-C stops it)", file=sys.stderr, flush=True)
     try:
         with contextlib.suppress(KeyboardInterrupt):
             optuna_dashboard.run_server(storage, host=args.host, port=args.port, artifact_store=store)
     except OSError as exc:  # the port was taken in between
         raise InputError(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}") from None
+    return 0
+
+
+def _storage_artifacts(url: str, storage: Any, given: str | None) -> Artifacts:
+    """The one artifact store that a dashboard on every study of ``storage`` serves.
+
+    ``--artifacts`` if given; else the store the studies keep (they must agree);
+    else the storage's default.
+
+    Raises:
+        InputError: The studies keep their artifacts in different stores.
+    """
+    if given:
+        return artifacts_at(given)
+    kept = {s.user_attrs.get(ARTIFACTS_ATTR) for s in storage.get_all_studies()} - {None, ""}
+    if len(kept) > 1:
+        raise InputError(
+            f"the studies in {url} keep their artifacts in {len(kept)} stores ({', '.join(sorted(map(str, kept)))}); "
+            "choose one with --artifacts"
+        )
+    return artifacts_at(str(kept.pop()) if kept else default_location(url))
+
+
+def _cmd_proxy(args: argparse.Namespace) -> int:
+    import concurrent.futures
+
+    import optuna
+
+    url = args.storage or default_storage()
+    if is_proxy(url):
+        raise InputError(f"--storage {url} is itself a proxy: give the database URL")
+    if args.threads < 1:
+        raise InputError(f"--threads must be at least 1, got {args.threads}")
+    _check_port(args.host, args.port)
+    storage = optuna.storages.get_storage(open_storage(url))  # Optuna's cache in front of the database
+    shown = "0.0.0.0" if args.host in ("", "0.0.0.0") else args.host
+    print(f"storage proxy for {url} on {shown}:{args.port}", file=sys.stderr)
+    print(f"workers join with --storage grpc://{shown}:{args.port} (Ctrl-C stops it)", file=sys.stderr, flush=True)
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=args.threads)
+    with contextlib.suppress(KeyboardInterrupt), stop_on_signals():
+        optuna.storages.run_grpc_proxy_server(storage, host=args.host, port=args.port, thread_pool=pool)
     return 0
 
 
@@ -344,6 +391,9 @@ def _parser() -> argparse.ArgumentParser:
     def storage_option(p: argparse.ArgumentParser) -> None:
         p.add_argument("--storage", metavar="URL", help="Optuna storage URL (default: SEARCH_STORAGE or a SQLite file)")
 
+    def artifacts_option(p: argparse.ArgumentParser, text: str) -> None:
+        p.add_argument("--artifacts", metavar="URL", help=text)
+
     def allow_option(p: argparse.ArgumentParser) -> None:
         p.add_argument(
             "--allow-module",
@@ -387,6 +437,11 @@ def _parser() -> argparse.ArgumentParser:
         metavar="MB",
         help="run trials in worker processes, each restarted once its memory grew by MB since its first trial",
     )
+    artifacts_option(
+        run,
+        "where the study keeps checkpoints, models and reports: a folder every machine reaches or s3://bucket/prefix; "
+        "stored on a new study (default: SEARCH_ARTIFACTS, else beside a SQLite file)",
+    )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     run.set_defaults(func=_cmd_run)
@@ -410,6 +465,7 @@ def _parser() -> argparse.ArgumentParser:
         "--slot", type=int, metavar="K", help="worker number K among those started together (offsets the sampler seed)"
     )
     allow_option(worker)
+    artifacts_option(worker, "the study's artifact store as this machine reaches it (default: the one it keeps)")
     worker.add_argument("--no-progress", action="store_true", help="no progress bar")
     worker.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     worker.set_defaults(func=_cmd_worker)
@@ -439,7 +495,15 @@ def _parser() -> argparse.ArgumentParser:
     storage_option(dashboard)
     dashboard.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     dashboard.add_argument("--port", type=int, default=8080, help="port to listen on (default: 8080)")
+    artifacts_option(dashboard, "the artifact store to serve (default: the one the studies keep)")
     dashboard.set_defaults(func=_cmd_dashboard)
+
+    proxy = sub.add_parser("proxy", help="serve a study database to many workers through Optuna's gRPC storage proxy")
+    proxy.add_argument("--storage", metavar="URL", required=True, help="the database URL (e.g. postgresql://...)")
+    proxy.add_argument("--host", default="0.0.0.0", help="address to listen on (default: 0.0.0.0, every interface)")
+    proxy.add_argument("--port", type=int, default=13000, help="port to listen on (default: 13000)")
+    proxy.add_argument("--threads", type=int, default=16, help="requests served at once (default: 16)")
+    proxy.set_defaults(func=_cmd_proxy)
     _embeddings_parser(sub)
     return parser
 

@@ -11,6 +11,18 @@ Examples:
     'MedianPruner'
 """
 
+from search.engine._artifacts import (
+    ARTIFACTS_ATTR,
+    Artifacts,
+    FolderArtifacts,
+    S3Artifacts,
+    artifacts_at,
+    check_location,
+    default_location,
+    local_copy,
+    study_artifacts,
+    upload,
+)
 from search.engine._config import BACKENDS, StudyConfig, available_studies, load_study_config
 from search.engine._dashboard import (
     curve_names,
@@ -25,15 +37,13 @@ from search.engine._recovery import enqueue_params, recover_trials, requeue_fail
 from search.engine._run import RESTART_EXIT_STATUS, default_workers, join_study, pin_cores, run_study, worker_cores
 from search.engine._signals import Stopped, stop_on_signals, stop_requested
 from search.engine._storage import (
-    artifact_dir,
-    artifact_store,
-    check_artifacts_writable,
     check_storage,
     close_storages,
     default_storage,
+    grpc_address,
+    is_proxy,
     open_storage,
     sqlite_path,
-    write_artifact,
 )
 from search.engine._study import (
     PICKLED,
@@ -55,19 +65,22 @@ from search.engine._study import (
 from search.engine._tune import infer_direction, tune
 
 __all__ = [
+    "ARTIFACTS_ATTR",
     "BACKENDS",
     "PICKLED",
     "RESTART_EXIT_STATUS",
+    "Artifacts",
+    "FolderArtifacts",
     "MemoryLimitReached",
     "Objective",
+    "S3Artifacts",
     "Stopped",
     "StudyConfig",
     "allowed_modules",
-    "artifact_dir",
-    "artifact_store",
+    "artifacts_at",
     "available_studies",
     "best_by_group",
-    "check_artifacts_writable",
+    "check_location",
     "check_space",
     "check_storage",
     "check_trusted",
@@ -76,14 +89,18 @@ __all__ = [
     "creator_allows",
     "curve_names",
     "curve_trace",
+    "default_location",
     "default_storage",
     "default_workers",
     "enqueue_params",
+    "grpc_address",
     "infer_direction",
+    "is_proxy",
     "join_study",
     "learning_curve_figure",
     "load_study",
     "load_study_config",
+    "local_copy",
     "make_pruner",
     "make_sampler",
     "open_storage",
@@ -101,10 +118,11 @@ __all__ = [
     "stop_on_signals",
     "stop_requested",
     "stored_config",
+    "study_artifacts",
     "study_data",
     "study_space",
     "tune",
+    "upload",
     "upload_confusion_matrix",
     "worker_cores",
-    "write_artifact",
 ]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
 import json
 import os
-import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,35 +17,33 @@ import numpy as np
 
 from search import models
 from search.data import name_key
-from search.engine._storage import artifact_dir
+from search.engine._artifacts import Artifacts, local_copy
 from search.errors import InputError
 
 if TYPE_CHECKING:
     import keras
 
 __all__ = [
-    "MARKER",
     "Checkpoint",
     "TrialCheckpoints",
     "checkpoint_callback",
     "checkpoint_interval",
-    "checkpoint_root",
+    "checkpoint_prefix",
+    "checkpointed_trials",
     "resumable_early_stopping",
 ]
 
-# Written into every checkpoint folder this tool makes: clean-up removes only folders that hold it.
-MARKER = ".search-checkpoint"
 DEFAULT_INTERVAL_S = 10.0
 
 
-def checkpoint_root(url: str, study_name: str) -> Path:
-    """The folder of a study's checkpoints: under the artifacts, named by a key of the study name, never by the name.
+def checkpoint_prefix(study_name: str) -> str:
+    """The folder of a study's checkpoints inside its artifacts: named by a key of the study name, never by the name.
 
     Examples:
-        >>> checkpoint_root("sqlite:////tmp/x.db", "../../etc").relative_to("/tmp")
-        PosixPath('x.db.artifacts/checkpoints/etc-74ccf3c5b4c1')
+        >>> checkpoint_prefix("../../etc")
+        'checkpoints/etc-74ccf3c5b4c1/'
     """
-    return artifact_dir(url) / "checkpoints" / name_key(study_name)
+    return f"checkpoints/{name_key(study_name)}/"
 
 
 @dataclasses.dataclass
@@ -65,17 +65,19 @@ class Checkpoint:
 
 
 class TrialCheckpoints:
-    """The checkpoint folder of one trial: ``<root>/trial-<number>/``.
+    """The checkpoints of one trial: ``checkpoints/<study key>/trial-<number>/`` in the study's artifact store.
 
-    Files carry the epoch in their names and ``state.json``, written last and
-    atomically, names the complete set; a worker killed while saving leaves the
-    previous epoch's checkpoint intact.
+    Files carry the epoch in their names and ``state.json``, written last (every
+    store writes a file whole or not at all), names the complete set: a worker
+    killed while saving leaves the previous epoch's checkpoint intact, on this
+    machine's folder, a shared one, or S3, where a worker on another machine finds it.
 
     Examples:
         >>> import tempfile
         >>> import keras
         >>> import numpy as np
-        >>> store = TrialCheckpoints(Path(tempfile.mkdtemp()), 7)
+        >>> from search.engine._artifacts import FolderArtifacts
+        >>> store = TrialCheckpoints(FolderArtifacts(Path(tempfile.mkdtemp())), "demo", 7)
         >>> store.load() is None  # nothing saved yet
         True
         >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
@@ -83,29 +85,29 @@ class TrialCheckpoints:
         >>> early = keras.callbacks.EarlyStopping(monitor="loss")
         >>> history = model.fit(np.ones((2, 3)), np.ones(2), epochs=1, verbose=0, callbacks=[early])
         >>> store.save(model, 0, history.history, early)
-        >>> sorted(path.name for path in store.folder.iterdir())  # the marker: a folder this tool made
-        ['.search-checkpoint', 'model-0.keras', 'state.json']
+        >>> [name.rpartition("/")[2] for name in store.artifacts.names(store.folder)]
+        ['model-0.keras', 'state.json']
         >>> checkpoint = store.load()
         >>> checkpoint.epoch, list(checkpoint.history)
         (0, ['loss'])
     """
 
-    def __init__(self, root: Path, number: int) -> None:
-        self.folder = root / f"trial-{number}"
+    def __init__(self, artifacts: Artifacts, study_name: str, number: int) -> None:
+        self.artifacts = artifacts
+        self.folder = f"{checkpoint_prefix(study_name)}trial-{number}/"
 
     def save(self, model: keras.Model, epoch: int, history: dict[str, list[float]], early: Any) -> None:
         """Write the model (with optimizer state), history and early-stopping state of ``epoch``.
 
-        Every file is written under a temporary name (``*.part.*``) in the folder and
-        renamed once all are complete, ``state.json`` last: the previous checkpoint
-        stays whole and loadable until the new one is. A write that fails (a full
-        disk) removes what it wrote, and re-raises.
+        The model and best weights go first under names carrying the epoch, then
+        ``state.json`` names them; the files of the previous epoch are removed
+        only after. A write that fails (a full disk) leaves the previous
+        checkpoint the one that loads, and re-raises.
 
         Raises:
             OSError: A file could not be written; the previous checkpoint is unchanged.
         """
-        self.folder.mkdir(parents=True, exist_ok=True)
-        (self.folder / MARKER).touch()
+        kept = self._named_by_state()
         model_file = f"model-{epoch}.keras"
         best_file = None if early.best_weights is None else f"best-{epoch}.npz"
         state = {
@@ -120,55 +122,87 @@ class TrialCheckpoints:
                 "stopped_epoch": int(early.stopped_epoch),
             },
         }
-        final = [name for name in (model_file, best_file, "state.json") if name is not None]
-        parts = {name: self.folder / _part_name(name) for name in final}
+        written = []
         try:
-            model.save(parts[model_file])
+            with tempfile.TemporaryDirectory(prefix="search-checkpoint-") as scratch:
+                local = Path(scratch) / model_file
+                model.save(local)
+                self.artifacts.put(self.folder + model_file, local.read_bytes())
+                written.append(model_file)
             if best_file is not None:
-                np.savez(parts[best_file], *early.best_weights)
-            parts["state.json"].write_text(json.dumps(state))
-            for name in final:  # state.json last: it names the complete set
-                os.replace(parts[name], self.folder / name)
+                buffer = io.BytesIO()
+                np.savez(buffer, *early.best_weights)
+                self.artifacts.put(self.folder + best_file, buffer.getvalue())
+                written.append(best_file)
+            self.artifacts.put(self.folder + "state.json", json.dumps(state).encode())
         except BaseException:
-            kept = self._named_by_state()
-            for name in final:
-                parts[name].unlink(missing_ok=True)
-                if name not in kept and name != "state.json":
-                    (self.folder / name).unlink(missing_ok=True)
+            for name in written:
+                if name not in kept:
+                    with contextlib.suppress(Exception):
+                        self.artifacts.remove(self.folder + name)
             raise
-        for old in self.folder.iterdir():  # earlier epochs, and what a killed worker left half-written
-            if old.name not in (*final, MARKER):
-                old.unlink(missing_ok=True)
+        for name in kept - set(written):  # the previous epoch's files
+            with contextlib.suppress(Exception):
+                self.artifacts.remove(self.folder + name)
+
+    def _state(self) -> dict[str, Any] | None:
+        blob = self.artifacts.read(self.folder + "state.json")
+        if blob is None:
+            return None
+        try:
+            state = json.loads(blob)
+        except ValueError:
+            return None
+        return state if isinstance(state, dict) else None
 
     def _named_by_state(self) -> set[str]:
         """The files that the current ``state.json`` names (nothing when there is none or it is unreadable)."""
-        try:
-            state = json.loads((self.folder / "state.json").read_text())
-        except (OSError, ValueError):
-            return set()
+        state = self._state() or {}
         return {name for name in (state.get("model"), state.get("best_weights")) if isinstance(name, str)}
 
     def load(self) -> Checkpoint | None:
         """The last complete checkpoint, or ``None`` when there is none (or it is unreadable)."""
-        state_file = self.folder / "state.json"
-        if not state_file.is_file():
+        state = self._state()
+        if state is None:
             return None
         try:
-            state = json.loads(state_file.read_text())
-            model = models.load_model(self.folder / state["model"])
+            with local_copy(self.artifacts, self.folder + str(state["model"])) as path:
+                if path is None:
+                    return None
+                model = models.load_model(path)
             early = dict(state["early_stopping"])
             early["best_weights"] = None
             if state["best_weights"]:
-                with np.load(self.folder / state["best_weights"]) as arrays:
+                blob = self.artifacts.read(self.folder + str(state["best_weights"]))
+                if blob is None:
+                    return None
+                with np.load(io.BytesIO(blob)) as arrays:
                     early["best_weights"] = [arrays[f"arr_{i}"] for i in range(len(arrays.files))]
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, InputError):
             return None  # a damaged checkpoint: the trial starts again from scratch
         return Checkpoint(model=model, epoch=int(state["epoch"]), history=state["history"], early_stopping=early)
 
     def remove(self) -> None:
-        """Delete the folder (the trial finished; nothing to resume), only if this tool made it (its marker)."""
-        if (self.folder / MARKER).is_file():
-            shutil.rmtree(self.folder, ignore_errors=True)
+        """Delete the trial's checkpoint files (it finished: nothing to resume)."""
+        for name in self.artifacts.names(self.folder):
+            with contextlib.suppress(Exception):
+                self.artifacts.remove(name)
+
+
+def checkpointed_trials(artifacts: Artifacts, study_name: str) -> set[int]:
+    """Numbers of the trials that have checkpoint files in the store.
+
+    Examples:
+        >>> import tempfile
+        >>> from search.engine._artifacts import FolderArtifacts
+        >>> store = FolderArtifacts(Path(tempfile.mkdtemp()))
+        >>> store.put(checkpoint_prefix("demo") + "trial-3/state.json", b"{}")
+        >>> checkpointed_trials(store, "demo")
+        {3}
+    """
+    prefix = checkpoint_prefix(study_name)
+    numbers = {name[len(prefix) :].split("/", 1)[0].removeprefix("trial-") for name in artifacts.names(prefix)}
+    return {int(number) for number in numbers if number.isdigit()}
 
 
 def resumable_early_stopping(state: dict[str, Any] | None, **kwargs: Any) -> keras.callbacks.EarlyStopping:
@@ -258,14 +292,3 @@ def checkpoint_callback(
             self._last = time.monotonic()
 
     return _Save()
-
-
-def _part_name(name: str) -> str:
-    """The temporary name a checkpoint file is written under (Keras wants the ``.keras`` suffix kept).
-
-    Examples:
-        >>> _part_name("model-3.keras"), _part_name("state.json")
-        ('model-3.part.keras', 'state.part.json')
-    """
-    stem, dot, suffix = name.rpartition(".")
-    return f"{stem}.part{dot}{suffix}"

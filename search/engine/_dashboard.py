@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 import math
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from search.data import name_key
-from search.engine._storage import artifact_dir, artifact_store
+from search.engine._artifacts import study_artifacts, upload
 
 if TYPE_CHECKING:
     import optuna
@@ -483,18 +484,17 @@ def upload_confusion_matrix(study: optuna.Study, result: dict[str, Any], *, url:
     if not result.get("confusion_matrix"):
         return {}
     try:
-        from optuna.artifacts import upload_artifact
-
-        folder = artifact_dir(url) / "reports" / name_key(study.study_name)
+        store = study_artifacts(url, study)
+        name = f"reports/{name_key(study.study_name)}/confusion_matrix.png"
         title = f"{study.study_name}: confusion matrix (test split)"
-        path = confusion_matrix_png(result, folder / "confusion_matrix.png", title=title)
-        artifact_id = upload_artifact(
-            artifact_store=artifact_store(url), file_path=str(path), study_or_trial=study, mimetype="image/png"
-        )
+        with tempfile.TemporaryDirectory(prefix="search-picture-") as scratch:
+            blob = confusion_matrix_png(result, Path(scratch) / "confusion_matrix.png", title=title).read_bytes()
+        store.put(name, blob)
+        artifact_id = upload(store, study, blob, filename="confusion_matrix.png", mimetype="image/png")
     except Exception as exc:
         logger.warning("could not draw or upload the confusion-matrix picture of study %r: %s", study.study_name, exc)
         return {}
-    return {"confusion_matrix_png": str(path), "confusion_matrix_artifact_id": artifact_id}
+    return {"confusion_matrix_png": store.describe(name), "confusion_matrix_artifact_id": artifact_id}
 
 
 def publish_holdout_note(study: optuna.Study, result: dict[str, Any], *, metric: str = "") -> bool:

@@ -5,23 +5,26 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from search.data import SearchData
+from search.engine._artifacts import Artifacts, study_artifacts
 from search.engine._checkpoint import (
     Checkpoint,
     TrialCheckpoints,
     checkpoint_callback,
     checkpoint_interval,
-    checkpoint_root,
+    checkpointed_trials,
     resumable_early_stopping,
 )
 from search.engine._config import StudyConfig
 from search.engine._dashboard import model_layers, publish_trial
 from search.engine._identity import worker_identity
 from search.engine._signals import Stopped, stop_requested
+from search.engine._storage import heartbeat_interval, is_proxy
 from search.models import (
     LoadedSpace,
     best_epoch,
@@ -58,7 +61,7 @@ class Objective:
     summary are written for optuna-dashboard; a failed dashboard write is only logged.
 
     With a ``storage_url``, an epoch is checkpointed (model with optimizer
-    state, history, early-stopping state) next to the study every
+    state, history, early-stopping state) in the study's artifact store every
     :func:`~search.engine._checkpoint.checkpoint_interval` seconds of training; a re-queued trial
     (``retry_of``) resumes from the last completed epoch of the trial it retries,
     reporting that trial's epochs again so the pruner sees the whole curve.
@@ -68,6 +71,8 @@ class Objective:
         data: Partial-train and validation data.
         space: The study's space (:func:`search.models.load_space`).
         storage_url: The study's storage; enables per-epoch checkpoints.
+        artifacts: Where checkpoints go; default: the study's artifact store
+            (:func:`search.engine.study_artifacts`).
         budget: The study's total of finished trials, when several workers share
             it: a trial that starts once earlier-numbered trials fill the budget
             (another worker started at the same moment) is failed at once, with
@@ -96,6 +101,7 @@ class Objective:
         space: LoadedSpace,
         *,
         storage_url: str | None = None,
+        artifacts: Artifacts | None = None,
         budget: int | None = None,
         dashboard: bool = True,
         on_epoch: Callable[[int, int, dict[str, list[float]]], None] | None = None,
@@ -103,16 +109,30 @@ class Objective:
         self.config = config
         self.data = data
         self.space = space
-        self.checkpoint_root = None if storage_url is None else checkpoint_root(storage_url, config.name)
+        self.storage_url = storage_url
+        self._artifacts = artifacts
         self.checkpoint_every_s = checkpoint_interval()
         self.budget = budget
         self.dashboard = dashboard
         self.on_epoch = on_epoch
 
+    def artifacts(self, study: optuna.Study) -> Artifacts | None:
+        """The study's artifact store (where checkpoints go), ``None`` without a storage URL."""
+        if self.storage_url is None:
+            return None
+        if self._artifacts is None:
+            self._artifacts = study_artifacts(self.storage_url, study)
+        return self._artifacts
+
+    def _checkpoints(self, study: optuna.Study, number: int) -> TrialCheckpoints | None:
+        artifacts = self.artifacts(study)
+        return None if artifacts is None else TrialCheckpoints(artifacts, self.config.name, number)
+
     def __call__(self, trial: optuna.trial.Trial) -> float:
         facts: dict[str, Any] = {}
         try:
-            value = self._train(trial, facts)
+            with _alive(trial, enabled=self.storage_url is not None and is_proxy(self.storage_url)):
+                value = self._train(trial, facts)
         except Exception:  # pruned or failed: still worth a note; Ctrl-C (BaseException) is not
             self._publish(trial, facts)
             raise
@@ -145,7 +165,7 @@ class Objective:
             trial.set_user_attr("group", group)
         x_train, x_val = self.space.features(model_config, data.x_train, data.x_val)
         start = time.perf_counter()
-        store = None if self.checkpoint_root is None else TrialCheckpoints(self.checkpoint_root, trial.number)
+        store = self._checkpoints(trial.study, trial.number)
         resumed = self._resume(trial)
 
         def record(epoch: int, history: dict[str, list[float]]) -> None:
@@ -238,18 +258,18 @@ class Objective:
         """
         import optuna
 
-        if self.checkpoint_root is None or trial.user_attrs.get("stopped_by") == "KeyboardInterrupt":
+        artifacts = self.artifacts(study)
+        if artifacts is None or trial.user_attrs.get("stopped_by") == "KeyboardInterrupt":
             return
         for number in {trial.number, *_retried_chain(study, trial.user_attrs)}:
-            TrialCheckpoints(self.checkpoint_root, number).remove()
-        # Leftovers of workers killed after their trial was stored: only folders on disk are looked up.
-        names = (p.name.removeprefix("trial-") for p in self.checkpoint_root.glob("trial-*"))
-        on_disk = {int(name) for name in names if name.isdigit()}
-        if on_disk:
+            TrialCheckpoints(artifacts, self.config.name, number).remove()
+        # Leftovers of workers killed after their trial was stored: only trials with files are looked up.
+        stored = checkpointed_trials(artifacts, self.config.name)
+        if stored:
             finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
             for t in study.get_trials(deepcopy=False, states=finished):
-                if t.number in on_disk:
-                    TrialCheckpoints(self.checkpoint_root, t.number).remove()
+                if t.number in stored:
+                    TrialCheckpoints(artifacts, self.config.name, t.number).remove()
 
     def _surplus(self, trial: optuna.trial.Trial) -> bool:
         """Whether trials numbered before this one already fill the budget (another worker started it)."""
@@ -267,11 +287,12 @@ class Objective:
         A retry killed before its own first checkpoint leaves none, so the chain is
         walked back to the last trial that saved one.
         """
-        if self.checkpoint_root is None:
+        if self.artifacts(trial.study) is None:
             return None
         checkpoint = None
         for number in _retried_chain(trial.study, trial.user_attrs):
-            checkpoint = TrialCheckpoints(self.checkpoint_root, number).load()
+            store = self._checkpoints(trial.study, number)
+            checkpoint = None if store is None else store.load()
             if checkpoint is not None:
                 break
         if checkpoint is None:
@@ -283,6 +304,38 @@ class Objective:
 
     def __repr__(self) -> str:
         return f"Objective(study={self.config.name!r}, space={self.space.name!r})"
+
+
+@contextlib.contextmanager
+def _alive(trial: optuna.trial.Trial, *, enabled: bool) -> Iterator[None]:
+    """Record ``alive_at`` (Unix time) on the trial every heartbeat interval while the block runs.
+
+    Optuna's storage heartbeat (``RDBStorage(heartbeat_interval=...)``) does not
+    pass through its gRPC proxy (``GrpcStorageProxy`` is no ``BaseHeartbeat``):
+    workers that reach the database through a proxy say they are alive with this
+    attribute instead, and :func:`~search.engine._recovery.recover_trials` fails
+    and re-queues a trial whose ``alive_at`` is older than the grace period.
+    """
+    if not enabled:
+        yield
+        return
+    stop = threading.Event()
+    interval = heartbeat_interval()
+
+    def beat() -> None:
+        while True:
+            with contextlib.suppress(Exception):  # a lost beat is retried at the next interval
+                trial.set_user_attr("alive_at", time.time())
+            if stop.wait(interval):
+                return
+
+    thread = threading.Thread(target=beat, name="search-alive", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _stop_on_signal() -> Any:

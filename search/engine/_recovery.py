@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime
+import time
 from typing import TYPE_CHECKING, Any
 
 from search.engine._identity import is_dead
-from search.engine._storage import GRACE_PERIOD_S
+from search.engine._storage import grace_period
 
 if TYPE_CHECKING:
     import optuna
@@ -48,7 +49,16 @@ def requeue_failed_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -
     ``MAX_STALLED`` of those (a configuration that kills its worker every time,
     say) the parameters are not re-queued again. Returns whether it enqueued.
 
-    Also the storage's ``failed_trial_callback`` for trials with a stale heartbeat.
+    Also the storage's ``failed_trial_callback`` for trials with a stale heartbeat:
+    Optuna's heartbeat finds the trials of silent workers on other machines
+    (``fail_stale_trials``), and this policy re-queues them. It stands in for
+    Optuna's ``RetryFailedTrialCallback`` because that one (1) re-creates only the
+    parameters the trial had sampled, losing a queued set its worker died before
+    asking for; (2) counts retries, not retries that made no progress, so a long
+    trial moved twice between machines would be given up as readily as one that
+    kills its worker at once; (3) copies the dead trial's reported values
+    (``inherit_intermediate_values``), which can run ahead of its last checkpoint,
+    whereas the retry here reports again exactly the epochs it resumes from.
 
     Examples:
         >>> import optuna
@@ -81,7 +91,12 @@ def requeue_stale_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) ->
 
 
 def recover_trials(study: optuna.Study) -> list[int]:
-    """Fail the RUNNING trials of dead workers on this host and re-queue interrupted ones.
+    """Fail the RUNNING trials of dead workers and re-queue them, and re-queue interrupted ones.
+
+    A worker is dead when it ran on this host and its process is gone, or when
+    it reached the database through a gRPC proxy and its trial's ``alive_at`` is
+    older than the grace period; workers on other hosts with a direct database
+    connection are Optuna's heartbeat's to judge (``fail_stale_trials``).
 
     Completed and pruned trials are never touched.
 
@@ -106,13 +121,17 @@ def recover_trials(study: optuna.Study) -> list[int]:
     state = optuna.trial.TrialState
     requeued = []
     now = datetime.datetime.now()
+    grace = grace_period()
     for trial in study.get_trials(deepcopy=False, states=(state.RUNNING,)):
         worker = trial.user_attrs.get("worker")
         # The objective records its worker within milliseconds of the start; a trial
         # without one after the grace period lost its process before the heartbeat began.
         started = trial.datetime_start or now
-        orphan = worker is None and (now - started).total_seconds() > GRACE_PERIOD_S
-        if orphan or is_dead(worker):
+        orphan = worker is None and (now - started).total_seconds() > grace
+        # Workers behind a gRPC proxy send no storage heartbeat; they record alive_at (see _objective._alive).
+        alive_at = trial.user_attrs.get("alive_at")
+        silent = isinstance(alive_at, int | float) and time.time() - alive_at > grace
+        if orphan or silent or is_dead(worker):
             study.tell(trial.number, state=state.FAIL, skip_if_finished=True)
             if requeue_failed_trial(study, trial):
                 requeued.append(trial.number)

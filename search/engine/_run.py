@@ -24,11 +24,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from search.data import SearchData, Task, load_search_data
+from search.engine._artifacts import ARTIFACTS_ATTR, Artifacts, check_location, study_artifacts
 from search.engine._config import StudyConfig, load_study_config
 from search.engine._objective import Objective
 from search.engine._optimize import optimize_until_budget, progress_bar
 from search.engine._recovery import recover_trials
-from search.engine._storage import check_storage, default_storage, write_artifact
+from search.engine._storage import check_storage, default_storage
 from search.engine._study import (
     best_by_group,
     check_space,
@@ -81,6 +82,7 @@ def run_study(
     workers: int | None = 1,
     memory_limit_mb: float | None = None,
     files: dict[str, bytes] | None = None,
+    artifacts: str | None = None,
 ) -> optuna.Study:
     """Run (or resume) a study until it has ``n_trials`` finished trials.
 
@@ -112,6 +114,13 @@ def run_study(
         files: Files for the study's artifact folder (``{"data/x.joblib": bytes}``),
             written once every check has passed and the study is open, before any
             trial runs: what workers in other processes read.
+        artifacts: Where the study keeps checkpoints, models, data and reports: a
+            folder (local, or shared by every machine) or ``s3://bucket/prefix``.
+            Stored on a new study, so that a worker that joins with only the
+            storage URL finds it; for an existing study, used by this process
+            instead of the stored one (a share mounted under another path).
+            Default: the stored one, else ``SEARCH_ARTIFACTS``, else a folder
+            beside a SQLite file or in this machine's ``SEARCH_HOME``.
 
     Returns:
         The ``optuna.Study``.
@@ -153,18 +162,24 @@ def run_study(
     # Keras already loaded on another backend (e.g. in a notebook): the trials run in a worker process.
     in_process = use_backend(config.backend)
     url = storage or default_storage()
-    space = check_space(config, study_space(config, url))
+    check_storage(url)
+    named = artifacts or os.environ.get("SEARCH_ARTIFACTS")
+    given = check_location(named) if named else None
+    store = study_artifacts(url, given=given)
+    if given or files:
+        store.check_writable(tuple(files or ()))
+    space = check_space(config, study_space(config, store))
     make_sampler(config)  # unknown names or options fail here, before any write
     make_pruner(config)
-    check_storage(url)
     # The data are loaded here to check them against the definition before anything is written.
-    data = load_search_data(study_data(config, url), seed=config.seed)
+    data = load_search_data(study_data(config, store), seed=config.seed)
     _check_metrics(config, data.task)
     space.check_data(data.x_train, config.space_bounds)  # e.g. a vocabulary bound larger than the prepared n-grams
     study = open_study(config, open_trial_storage(url), space, allow_changes=allow_changes)
+    store = _keep_artifacts(study, url, given)
     for relative, blob in (files or {}).items():
-        write_artifact(url, relative, blob)
-    print(f"study {config.name!r} in {url}", file=sys.stderr)
+        store.put(relative, blob)
+    print(f"study {config.name!r} in {url} (artifacts in {store.location})", file=sys.stderr)
     requeued = recover_trials(study)
     if requeued:
         print(f"re-queued interrupted trial(s) {', '.join(map(str, requeued))}", file=sys.stderr)
@@ -184,10 +199,17 @@ def run_study(
     if not done and (workers > 1 or memory_limit_mb is not None or not in_process):
         del data  # each worker process loads its own copy
         _run_workers(
-            study, config, url, workers=workers, deadline=deadline, memory_limit_mb=memory_limit_mb, show=show_progress
+            study,
+            config,
+            url,
+            workers=workers,
+            deadline=deadline,
+            memory_limit_mb=memory_limit_mb,
+            show=show_progress,
+            artifacts=given,
         )
     elif not done:
-        _work(study, config, space, data, url, deadline=deadline, show_progress=show_progress)
+        _work(study, config, space, data, url, store, deadline=deadline, show_progress=show_progress)
     groups = best_by_group(study)
     if groups and study.user_attrs.get("best_by_group") != groups:  # e.g. frozen vs fine-tuned embeddings
         study.set_user_attr("best_by_group", groups)
@@ -205,6 +227,7 @@ def join_study(
     slot: int | None = None,
     cpus: Sequence[int] | None = None,
     allow_modules: Sequence[str] = (),
+    artifacts: str | None = None,
 ) -> optuna.Study:
     """Work on an existing study until its budget is reached: one more worker.
 
@@ -229,6 +252,8 @@ def join_study(
         allow_modules: Modules (and ``pickled``) of the stored definition this
             process may import or unpickle, beyond the shipped ones; see
             :func:`search.engine.check_trusted` and the trust model in the docs.
+        artifacts: The study's artifact store as this machine reaches it, instead of
+            the one stored on the study (see :func:`run_study`).
 
     Raises:
         search.InputError: No such study or storage, a bad budget or core list.
@@ -258,15 +283,34 @@ def join_study(
         if n_trials < 1:
             raise InputError(f"--trials must be at least 1, got {n_trials}")
         config = config.replace(trials=n_trials)
-    space = study_space(config, url)
-    data = load_search_data(study_data(config, url), seed=config.seed)
+    store = study_artifacts(url, study, given=check_location(artifacts) if artifacts else None)
+    space = study_space(config, store)
+    data = load_search_data(study_data(config, store), seed=config.seed)
     if n_trials is not None and study.user_attrs["config"].get("trials") != n_trials:  # stored once all checks passed
         study.set_user_attr("config", dict(study.user_attrs["config"], trials=n_trials))
     deadline = None if timeout is None else time.monotonic() + timeout
     _work(
-        study, config, space, data, url, deadline=deadline, show_progress=show_progress, memory_limit_mb=memory_limit_mb
+        study,
+        config,
+        space,
+        data,
+        url,
+        store,
+        deadline=deadline,
+        show_progress=show_progress,
+        memory_limit_mb=memory_limit_mb,
     )
     return study
+
+
+def _keep_artifacts(study: optuna.Study, url: str, given: str | None) -> Artifacts:
+    """Store ``given`` on a study that has no artifact store yet; the store this process uses."""
+    stored = study.user_attrs.get(ARTIFACTS_ATTR)
+    if given and not stored:
+        study.set_user_attr(ARTIFACTS_ATTR, given)
+    elif given and stored != given:
+        print(f"artifacts in {given} for this process (the study keeps them in {stored})", file=sys.stderr)
+    return study_artifacts(url, study, given=given)
 
 
 def _work(
@@ -275,6 +319,7 @@ def _work(
     space: LoadedSpace,
     data: SearchData,
     url: str,
+    store: Artifacts,
     *,
     deadline: float | None,
     show_progress: bool,
@@ -283,7 +328,13 @@ def _work(
     """Run this process's trials of ``study`` until its budget is reached: every path trains here."""
     with progress_bar(study, config.trials, show=show_progress, max_epochs=config.max_epochs) as bar:
         objective = Objective(
-            config, data, space, storage_url=url, budget=config.trials, on_epoch=bar.epoch if bar else None
+            config,
+            data,
+            space,
+            storage_url=url,
+            artifacts=store,
+            budget=config.trials,
+            on_epoch=bar.epoch if bar else None,
         )
         optimize_until_budget(
             study,
@@ -315,6 +366,7 @@ def _run_workers(
     deadline: float | None,
     memory_limit_mb: float | None,
     show: bool,
+    artifacts: str | None = None,
 ) -> None:
     """Start ``workers`` worker processes on ``study`` and watch them until they end.
 
@@ -332,6 +384,7 @@ def _run_workers(
             backend=config.backend,
             timeout=left,
             memory_limit_mb=memory_limit_mb,
+            artifacts=artifacts,
         )
 
     processes = [start(slot) for slot in range(workers)]
@@ -387,6 +440,7 @@ def spawn_worker(
     timeout: float | None = None,
     memory_limit_mb: float | None = None,
     allow_modules: Sequence[str] = (),
+    artifacts: str | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start one worker process on this machine: :func:`join_study` in a fresh interpreter.
 
@@ -404,6 +458,7 @@ def spawn_worker(
         "memory_limit_mb": memory_limit_mb,
         "cpus": worker_cores(slot, n_slots),
         "allow_modules": list(allow_modules),
+        "artifacts": artifacts,
         "quiet": True,
     }
     command = [sys.executable, "-m", "search.engine._process", json.dumps(spec)]

@@ -1,37 +1,58 @@
-"""Study storage: URL checks that write nothing, opening, and the artifact store."""
+"""Study storage: URL checks that write nothing, and opening."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import sqlite3
-import tempfile
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from search.data import home_dir, settings_key
+from search.data import home_dir
 from search.errors import InputError
 
 if TYPE_CHECKING:
     import optuna
-    from optuna.artifacts import FileSystemArtifactStore
 
 __all__ = [
-    "artifact_dir",
-    "artifact_store",
-    "check_artifacts_writable",
     "check_storage",
     "close_storages",
     "default_storage",
     "open_storage",
     "sqlite_path",
-    "write_artifact",
 ]
 
 HEARTBEAT_INTERVAL_S = 20
 GRACE_PERIOD_S = 60
+
+
+def heartbeat_interval() -> int:
+    """Seconds between two heartbeats of a running trial: ``SEARCH_HEARTBEAT_S`` or 20.
+
+    A worker that sends none for three intervals (:func:`grace_period`) is taken
+    for dead and its trial re-queued; every process on a study should use the
+    same value.
+
+    Raises:
+        search.InputError: Not a whole number of seconds of at least 1.
+
+    Examples:
+        >>> heartbeat_interval(), grace_period()  # with SEARCH_HEARTBEAT_S unset
+        (20, 60)
+    """
+    value = os.environ.get("SEARCH_HEARTBEAT_S", "").strip()
+    if not value:
+        return HEARTBEAT_INTERVAL_S
+    if not value.isdigit() or int(value) < 1:
+        raise InputError(f"SEARCH_HEARTBEAT_S must be a whole number of seconds (at least 1), got {value!r}")
+    return int(value)
+
+
+def grace_period() -> int:
+    """Seconds without a heartbeat after which a running trial's worker is taken for dead: three intervals."""
+    return 3 * heartbeat_interval()
 
 
 def default_storage() -> str:
@@ -43,6 +64,37 @@ def default_storage() -> str:
         (True, True)
     """
     return os.environ.get("SEARCH_STORAGE") or f"sqlite:///{home_dir() / 'studies.db'}"
+
+
+GRPC_SCHEME = "grpc://"
+GRPC_WAIT_S = 30.0
+
+
+def grpc_address(url: str) -> tuple[str, int]:
+    """Host and port of a ``grpc://HOST:PORT`` URL (a storage proxy: ``python -m search proxy``).
+
+    Raises:
+        InputError: No host or no port.
+
+    Examples:
+        >>> grpc_address("grpc://db-proxy:13000")
+        ('db-proxy', 13000)
+    """
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host = port = None
+    if not host or port is None or parts.path.strip("/"):
+        raise InputError(f"malformed storage URL {url!r} (expected grpc://HOST:PORT)")
+    return host, port
+
+
+def is_proxy(url: str) -> bool:
+    """Whether ``url`` names a gRPC storage proxy (its workers send no storage heartbeats)."""
+    return url.startswith(GRPC_SCHEME)
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -103,6 +155,9 @@ def check_storage(url: str, *, must_exist: bool = False) -> None:
         ...
         search.errors.InputError: cannot create study database /etc/passwd/studies.db: /etc/passwd is not a folder
     """
+    if url.startswith(GRPC_SCHEME):
+        grpc_address(url)
+        return
     path = sqlite_path(url)
     if path is None:
         _check_driver(url)
@@ -283,10 +338,14 @@ def open_storage(
     *,
     must_exist: bool = False,
     failed_trial_callback: Callable[[optuna.Study, optuna.trial.FrozenTrial], None] | None = None,
-) -> optuna.storages.RDBStorage:
-    """Open (and on first use create) an Optuna RDB storage with worker heartbeats.
+) -> optuna.storages.BaseStorage:
+    """Open (and on first use create) an Optuna RDB storage with worker heartbeats, or a gRPC proxy's client.
 
-    A trial whose worker stops sending heartbeats for ``GRACE_PERIOD_S`` is marked
+    Workers that reach the database through ``grpc://HOST:PORT`` (Optuna's
+    ``GrpcStorageProxy``) send no storage heartbeats: their liveness is a trial
+    attribute instead (:func:`search.engine._recovery.recover_trials`).
+
+    A trial whose worker stops sending heartbeats for :func:`grace_period` seconds is marked
     failed; ``failed_trial_callback`` (a policy, as Optuna's
     ``RetryFailedTrialCallback`` is) is then called with it, e.g. to re-queue it.
 
@@ -300,6 +359,8 @@ def open_storage(
     from search.engine._reconnect import ReconnectingStorage  # loads optuna: imported here, as optuna is
 
     check_storage(url, must_exist=must_exist)
+    if is_proxy(url):
+        return _open_proxy(url, must_exist=must_exist)
     engine_kwargs: dict[str, Any] = {}
     path = sqlite_path(url)
     if path is not None:
@@ -316,8 +377,8 @@ def open_storage(
             storage = ReconnectingStorage(
                 url,
                 engine_kwargs=engine_kwargs,
-                heartbeat_interval=HEARTBEAT_INTERVAL_S,
-                grace_period=GRACE_PERIOD_S,
+                heartbeat_interval=heartbeat_interval(),
+                grace_period=grace_period(),
                 heartbeat_stale_trial_callback=failed_trial_callback,
             )
         _OPENED.append(storage)
@@ -327,6 +388,24 @@ def open_storage(
         raise InputError(f"cannot open storage {url}: {detail}") from None
     except (RuntimeError, ValueError, ImportError) as exc:
         raise InputError(f"cannot open storage {url}: {str(exc).splitlines()[0]}") from None
+
+
+def _open_proxy(url: str, *, must_exist: bool) -> optuna.storages.BaseStorage:
+    """A client of Optuna's gRPC storage proxy, once the proxy answers (waits up to ``GRPC_WAIT_S``)."""
+    import grpc
+    from optuna.storages import GrpcStorageProxy
+
+    host, port = grpc_address(url)
+    storage = GrpcStorageProxy(host=host, port=port)
+    try:
+        storage.wait_server_ready(timeout=GRPC_WAIT_S)
+    except (ConnectionError, grpc.FutureTimeoutError, grpc.RpcError):
+        storage.close()
+        raise InputError(f"cannot open storage {url}: no storage proxy answers there") from None
+    if must_exist and not storage.get_all_studies():
+        storage.close()
+        raise InputError(f"no study database behind {url} (it holds no study)")
+    return storage
 
 
 # Storages opened by this process, closed by close_storages() when a command ends.
@@ -374,80 +453,3 @@ def _use_wal() -> None:
             cursor.close()
 
     _WAL_SET = True
-
-
-def artifact_dir(url: str) -> Path:
-    """Where models and other artifacts of the studies in ``url`` are kept.
-
-    ``SEARCH_ARTIFACTS`` if set; next to a SQLite file as ``<file>.artifacts``;
-    else a folder in the user's data directory named after the URL.
-
-    Examples:
-        >>> artifact_dir("sqlite:////tmp/x.db")  # with SEARCH_ARTIFACTS unset; creates nothing
-        PosixPath('/tmp/x.db.artifacts')
-    """
-    value = os.environ.get("SEARCH_ARTIFACTS")
-    if value:
-        return Path(value).expanduser()
-    path = sqlite_path(url)
-    if path is not None:
-        return path.with_name(path.name + ".artifacts")
-    return home_dir() / "artifacts" / settings_key({"url": url})
-
-
-def check_artifacts_writable(url: str, files: tuple[str, ...] = ()) -> None:
-    """Check, before any work, that the artifact folder of ``url`` (or the folder it will be made in) can be written.
-
-    Args:
-        url: The storage URL.
-        files: Paths inside the artifact folder that will be written; those that
-            exist must be writable files, and their folders writable.
-
-    Raises:
-        search.InputError: One line naming the folder or file that cannot be written.
-
-    Examples:
-        >>> import tempfile
-        >>> check_artifacts_writable(f"sqlite:///{tempfile.mkdtemp()}/studies.db", ("models/x.keras",))
-        >>> check_artifacts_writable("sqlite:////etc/passwd/studies.db")
-        Traceback (most recent call last):
-        ...
-        search.errors.InputError: cannot write the study's artifacts in /etc/passwd/studies.db.artifacts: ...
-    """
-    root = artifact_dir(url)
-    targets = [root / relative for relative in files] or [root / "x"]
-    for target in targets:
-        if target.exists() and not (target.is_file() and os.access(target, os.W_OK)):
-            raise InputError(f"cannot write the study's artifacts: {target} is read-only or not a file")
-        folder = next((p for p in target.parents if p.exists()), None)
-        if folder is None or not folder.is_dir():
-            raise InputError(f"cannot write the study's artifacts in {root}: {folder} is not a folder")
-        if not os.access(folder, os.W_OK | os.X_OK):
-            raise InputError(f"cannot write the study's artifacts in {root}: folder {folder} is read-only")
-
-
-def write_artifact(url: str, relative: str, blob: bytes) -> Path:
-    """Write ``blob`` to ``relative`` inside the artifact folder of ``url``, atomically (never half a file).
-
-    Raises:
-        search.InputError: ``relative`` leaves the artifact folder.
-    """
-    parts = Path(relative).parts
-    if not parts or Path(relative).is_absolute() or ".." in parts:
-        raise InputError(f"artifact path {relative!r} is not inside the artifact folder")
-    path = artifact_dir(url).joinpath(*parts)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, suffix=".part")
-    with os.fdopen(handle, "wb") as out:
-        out.write(blob)
-    os.replace(tmp, path)
-    return path
-
-
-def artifact_store(url: str) -> FileSystemArtifactStore:
-    """A file-system artifact store for the studies in ``url`` (created on first use)."""
-    from optuna.artifacts import FileSystemArtifactStore
-
-    folder = artifact_dir(url)
-    folder.mkdir(parents=True, exist_ok=True)
-    return FileSystemArtifactStore(str(folder))

@@ -19,9 +19,10 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from search.data import given_digests
+from search.engine._artifacts import Artifacts, FolderArtifacts, cached_copy
 from search.engine._config import StudyConfig
 from search.engine._recovery import enqueue_params, requeue_stale_trial
-from search.engine._storage import artifact_dir, default_storage, open_storage
+from search.engine._storage import default_storage, open_storage
 from search.errors import InputError
 from search.models import LoadedSpace, load_space
 
@@ -183,7 +184,7 @@ def check_trusted(config: StudyConfig, allow: Sequence[str] = ()) -> None:
         )
 
 
-def study_space(config: StudyConfig, url: str | None = None) -> LoadedSpace:
+def study_space(config: StudyConfig, artifacts: Artifacts | None = None) -> LoadedSpace:
     """The space of a definition: a module or ``module:attribute`` reference, or a pickled object in the artifacts.
 
     A pickled space (``artifact:functions/<file>``, a build function from a script's
@@ -201,23 +202,34 @@ def study_space(config: StudyConfig, url: str | None = None) -> LoadedSpace:
         return _GIVEN_SPACES[digest]
     import cloudpickle
 
-    relative = Path(ref.removeprefix(ARTIFACT_PREFIX))
-    if url is None or relative.is_absolute() or ".." in relative.parts:
+    name = ref.removeprefix(ARTIFACT_PREFIX)
+    if artifacts is None or not name.startswith("functions/") or ".." in name.split("/"):
         raise InputError(f"space {ref!r} is not a file of the study's artifacts")
-    path = artifact_dir(url) / relative
-    if not path.is_file():
-        raise InputError(f"the study's build function {path} is missing (was the artifact folder moved?)")
-    blob = path.read_bytes()
+    blob = artifacts.read(name)
+    where = artifacts.describe(name)
+    if blob is None:
+        raise InputError(f"the study's build function {where} is missing (was the artifact store moved?)")
     if hashlib.sha256(blob).hexdigest() != digest:
-        raise InputError(f"the study's build function {path} does not match the SHA-256 recorded with it; refused")
+        raise InputError(f"the study's build function {where} does not match the SHA-256 recorded with it; refused")
     return load_space(cloudpickle.loads(blob))
 
 
-def study_data(config: StudyConfig, url: str) -> dict[str, Any]:
-    """The definition's ``[data]`` settings, with the artifact folder that ``stored`` data is read from."""
-    if config.data.get("kind") == "stored":
-        return {**config.data, "root": str(artifact_dir(url))}
-    return dict(config.data)
+def study_data(config: StudyConfig, artifacts: Artifacts) -> dict[str, Any]:
+    """The definition's ``[data]`` settings, with the local folder that ``stored`` data is read from.
+
+    For a store that is not a folder, the data file is first copied into this
+    machine's cache (its reader checks the SHA-256 the study recorded).
+    """
+    if config.data.get("kind") != "stored":
+        return dict(config.data)
+    file = str(config.data.get("file", ""))
+    if isinstance(artifacts, FolderArtifacts) or not file or "/" in file or file in (".", ".."):
+        root = artifacts.root if isinstance(artifacts, FolderArtifacts) else Path(artifacts.location)
+        return {**config.data, "root": str(root)}
+    copy = cached_copy(artifacts, f"data/{file}")
+    if copy is None:
+        raise InputError(f"the study's data file {artifacts.describe('data/' + file)} is missing")
+    return {**config.data, "root": str(copy.parent.parent)}
 
 
 def check_space(config: StudyConfig, space: LoadedSpace | None = None) -> LoadedSpace:
@@ -383,7 +395,7 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def open_trial_storage(url: str, *, must_exist: bool = False) -> optuna.storages.RDBStorage:
+def open_trial_storage(url: str, *, must_exist: bool = False) -> optuna.storages.BaseStorage:
     """The storage, for a process that runs trials: a trial whose worker went silent is re-queued once."""
     return open_storage(url, must_exist=must_exist, failed_trial_callback=requeue_stale_trial)
 

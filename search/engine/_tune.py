@@ -93,6 +93,7 @@ def tune(
     memory_limit_mb: float | None = None,
     show_progress: bool = True,
     allow_changes: bool = False,
+    artifacts: str | None = None,
 ) -> optuna.Study:
     """Search a model of one's own on data in memory: a persisted, resumable study.
 
@@ -132,6 +133,8 @@ def tune(
         memory_limit_mb: As for :func:`search.run_study`.
         show_progress: A progress bar (a widget in Jupyter).
         allow_changes: Resume although the data or the space changed.
+        artifacts: Where the study keeps its files (a folder, or ``s3://bucket/prefix``),
+            as for :func:`search.run_study`.
 
     Returns:
         The ``optuna.Study``.
@@ -234,6 +237,7 @@ def tune(
         workers=workers or 1,
         memory_limit_mb=memory_limit_mb,
         files=files,
+        artifacts=artifacts,
     )
 
 

@@ -5,23 +5,25 @@ from __future__ import annotations
 import datetime
 import math
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from search.data import HoldoutData, Task, file_sha256, load_holdout_data, name_key
 from search.engine import (
-    artifact_dir,
-    artifact_store,
-    check_artifacts_writable,
+    Artifacts,
     check_trusted,
     load_study,
     publish_holdout_note,
     stored_config,
+    study_artifacts,
     study_data,
     study_space,
+    upload,
     upload_confusion_matrix,
 )
 from search.errors import InputError
@@ -155,14 +157,15 @@ def evaluate_holdout(
     config = stored_config(study)
     check_trusted(config, allow_modules)
     key = name_key(study.study_name)  # the files written below: checked before the (long) training
-    check_artifacts_writable(url, (f"models/{key}.keras", f"models/{key}{PREPROCESSING_SUFFIX}"))
+    store = study_artifacts(url, study)
+    store.check_writable((f"models/{key}.keras", f"models/{key}{PREPROCESSING_SUFFIX}"))
 
     configure_backend()
     use_backend(config.backend)  # the trials' backend where Keras is not loaded yet; the saved model is portable
-    data = load_holdout_data(study_data(config, url), seed=config.seed)
+    data = load_holdout_data(study_data(config, store), seed=config.seed)
     model_config = best.user_attrs["config"]
     epochs = int(best.user_attrs["best_epoch"]) + 1
-    space = study_space(config, url)
+    space = study_space(config, store)
     set_seed(config.seed + best.number)  # the best trial's own initialisation seed
     start = time.perf_counter()
     x_train, x_test = space.features(model_config, data.x_train, data.x_test)
@@ -194,7 +197,7 @@ def evaluate_holdout(
         train_time_s=round(time.perf_counter() - start, 2),
         computed_at=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     )
-    result.update(_save_model(study, model, url, data))
+    result.update(_save_model(study, model, store, data))
     free_memory()
     result.update(upload_confusion_matrix(study, result, url=url))
     study.set_user_attr("holdout", result)
@@ -202,36 +205,32 @@ def evaluate_holdout(
     return result
 
 
-def _save_model(study: optuna.Study, model: Any, url: str, data: HoldoutData) -> dict[str, str]:
-    """Save the model (and its fitted preprocessing) in ``<storage>.artifacts/models`` and as artifacts."""
-    from optuna.artifacts import upload_artifact
-
-    folder = artifact_dir(url) / "models"
-    folder.mkdir(parents=True, exist_ok=True)
-    store = artifact_store(url)
-    if data.preprocessor is None:
-        path = folder / f"{name_key(study.study_name)}.keras"
-        model.save(path)
-        preprocessing = None
-    else:
-        predictor = Predictor(model, data.preprocessor, data.task, data.class_names, data.schema)
-        path, preprocessing = predictor.save(folder, name_key(study.study_name))
-    saved = {
-        "model_path": str(path),
-        "artifact_id": upload_artifact(
-            artifact_store=store, file_path=str(path), study_or_trial=study, mimetype="application/zip"
-        ),
-    }
-    if preprocessing is not None:
-        saved["preprocessing_path"] = str(preprocessing)
-        saved["preprocessing_sha256"] = file_sha256(preprocessing)  # checked by load_predictor before unpickling
-        saved["preprocessing_artifact_id"] = upload_artifact(
-            artifact_store=store,
-            file_path=str(preprocessing),
-            study_or_trial=study,
-            mimetype="application/octet-stream",
-        )
+def _save_model(study: optuna.Study, model: Any, store: Artifacts, data: HoldoutData) -> dict[str, str]:
+    """Save the model (and its fitted preprocessing) in the store's ``models/`` and as Optuna artifacts."""
+    key = name_key(study.study_name)
+    with tempfile.TemporaryDirectory(prefix="search-holdout-") as scratch:
+        if data.preprocessor is None:
+            path = Path(scratch) / f"{key}.keras"
+            model.save(path)
+            preprocessing = None
+        else:
+            predictor = Predictor(model, data.preprocessor, data.task, data.class_names, data.schema)
+            path, preprocessing = predictor.save(scratch, key)
+        saved = _keep(store, study, path, "application/zip")
+        if preprocessing is not None:
+            kept = _keep(store, study, preprocessing, "application/octet-stream")
+            saved["preprocessing_path"] = kept["model_path"]
+            saved["preprocessing_sha256"] = file_sha256(preprocessing)  # checked by load_predictor before unpickling
+            saved["preprocessing_artifact_id"] = kept["artifact_id"]
     return saved
+
+
+def _keep(store: Artifacts, study: optuna.Study, path: Path, mimetype: str) -> dict[str, str]:
+    """Put a file in the store's ``models/`` and upload it as an Optuna artifact of the study."""
+    blob = path.read_bytes()
+    store.put(f"models/{path.name}", blob)
+    artifact_id = upload(store, study, blob, filename=path.name, mimetype=mimetype)
+    return {"model_path": store.describe(f"models/{path.name}"), "artifact_id": artifact_id}
 
 
 class _EpochBar:

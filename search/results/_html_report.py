@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from search.data import name_key
-from search.engine import artifact_dir, check_artifacts_writable, curve_names, curve_trace, load_study
+from search.engine import FolderArtifacts, curve_names, curve_trace, load_study, study_artifacts
 from search.errors import InputError
 
 if TYPE_CHECKING:
@@ -398,7 +398,7 @@ def render_report(study: optuna.Study, *, url: str = "") -> str:
     )
 
 
-def write_report(name: str, *, storage: str | None = None, out: str | Path | None = None) -> Path:
+def write_report(name: str, *, storage: str | None = None, out: str | Path | None = None) -> Path | str:
     """Write a self-contained HTML report of a study and return its path.
 
     Sections: summary, optimization history, parameter importances (or why they
@@ -415,7 +415,8 @@ def write_report(name: str, *, storage: str | None = None, out: str | Path | Non
             ``.html``; default a ``reports`` folder beside the study's artifacts.
 
     Returns:
-        The path of the written report.
+        The path of the written report (an ``s3://`` URL when the study keeps its
+        artifacts in S3 and no ``out`` is given).
 
     Raises:
         InputError: No such storage or study, or an ``out`` that cannot be written
@@ -434,8 +435,13 @@ def write_report(name: str, *, storage: str | None = None, out: str | Path | Non
     """
     study, url = load_study(name, storage=storage)
     if out is None:
-        path = artifact_dir(url) / "reports" / f"{name_key(study.study_name)}.html"
-        check_artifacts_writable(url, (f"reports/{path.name}",))
+        store = study_artifacts(url, study)
+        relative = f"reports/{name_key(study.study_name)}.html"
+        store.check_writable((relative,))
+        if not isinstance(store, FolderArtifacts):  # an object store: the page goes there, its URL comes back
+            store.put(relative, render_report(study, url=url).encode())
+            return store.describe(relative)
+        path = store.path(relative)
     else:
         path = _report_path(Path(out), study.study_name)
     page = render_report(study, url=url)

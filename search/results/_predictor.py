@@ -13,7 +13,7 @@ import numpy as np
 
 from search import models
 from search.data import Task, as_features, file_sha256, read_csv
-from search.engine import artifact_store, load_study
+from search.engine import Artifacts, load_study, study_artifacts
 from search.errors import InputError
 
 if TYPE_CHECKING:
@@ -250,8 +250,9 @@ def load_predictor(name: str, *, storage: str | None = None) -> Predictor:
     holdout = study.user_attrs.get("holdout")
     if not holdout:
         raise InputError(f"study {name!r} has no holdout model yet; run: python -m search holdout {name}")
+    store = study_artifacts(url, study)
     with tempfile.TemporaryDirectory() as tmp:
-        model_path = _local(holdout["model_path"], holdout.get("artifact_id"), url, Path(tmp) / "model.keras")
+        model_path = _local(holdout["model_path"], holdout.get("artifact_id"), store, Path(tmp) / "model.keras")
         if not holdout.get("preprocessing_path"):  # ready arrays: the model reads them as they are
             names = list(holdout.get("per_class", {}))
             task = Task("multiclass", len(names)) if holdout["task"] == "multiclass" else Task(holdout["task"])
@@ -261,7 +262,7 @@ def load_predictor(name: str, *, storage: str | None = None) -> Predictor:
         preprocessing_path = _local(
             holdout["preprocessing_path"],
             holdout.get("preprocessing_artifact_id"),
-            url,
+            store,
             Path(tmp) / f"model{PREPROCESSING_SUFFIX}",
         )
         return Predictor.load(model_path, preprocessing_path, sha256=holdout.get("preprocessing_sha256"))
@@ -272,14 +273,14 @@ def _array_predictor(model: Any, task: Task, class_names: list[str]) -> Predicto
     return Predictor(model=model, preprocessor=None, task=task, class_names=class_names, schema={})
 
 
-def _local(path: str, artifact_id: str | None, url: str, fallback: Path) -> Path:
-    """``path`` if it exists, else a download of the artifact into ``fallback``."""
+def _local(path: str, artifact_id: str | None, store: Artifacts, fallback: Path) -> Path:
+    """``path`` if it is a file here, else a download of the artifact from the study's store into ``fallback``."""
     if Path(path).is_file() or not artifact_id:
         return Path(path)
     from optuna.artifacts import download_artifact
 
     try:
-        download_artifact(artifact_store=artifact_store(url), artifact_id=artifact_id, file_path=str(fallback))
+        download_artifact(artifact_store=store, artifact_id=artifact_id, file_path=str(fallback))
     except Exception:
         return Path(path)  # reported as a missing file
     return fallback

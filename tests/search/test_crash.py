@@ -13,7 +13,8 @@ from pathlib import Path
 import optuna
 import pytest
 
-from search.engine._checkpoint import TrialCheckpoints, checkpoint_root
+from search.engine import study_artifacts
+from search.engine._checkpoint import TrialCheckpoints, checkpointed_trials
 from tests._helpers import REPO
 from tests.search.test_workers import tiny_study
 
@@ -31,6 +32,10 @@ def _start(path: Path, storage: str) -> subprocess.Popen[str]:
     )
 
 
+def _checkpoints(storage: str, name: str, number: int) -> TrialCheckpoints:
+    return TrialCheckpoints(study_artifacts(storage), name, number)
+
+
 def _wait_for_epochs(storage: str, name: str, proc: subprocess.Popen[str], timeout: float = 300) -> bool:
     """Wait until a trial running in ``proc`` has checkpointed an epoch of its own.
 
@@ -38,7 +43,6 @@ def _wait_for_epochs(storage: str, name: str, proc: subprocess.Popen[str], timeo
         True once it has; False if ``proc`` finished the study's budget first.
     """
     deadline = time.monotonic() + timeout
-    root = checkpoint_root(storage, name)
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
@@ -47,7 +51,7 @@ def _wait_for_epochs(storage: str, name: str, proc: subprocess.Popen[str], timeo
             study = optuna.load_study(study_name=name, storage=storage)
             for trial in study.get_trials(states=(State.RUNNING,)):
                 mine = trial.user_attrs.get("worker", {}).get("pid") == proc.pid
-                if mine and (root / f"trial-{trial.number}" / "state.json").is_file():
+                if mine and _checkpoints(storage, name, trial.number).load() is not None:
                     return True
         except KeyError:  # the study does not exist yet
             pass
@@ -72,7 +76,7 @@ def test_a_signal_stops_cleanly_and_the_trial_resumes_from_its_checkpoint(
     study = optuna.load_study(study_name="interrupt", storage=storage)
     (interrupted,) = study.get_trials(states=(State.FAIL,))
     assert interrupted.user_attrs["stopped_by"] == "KeyboardInterrupt"
-    assert TrialCheckpoints(checkpoint_root(storage, "interrupt"), interrupted.number).load() is not None
+    assert _checkpoints(storage, "interrupt", interrupted.number).load() is not None
 
     rerun = _start(path, storage)
     _, stderr = rerun.communicate(timeout=600)
@@ -84,7 +88,7 @@ def test_a_signal_stops_cleanly_and_the_trial_resumes_from_its_checkpoint(
     assert retry.user_attrs["resumed_from_epoch"] >= 0
     done = retry.user_attrs["resumed_from_epoch"] + 1
     assert retry.user_attrs["history"]["loss"][:done] == interrupted.user_attrs["history"]["loss"][:done]
-    assert not (checkpoint_root(storage, "interrupt") / f"trial-{interrupted.number}").exists()
+    assert interrupted.number not in checkpointed_trials(study_artifacts(storage), "interrupt")
 
 
 @pytest.mark.slow
@@ -129,4 +133,4 @@ def test_ten_sigkills_lose_nothing_and_every_interrupted_trial_resumes(tmp_path:
         recorded = trial.user_attrs.get("epochs_trained", 0)
         if recorded >= 2:  # the checkpoint is at most one epoch behind what the killed trial recorded
             assert retries[0].user_attrs.get("resumed_from_epoch", -1) >= recorded - 2
-    assert not list(checkpoint_root(storage, "kill").glob("trial-*"))
+    assert not checkpointed_trials(study_artifacts(storage), "kill")

@@ -22,7 +22,8 @@ from pathlib import Path
 import optuna
 import pytest
 
-from search.engine._checkpoint import TrialCheckpoints, checkpoint_root
+from search.engine import FolderArtifacts, study_artifacts
+from search.engine._checkpoint import TrialCheckpoints, checkpointed_trials
 from search.engine._identity import worker_identity
 from search.engine._storage import GRACE_PERIOD_S
 from search.engine._study import load_study, stored_config, study_space
@@ -150,7 +151,7 @@ def _fill(folder: Path, leave: int) -> Path:
 
 
 def _part_files(folder: Path) -> list[str]:
-    return [p.name for p in folder.rglob("*") if ".part." in p.name]
+    return [p.name for p in folder.rglob("*") if ".part" in p.name]
 
 
 def test_a_checkpoint_that_does_not_fit_leaves_the_previous_one_whole(tmp_path: Path) -> None:
@@ -159,21 +160,22 @@ def test_a_checkpoint_that_does_not_fit_leaves_the_previous_one_whole(tmp_path: 
     import numpy as np
 
     with _tmpfs(tmp_path / "small", "1m") as disk:
-        store = TrialCheckpoints(disk, 0)
+        store = TrialCheckpoints(FolderArtifacts(disk), "small", 0)
+        folder = FolderArtifacts(disk).path(store.folder.rstrip("/"))
         model = keras.Sequential([keras.Input((20,)), keras.layers.Dense(8), keras.layers.Dense(1)])
         model.compile(loss="mse", optimizer="adam")
         early = keras.callbacks.EarlyStopping(monitor="loss", restore_best_weights=True)
         x, y = np.ones((32, 20), dtype="float32"), np.ones(32, dtype="float32")
         history = model.fit(x, y, epochs=1, verbose=0, callbacks=[early]).history
         store.save(model, 0, history, early)
-        size = (store.folder / "model-0.keras").stat().st_size
-        before = {p.name: p.read_bytes() for p in store.folder.iterdir()}
+        size = (folder / "model-0.keras").stat().st_size
+        before = {p.name: p.read_bytes() for p in folder.iterdir()}
         _fill(disk, leave=size // 2)  # the next model file starts, and cannot end
         history = model.fit(x, y, epochs=1, verbose=0, callbacks=[early]).history
         with pytest.raises(OSError) as failure:
             store.save(model, 1, {"loss": [1.0, *history["loss"]]}, early)
         assert failure.value.errno == errno.ENOSPC
-        assert {p.name: p.read_bytes() for p in store.folder.iterdir()} == before  # nothing half-written left
+        assert {p.name: p.read_bytes() for p in folder.iterdir()} == before  # nothing half-written left
         checkpoint = store.load()
         assert checkpoint is not None and checkpoint.epoch == 0
         assert [w.tolist() for w in checkpoint.model.get_weights()] != []
@@ -207,7 +209,7 @@ def test_a_full_disk_under_the_checkpoints_stops_no_trial(tmp_path: Path) -> Non
         assert all("No space left on device" in t.user_attrs["checkpoint_error"] for t in failed)
         assert all(len(t.user_attrs["history"]["loss"]) == 6 for t in trials)  # every epoch trained
         assert _part_files(disk) == []  # no half-written file left behind
-        assert not list(checkpoint_root(storage, "full").glob("trial-*"))  # finished trials leave none
+        assert not checkpointed_trials(FolderArtifacts(disk), "full")  # finished trials leave none
 
         filler.unlink()  # space freed: the same command has nothing left to do, and says so
         again = cli("run", str(path), "--storage", storage, "--no-progress", env=env)
@@ -232,7 +234,7 @@ def hammer(name: str, storage: str) -> None:
     """
     study, _ = load_study(name, storage=storage, for_trials=True)
     config = stored_config(study)
-    space = study_space(config, storage)  # parameters as the real objective samples them
+    space = study_space(config, study_artifacts(storage, study))  # parameters as the real objective samples them
     rng = random.Random(os.getpid())
     print("ready", flush=True)
     while True:

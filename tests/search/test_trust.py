@@ -8,7 +8,7 @@ import numpy as np
 import optuna
 
 from search import run_study, tune
-from search.engine import artifact_dir
+from search.engine import default_location
 from tests._helpers import cli, sqlite_rows
 
 
@@ -58,14 +58,14 @@ def test_a_tampered_pickle_is_refused(tmp_path: Path) -> None:
         study_name="mine",
         show_progress=False,
     )
-    (pickled,) = (artifact_dir(url) / "functions").iterdir()
+    (pickled,) = (Path(default_location(url)) / "functions").iterdir()
     pickled.write_bytes(pickled.read_bytes() + b"\x00")
     result = cli("holdout", "mine", "--storage", url, "--allow-module", "pickled", cwd=tmp_path)
     assert result.returncode == 2
     assert "does not match the SHA-256 recorded with it; refused" in result.stderr.strip().splitlines()[-1]
-    (stored,) = (artifact_dir(url) / "data").iterdir()
+    (stored,) = (Path(default_location(url)) / "data").iterdir()
     pickled.write_bytes(pickled.read_bytes()[:-1])  # the function is whole again; now the data is altered
     stored.write_bytes(stored.read_bytes()[:-1])
     result = cli("holdout", "mine", "--storage", url, "--allow-module", "pickled", cwd=tmp_path)
     assert result.returncode == 2 and "does not match the SHA-256 recorded with the study" in result.stderr
-    assert not (artifact_dir(url) / "models").exists()  # nothing trained or written
+    assert not (Path(default_location(url)) / "models").exists()  # nothing trained or written
