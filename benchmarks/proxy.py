@@ -146,10 +146,13 @@ def main() -> None:
     if url is None:
         from tests._helpers import PostgresServer
 
-        server = PostgresServer(folder / "pg")
+        server = PostgresServer(Path(tempfile.mkdtemp(prefix="search-pg-")))  # its own folder: the server chowns it
         server.start()
         server.create_database()
         url = server.url
+    from search.engine import open_storage
+
+    open_storage(url)  # the tables, made here before the proxy and the clients open the database at once
     port = _free_port()
     proxy = subprocess.Popen(
         [sys.executable, "-m", "search", "proxy", "--storage", url, "--host", "127.0.0.1", "--port", str(port)],

@@ -8,6 +8,7 @@ import json
 import signal
 import sys
 import tomllib
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -300,7 +301,8 @@ def _cmd_proxy(args: argparse.Namespace) -> int:
     print(f"storage proxy for {url} on {shown}:{args.port}", file=sys.stderr)
     print(f"workers join with --storage grpc://{shown}:{args.port} (Ctrl-C stops it)", file=sys.stderr, flush=True)
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=args.threads)
-    with contextlib.suppress(KeyboardInterrupt), stop_on_signals():
+    with contextlib.suppress(KeyboardInterrupt), stop_on_signals(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.run_grpc_proxy_server(storage, host=args.host, port=args.port, thread_pool=pool)
     return 0
 

@@ -6,6 +6,7 @@ import contextlib
 import os
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -94,7 +95,8 @@ def optimize_until_budget(
             return
         if finished + counts.get("RUNNING", 0) >= budget and not counts.get("WAITING", 0):
             recover_trials(study)
-            with contextlib.suppress(Exception):  # only RDB storages with heartbeats support it
+            with contextlib.suppress(Exception), warnings.catch_warnings():  # only storages with heartbeats have it
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 optuna.storages.fail_stale_trials(study)
             time.sleep(_POLL_S)
             continue

@@ -393,10 +393,13 @@ def open_storage(
 def _open_proxy(url: str, *, must_exist: bool) -> optuna.storages.BaseStorage:
     """A client of Optuna's gRPC storage proxy, once the proxy answers (waits up to ``GRPC_WAIT_S``)."""
     import grpc
+    from optuna.exceptions import ExperimentalWarning
     from optuna.storages import GrpcStorageProxy
 
     host, port = grpc_address(url)
-    storage = GrpcStorageProxy(host=host, port=port)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        storage = GrpcStorageProxy(host=host, port=port)
     try:
         storage.wait_server_ready(timeout=GRPC_WAIT_S)
     except (ConnectionError, grpc.FutureTimeoutError, grpc.RpcError):
