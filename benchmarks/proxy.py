@@ -34,37 +34,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-STUDY = """
-name = "{name}"
-metric = "val_accuracy"
-direction = "maximize"
-seed = 3
-backend = "jax"
-
-[data]
-kind = "synthetic"
-n_train = 400
-n_test = 100
-validation_size = 0.25
-
-[space]
-module = "spaces.mlp"
-depth = [1, 1]
-units = [2, 8]
-batch_size = [64]
-
-[sampler]
-name = "RandomSampler"
-
-[pruner]
-name = "NopPruner"
-
-[budget]
-trials = {trials}
-max_epochs = 2
-patience = 2
-"""
-
 
 def _client(url: str, name: str, trials: int, epochs: int, out: multiprocessing.Queue) -> None:
     """Trials with a framework trial's storage calls and no training; puts seconds per trial."""
@@ -114,7 +83,10 @@ def real_study(url: str, folder: Path, trials: int, workers: int) -> float:
     """Seconds per trial of ``python -m search run`` of a small synthetic study."""
     name = f"study-{time.time_ns()}"
     path = folder / f"{name}.toml"
-    path.write_text(textwrap.dedent(STUDY.format(name=name, trials=trials)))
+    from tests.search.test_workers import TINY  # the tests' small synthetic study
+
+    text = TINY.format(name=name, trials=trials, max_epochs=2, n_train=400, patience=2)
+    path.write_text(textwrap.dedent(text.replace("seed = 3", 'seed = 3\nbackend = "jax"')))
     start = time.perf_counter()
     command = [sys.executable, "-m", "search", "run", str(path), "--storage", url, "--workers", str(workers)]
     result = subprocess.run([*command, "--no-progress"], capture_output=True, text=True, cwd=REPO)
