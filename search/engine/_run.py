@@ -163,8 +163,8 @@ def run_study(
     in_process = use_backend(config.backend)
     url = storage or default_storage()
     check_storage(url)
-    named = artifacts or os.environ.get("SEARCH_ARTIFACTS")
-    given = check_location(named) if named else None
+    explicit = check_location(artifacts) if artifacts else None
+    given = explicit or (check_location(env) if (env := os.environ.get("SEARCH_ARTIFACTS")) else None)
     store = study_artifacts(url, given=given)
     if given or files:
         store.check_writable(tuple(files or ()))
@@ -176,7 +176,7 @@ def run_study(
     _check_metrics(config, data.task)
     space.check_data(data.x_train, config.space_bounds)  # e.g. a vocabulary bound larger than the prepared n-grams
     study = open_study(config, open_trial_storage(url), space, allow_changes=allow_changes)
-    store = _keep_artifacts(study, url, given)
+    store = _keep_artifacts(study, url, given, explicit=explicit is not None)
     for relative, blob in (files or {}).items():
         store.put(relative, blob)
     print(f"study {config.name!r} in {url} (artifacts in {store.location})", file=sys.stderr)
@@ -206,7 +206,7 @@ def run_study(
             deadline=deadline,
             memory_limit_mb=memory_limit_mb,
             show=show_progress,
-            artifacts=given,
+            artifacts=str(store.location) if explicit else None,
         )
     elif not done:
         _work(study, config, space, data, url, store, deadline=deadline, show_progress=show_progress)
@@ -303,14 +303,21 @@ def join_study(
     return study
 
 
-def _keep_artifacts(study: optuna.Study, url: str, given: str | None) -> Artifacts:
-    """Store ``given`` on a study that has no artifact store yet; the store this process uses."""
+def _keep_artifacts(study: optuna.Study, url: str, given: str | None, *, explicit: bool) -> Artifacts:
+    """The store this process uses; ``given`` is stored on a study that keeps none yet.
+
+    A store named on the command line (``explicit``) is used instead of the one the
+    study keeps, for this process only (a share mounted under another path);
+    ``SEARCH_ARTIFACTS`` only names the store of studies that keep none.
+    """
     stored = study.user_attrs.get(ARTIFACTS_ATTR)
     if given and not stored:
         study.set_user_attr(ARTIFACTS_ATTR, given)
-    elif given and stored != given:
+        return study_artifacts(url, study)
+    if explicit and given != stored:
         print(f"artifacts in {given} for this process (the study keeps them in {stored})", file=sys.stderr)
-    return study_artifacts(url, study, given=given)
+        return study_artifacts(url, study, given=given)
+    return study_artifacts(url, study)
 
 
 def _work(
