@@ -368,7 +368,7 @@ def imdb_bow_dataset(settings: dict[str, Any], seed: int) -> Dataset:
 
     On sparse rows the MLP's first layer costs what the words of a review cost
     (about 130 of the 10,000), not the vocabulary (see :func:`search.models.fit_arguments`):
-    2.5x the trials of dense rows in 600 s on this project's 2-core machine (docs/benchmarks.md).
+    2.4x the trials of dense rows in 600 s on this project's 2-core machine (docs/benchmarks.md).
     """
     keys = {"kind", "source", "vocab_size", "mode", "ngrams", "validation_size", "subset", "sparse"}
     check_settings(settings, keys, "imdb-bow")

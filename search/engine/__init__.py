@@ -21,7 +21,6 @@ from search.engine._artifacts import (
     default_location,
     local_copy,
     study_artifacts,
-    upload,
 )
 from search.engine._config import BACKENDS, StudyConfig, available_studies, load_study_config
 from search.engine._dashboard import (
@@ -122,7 +121,6 @@ __all__ = [
     "study_data",
     "study_space",
     "tune",
-    "upload",
     "upload_confusion_matrix",
     "worker_cores",
 ]

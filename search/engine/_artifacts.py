@@ -21,7 +21,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, runtime_checkable
 
 from search.data import cache_dir, home_dir, settings_key
-from search.engine._storage import sqlite_path
+from search.engine._storage import is_proxy, sqlite_path
 from search.errors import InputError
 
 if TYPE_CHECKING:
@@ -313,7 +313,7 @@ def default_location(url: str) -> str:
     value = os.environ.get("SEARCH_ARTIFACTS")
     if value:
         return check_location(value)
-    path = sqlite_path(url) if not url.startswith("grpc://") else None
+    path = None if is_proxy(url) else sqlite_path(url)
     if path is not None:
         return str(path.with_name(path.name + ".artifacts"))
     return str(home_dir() / "artifacts" / settings_key({"url": url}))
@@ -370,13 +370,3 @@ def cached_copy(store: Artifacts, name: str) -> Path | None:
     path.parent.mkdir(parents=True, exist_ok=True)
     FolderArtifacts(path.parent).put(path.name, blob)
     return path
-
-
-def upload(store: Artifacts, study: optuna.Study, blob: bytes, *, filename: str, mimetype: str) -> str:
-    """``optuna.artifacts.upload_artifact`` of ``blob`` into ``store``; returns the artifact id."""
-    from optuna.artifacts import upload_artifact
-
-    with tempfile.TemporaryDirectory(prefix="search-upload-") as folder:
-        path = Path(folder) / filename
-        path.write_bytes(blob)
-        return upload_artifact(artifact_store=store, file_path=str(path), study_or_trial=study, mimetype=mimetype)

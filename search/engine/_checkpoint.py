@@ -95,6 +95,7 @@ class TrialCheckpoints:
     def __init__(self, artifacts: Artifacts, study_name: str, number: int) -> None:
         self.artifacts = artifacts
         self.folder = f"{checkpoint_prefix(study_name)}trial-{number}/"
+        self._kept: set[str] | None = None  # the files state.json names, once read or written here
 
     def save(self, model: keras.Model, epoch: int, history: dict[str, list[float]], early: Any) -> None:
         """Write the model (with optimizer state), history and early-stopping state of ``epoch``.
@@ -107,7 +108,7 @@ class TrialCheckpoints:
         Raises:
             OSError: A file could not be written; the previous checkpoint is unchanged.
         """
-        kept = self._named_by_state()
+        kept = self._named_by_state() if self._kept is None else self._kept
         model_file = f"model-{epoch}.keras"
         best_file = None if early.best_weights is None else f"best-{epoch}.npz"
         state = {
@@ -141,7 +142,8 @@ class TrialCheckpoints:
                     with contextlib.suppress(Exception):
                         self.artifacts.remove(self.folder + name)
             raise
-        for name in kept - set(written):  # the previous epoch's files
+        self._kept = set(written)
+        for name in kept - self._kept:  # the previous epoch's files
             with contextlib.suppress(Exception):
                 self.artifacts.remove(self.folder + name)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from search.data import name_key
-from search.engine._artifacts import study_artifacts, upload
+from search.engine._artifacts import study_artifacts
 
 if TYPE_CHECKING:
     import optuna
@@ -484,13 +484,17 @@ def upload_confusion_matrix(study: optuna.Study, result: dict[str, Any], *, url:
     if not result.get("confusion_matrix"):
         return {}
     try:
+        from optuna.artifacts import upload_artifact
+
         store = study_artifacts(url, study)
         name = f"reports/{name_key(study.study_name)}/confusion_matrix.png"
         title = f"{study.study_name}: confusion matrix (test split)"
         with tempfile.TemporaryDirectory(prefix="search-picture-") as scratch:
-            blob = confusion_matrix_png(result, Path(scratch) / "confusion_matrix.png", title=title).read_bytes()
-        store.put(name, blob)
-        artifact_id = upload(store, study, blob, filename="confusion_matrix.png", mimetype="image/png")
+            path = confusion_matrix_png(result, Path(scratch) / "confusion_matrix.png", title=title)
+            store.put(name, path.read_bytes())
+            artifact_id = upload_artifact(
+                artifact_store=store, file_path=str(path), study_or_trial=study, mimetype="image/png"
+            )
     except Exception as exc:
         logger.warning("could not draw or upload the confusion-matrix picture of study %r: %s", study.study_name, exc)
         return {}

@@ -287,12 +287,12 @@ class Objective:
         A retry killed before its own first checkpoint leaves none, so the chain is
         walked back to the last trial that saved one.
         """
-        if self.artifacts(trial.study) is None:
+        artifacts = self.artifacts(trial.study)
+        if artifacts is None:
             return None
         checkpoint = None
         for number in _retried_chain(trial.study, trial.user_attrs):
-            store = self._checkpoints(trial.study, number)
-            checkpoint = None if store is None else store.load()
+            checkpoint = TrialCheckpoints(artifacts, self.config.name, number).load()
             if checkpoint is not None:
                 break
         if checkpoint is None:

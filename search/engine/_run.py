@@ -206,7 +206,7 @@ def run_study(
             deadline=deadline,
             memory_limit_mb=memory_limit_mb,
             show=show_progress,
-            artifacts=str(store.location) if explicit else None,
+            artifacts=explicit,
         )
     elif not done:
         _work(study, config, space, data, url, store, deadline=deadline, show_progress=show_progress)

@@ -155,7 +155,7 @@ def check_storage(url: str, *, must_exist: bool = False) -> None:
         ...
         search.errors.InputError: cannot create study database /etc/passwd/studies.db: /etc/passwd is not a folder
     """
-    if url.startswith(GRPC_SCHEME):
+    if is_proxy(url):
         grpc_address(url)
         return
     path = sqlite_path(url)

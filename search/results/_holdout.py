@@ -23,7 +23,6 @@ from search.engine import (
     study_artifacts,
     study_data,
     study_space,
-    upload,
     upload_confusion_matrix,
 )
 from search.errors import InputError
@@ -227,9 +226,10 @@ def _save_model(study: optuna.Study, model: Any, store: Artifacts, data: Holdout
 
 def _keep(store: Artifacts, study: optuna.Study, path: Path, mimetype: str) -> dict[str, str]:
     """Put a file in the store's ``models/`` and upload it as an Optuna artifact of the study."""
-    blob = path.read_bytes()
-    store.put(f"models/{path.name}", blob)
-    artifact_id = upload(store, study, blob, filename=path.name, mimetype=mimetype)
+    from optuna.artifacts import upload_artifact
+
+    store.put(f"models/{path.name}", path.read_bytes())
+    artifact_id = upload_artifact(artifact_store=store, file_path=str(path), study_or_trial=study, mimetype=mimetype)
     return {"model_path": store.describe(f"models/{path.name}"), "artifact_id": artifact_id}
 
 

@@ -434,17 +434,16 @@ def write_report(name: str, *, storage: str | None = None, out: str | Path | Non
         PosixPath('studies.db.artifacts/reports/demo-2a97516c354b.html')
     """
     study, url = load_study(name, storage=storage)
-    if out is None:
+    if out is not None:
+        path = _report_path(Path(out), study.study_name)
+    else:
         store = study_artifacts(url, study)
         relative = f"reports/{name_key(study.study_name)}.html"
         store.check_writable((relative,))
-        if not isinstance(store, FolderArtifacts):  # an object store: the page goes there, its URL comes back
-            store.put(relative, render_report(study, url=url).encode())
-            return store.describe(relative)
-        path = store.path(relative)
-    else:
-        path = _report_path(Path(out), study.study_name)
     page = render_report(study, url=url)
+    if out is None:  # in the study's store: a folder's file, or an object store's URL
+        store.put(relative, page.encode("utf-8"))
+        return store.path(relative) if isinstance(store, FolderArtifacts) else store.describe(relative)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")
     return path
