@@ -43,7 +43,7 @@ DEFAULT_BOUNDS: dict[str, Any] = {
 _RATE = Limit(0, 1, high_open=True)  # a dropout rate of 1 drops everything
 # What a study's bounds may hold at all: out of these, every trial would fail.
 LIMITS: dict[str, Limit] = {
-    "depth": Limit(1, integer=True),
+    "depth": Limit(0, integer=True),  # 0: no hidden layer, a linear model
     "units": Limit(1, integer=True),
     "taper": Limit(0, 1, low_open=True),
     "input_dropout": _RATE,
@@ -75,10 +75,10 @@ def suggest(trial: optuna.trial.BaseTrial, **bounds: Any) -> dict[str, Any]:
         DEFAULT_BOUNDS, bounds, choices=("batch_size", "activation"), log=("l1", "l2", "learning_rate"), limits=LIMITS
     )
     depth = trial.suggest_int("depth", *b.int_range("depth"))
-    units = trial.suggest_int("units", *b.int_range("units"), log=True)
+    units = trial.suggest_int("units", *b.int_range("units"), log=True) if depth > 0 else 0
     taper = trial.suggest_float("taper", *b.range("taper")) if depth > 1 else 1.0
     input_dropout = trial.suggest_float("input_dropout", *b.range("input_dropout"))
-    dropout = trial.suggest_float("dropout", *b.range("dropout"))
+    dropout = trial.suggest_float("dropout", *b.range("dropout")) if depth > 0 else 0.0
     l1 = (
         trial.suggest_float("l1", *b.range("l1"), log=True)
         if trial.suggest_categorical("l1_on", [False, True])
@@ -135,15 +135,23 @@ def model_on(inputs: keras.KerasTensor, config: dict[str, Any], *, task: Task, n
     if config.get("input_dropout", 0.0) > 0:
         # Dropping input features (words, for a bag of words) regularizes wide sparse inputs.
         x = models.InputDropout(config["input_dropout"])(x)
-    model = keras.Model(inputs, output_layer(task)(hidden_layers(x, config)), name=name)
+    # A linear model (no hidden layer) puts its L1/L2 on the output layer, which then holds all the weights.
+    output = output_layer(task, regularizer=None if config["layer_units"] else _regularizer(config))
+    model = keras.Model(inputs, output(hidden_layers(x, config)), name=name)
     return compile_for_task(model, config, task)
+
+
+def _regularizer(config: dict[str, Any]) -> keras.regularizers.Regularizer | None:
+    import keras
+
+    return keras.regularizers.L1L2(l1=config["l1"], l2=config["l2"]) if config["l1"] or config["l2"] else None
 
 
 def hidden_layers(x: keras.KerasTensor, config: dict[str, Any]) -> keras.KerasTensor:
     """The hidden ``Dense`` layers of ``config`` (units, activation, L1/L2, dropout) applied to ``x``."""
     import keras
 
-    regularizer = keras.regularizers.L1L2(l1=config["l1"], l2=config["l2"]) if config["l1"] or config["l2"] else None
+    regularizer = _regularizer(config)
     for units in config["layer_units"]:
         x = keras.layers.Dense(
             units,

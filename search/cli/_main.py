@@ -37,7 +37,14 @@ from search.models import (
     pretrain_text_embedding,
     read_word_vectors,
 )
-from search.results import evaluate_holdout, format_holdout, list_studies, study_summary, write_report
+from search.results import (
+    evaluate_holdout,
+    format_holdout,
+    format_value,
+    list_studies,
+    study_summary,
+    write_report,
+)
 
 __all__ = ["main"]
 
@@ -127,18 +134,50 @@ def _cmd_run(args: argparse.Namespace) -> int:
             f"study {summary['study']}: {summary['n_finished']} finished trials "
             f"({summary['n_complete']} complete, {summary['n_pruned']} pruned, {summary['n_failed']} failed)"
         )
-        if summary["best_trial"] is not None:
+        if summary.get("n_infeasible"):
+            print(f"{summary['n_infeasible']} complete trials break a constraint (never chosen as best)")
+        if "pareto_front" in summary:
+            print(_front_table(summary))
+        elif summary["best_trial"] is not None:
             metric = summary.get("metric") or "value"
             best = f"best {metric} {summary['best_value']:.4f} (trial {summary['best_trial']}"
             print(f"{best}, best epoch {summary['best_epoch']})")
             print(f"best config {json.dumps(summary['best_config'])}")
         for group, best in summary.get("best_by_group", {}).items():
             print(f"best with {group}: {best['value']:.4f} (trial {best['trial']})")
+        chosen = " [--trial N]" if "pareto_front" in summary else ""
         print(
-            f"next: python -m search holdout {summary['study']}"
+            f"next: python -m search holdout {summary['study']}{chosen}"
             + (f" --storage {args.storage}" if args.storage else "")
         )
     return 0
+
+
+def _front_table(summary: dict[str, Any], *, indent: str = "") -> str:
+    """The Pareto front of a multi-objective study summary as a table, with the holdouts of the trials evaluated.
+
+    Examples:
+        >>> print(_front_table({"objectives": ["val_accuracy", "params"], "pareto_front": [
+        ...     {"trial": 3, "values": {"val_accuracy": 0.89, "params": 160033.0}, "holdout": None},
+        ...     {"trial": 0, "values": {"val_accuracy": 0.88, "params": 10001.0},
+        ...      "holdout": {"metric": "accuracy", "value": 0.8812}}]}))
+        Pareto front (2 trials)
+           trial  val_accuracy        params  holdout
+               3        0.8900       160,033  -
+               0        0.8800        10,001  accuracy 0.8812
+    """
+    names = summary["objectives"]
+    front = summary["pareto_front"]
+    lines = [f"{indent}Pareto front ({len(front)} trial{'s' if len(front) != 1 else ''})"]
+    widths = [max(12, len(n)) for n in names]
+    header = "".join(f"  {n:>{w}}" for n, w in zip(names, widths, strict=True))
+    lines.append(f"{indent}   trial{header}  holdout")
+    for row in front:
+        cells = "".join(f"  {format_value(row['values'].get(n)):>{w}}" for n, w in zip(names, widths, strict=True))
+        held = row.get("holdout")
+        shown = f"{held['metric']} {held['value']:.4f}" if held else "-"
+        lines.append(f"{indent}{row['trial']:>8}{cells}  {shown}")
+    return "\n".join(lines)
 
 
 def _cmd_worker(args: argparse.Namespace) -> int:
@@ -188,6 +227,7 @@ def _cmd_holdout(args: argparse.Namespace) -> int:
     result = evaluate_holdout(
         args.study,
         storage=args.storage,
+        trial=args.trial,
         force=args.force,
         show_progress=not args.json,
         allow_modules=args.allow_module,
@@ -216,6 +256,12 @@ def _cmd_list(args: argparse.Namespace) -> int:
         )
         for group, value in s.get("best_by_group", {}).items():
             print(f"  {'':<20} best with {group} {value['value']:.4f} (trial {value['trial']})")
+        if s.get("pareto_front"):
+            print(_front_table(s, indent="    "))
+        chosen = {n: h for n, h in s.get("holdouts", {}).items() if int(n) != s.get("best_trial")}
+        if chosen and not s.get("pareto_front"):
+            shown = ", ".join(f"trial {n} {h['metric']} {h['value']:.4f}" for n, h in chosen.items())
+            print(f"  {'':<20} holdouts of chosen trials: {shown}")
     return 0
 
 
@@ -475,6 +521,12 @@ def _parser() -> argparse.ArgumentParser:
     holdout = sub.add_parser("holdout", help="retrain the best configuration and evaluate it once on the test split")
     holdout.add_argument("study")
     storage_option(holdout)
+    holdout.add_argument(
+        "--trial",
+        type=int,
+        metavar="N",
+        help="evaluate this complete trial (e.g. a smaller one of the Pareto front) instead of the best one",
+    )
     holdout.add_argument("--force", action="store_true", help="recompute even if a stored result exists")
     allow_option(holdout)
     holdout.add_argument("--json", action="store_true", help="print one JSON object on stdout")

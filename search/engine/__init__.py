@@ -22,7 +22,7 @@ from search.engine._artifacts import (
     local_copy,
     study_artifacts,
 )
-from search.engine._config import BACKENDS, StudyConfig, available_studies, load_study_config
+from search.engine._config import BACKENDS, PROPERTIES, StudyConfig, available_studies, load_study_config
 from search.engine._dashboard import (
     curve_names,
     curve_trace,
@@ -50,11 +50,13 @@ from search.engine._study import (
     best_by_group,
     check_space,
     check_trusted,
+    chosen_trial,
     creator_allows,
     load_study,
     make_pruner,
     make_sampler,
     open_trial_storage,
+    pareto_front,
     quiet_optuna,
     replay,
     stored_config,
@@ -67,6 +69,7 @@ __all__ = [
     "ARTIFACTS_ATTR",
     "BACKENDS",
     "PICKLED",
+    "PROPERTIES",
     "RESTART_EXIT_STATUS",
     "Artifacts",
     "FolderArtifacts",
@@ -83,6 +86,7 @@ __all__ = [
     "check_space",
     "check_storage",
     "check_trusted",
+    "chosen_trial",
     "close_storages",
     "count_states",
     "creator_allows",
@@ -105,6 +109,7 @@ __all__ = [
     "open_storage",
     "open_trial_storage",
     "optimize_until_budget",
+    "pareto_front",
     "pin_cores",
     "progress_bar",
     "publish_holdout_note",

@@ -31,15 +31,23 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails
 
 from search.errors import InputError
 
-__all__ = ["StudyConfig", "available_studies", "check_name", "load_study_config"]
+__all__ = ["PROPERTIES", "StudyConfig", "available_studies", "check_name", "load_study_config"]
 
 _Backend = Literal["", "tensorflow", "jax"]  # "": whatever Keras is configured with
 BACKENDS: tuple[str, ...] = get_args(_Backend)[1:]
+
+#: Measured properties of a trained model that an objective or a constraint may name (all better low).
+PROPERTIES: dict[str, str] = {
+    "params": "parameter count",
+    "model_mb": "size of the saved .keras file, in MB",
+    "latency_ms": "inference latency of one example (batch 1), in ms, median of repeats",
+    "latency_ms_batch": "inference latency per example in a batch of 1,024 (or the validation rows), in ms",
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,6 +86,18 @@ class StudyConfig:
         metrics: The metrics the model logs (``loss``, ``auc``...; ``val_`` ones
             follow), when they are not the task's own (a model of the user's own,
             see :func:`search.tune`); empty: the task's.
+        objectives: More objectives after ``metric`` (``[[objectives]]`` tables of
+            ``name`` and ``direction``): a logged validation metric, or a measured
+            property of :data:`PROPERTIES` (``params``, ``model_mb``,
+            ``latency_ms``, ``latency_ms_batch``; direction ``minimize``). With
+            any, the study is multi-objective: ``metric`` stays the one that early
+            stopping watches, and its trials are not pruned (a trial worse on
+            ``metric`` may be on the Pareto front by its size).
+        constraints: ``max_<name>`` or ``min_<name>`` limits (``[constraints]``):
+            ``max_params``, ``max_model_mb``, ``max_latency_ms``,
+            ``max_latency_ms_batch`` or a logged validation metric
+            (``min_val_accuracy``); set with Optuna's ``trial.set_constraint``, so an
+            infeasible trial is never the best one or on the front.
 
     Examples:
         >>> config = load_study_config("imdb-bow")
@@ -101,6 +121,33 @@ class StudyConfig:
     backend: str = ""
     enqueue: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     metrics: list[str] = dataclasses.field(default_factory=list)
+    objectives: list[dict[str, str]] = dataclasses.field(default_factory=list)
+    constraints: dict[str, float] = dataclasses.field(default_factory=dict)
+
+    @property
+    def objective_names(self) -> list[str]:
+        """``metric`` then the names of ``objectives``.
+
+        Examples:
+            >>> load_study_config("imdb-bow-pareto").objective_names
+            ['val_accuracy', 'params']
+        """
+        return [self.metric, *(o["name"] for o in self.objectives)]
+
+    @property
+    def directions(self) -> list[str]:
+        """The direction of each of :attr:`objective_names`."""
+        return [self.direction, *(o["direction"] for o in self.objectives)]
+
+    @property
+    def multi_objective(self) -> bool:
+        return bool(self.objectives)
+
+    @property
+    def measured(self) -> list[str]:
+        """The :data:`PROPERTIES` that the objectives and constraints need measured, in their order."""
+        named = {*self.objective_names, *(limit_name(key) for key in self.constraints)}
+        return [p for p in PROPERTIES if p in named]
 
     @property
     def space_module(self) -> str:
@@ -142,9 +189,21 @@ class StudyConfig:
             "max_epochs": self.max_epochs,
             "patience": self.patience,
         }
-        if self.monitor:  # only when set, so studies started without it resume as before
-            fields["monitor"] = self.monitor
+        # Only when set, so studies started without them resume as before.
+        for key in ("monitor", "objectives", "constraints"):
+            if getattr(self, key):
+                fields[key] = getattr(self, key)
         return fields
+
+
+def limit_name(key: str) -> str:
+    """What a constraint key limits: ``max_params`` -> ``params``.
+
+    Examples:
+        >>> limit_name("min_val_accuracy")
+        'val_accuracy'
+    """
+    return key.removeprefix("max_").removeprefix("min_")
 
 
 MAX_NAME_LENGTH = 128
@@ -269,6 +328,44 @@ class _Named(_Options):
     name: _Text
 
 
+class _Objective(_Schema):
+    name: _Text
+    direction: Literal["maximize", "minimize"] | None = None
+
+
+def _check_objectives(objectives: list[_Objective]) -> list[_Objective]:
+    for objective in objectives:
+        if objective.name in PROPERTIES:
+            if objective.direction == "maximize":
+                raise ValueError(f"objective {objective.name!r} is a size or a latency: it can only be minimized")
+            objective.direction = "minimize"
+        elif not objective.name.startswith("val_"):
+            known = ", ".join(PROPERTIES)
+            raise ValueError(
+                f"objective {objective.name!r} is neither a validation metric (val_...) nor one of {known}"
+            )
+        elif objective.direction is None:
+            raise ValueError(f"objective {objective.name!r} needs a direction ('maximize' or 'minimize')")
+    names = [o.name for o in objectives]
+    if len(set(names)) != len(names):
+        raise ValueError(f"objectives name the same thing twice: {names}")
+    return objectives
+
+
+def _check_constraints(constraints: dict[str, float]) -> dict[str, float]:
+    for key in constraints:
+        name = limit_name(key)
+        if key == name:
+            raise ValueError(f"constraint {key!r} must be max_<name> or min_<name>")
+        if name in PROPERTIES:
+            if key.startswith("min_"):
+                raise ValueError(f"constraint {key!r}: {name} can only have a maximum (max_{name})")
+        elif not name.startswith("val_"):
+            known = ", ".join(PROPERTIES)
+            raise ValueError(f"constraint {key!r} names neither a validation metric (val_...) nor one of {known}")
+    return constraints
+
+
 class _Budget(_Schema):
     trials: _Trials | None = None
     max_epochs: _Epochs | None = None
@@ -295,6 +392,8 @@ class _Definition(_Schema):
     max_epochs: _Epochs | None = None
     patience: _Patience | None = None
     enqueue: list[Annotated[dict[str, Any], Field(min_length=1)]] = []
+    objectives: Annotated[list[_Objective], AfterValidator(_check_objectives)] = []
+    constraints: Annotated[dict[str, float], AfterValidator(_check_constraints)] = {}
 
     def config(self) -> StudyConfig:
         """The :class:`StudyConfig`: a top-level budget field wins over the same one in ``[budget]``."""
@@ -321,6 +420,8 @@ class _Definition(_Schema):
             monitor=budget("monitor", ""),
             backend=self.backend,
             enqueue=self.enqueue,
+            objectives=[{"name": o.name, "direction": str(o.direction)} for o in self.objectives],
+            constraints={k: float(v) for k, v in self.constraints.items()},
         )
 
 

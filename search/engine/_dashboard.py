@@ -462,8 +462,13 @@ def holdout_note(
     return "\n".join(lines) + "\n"
 
 
-def upload_confusion_matrix(study: optuna.Study, result: dict[str, Any], *, url: str) -> dict[str, str]:
+def upload_confusion_matrix(
+    study: optuna.Study, result: dict[str, Any], *, url: str, trial: int | None = None
+) -> dict[str, str]:
     """Draw a holdout result's confusion matrix and attach the PNG to the study; never raises.
+
+    The holdout of a chosen ``trial`` (``holdout --trial N``) keeps its picture
+    under ``trial-N/`` in the study's report folder.
 
     Returns:
         ``confusion_matrix_png`` (the file) and ``confusion_matrix_artifact_id``, or
@@ -487,8 +492,10 @@ def upload_confusion_matrix(study: optuna.Study, result: dict[str, Any], *, url:
         from optuna.artifacts import upload_artifact
 
         store = study_artifacts(url, study)
-        name = f"reports/{name_key(study.study_name)}/confusion_matrix.png"
-        title = f"{study.study_name}: confusion matrix (test split)"
+        folder = f"reports/{name_key(study.study_name)}" + (f"/trial-{trial}" if trial is not None else "")
+        name = f"{folder}/confusion_matrix.png"
+        of = f" trial {trial}" if trial is not None else ""
+        title = f"{study.study_name}{of}: confusion matrix (test split)"
         with tempfile.TemporaryDirectory(prefix="search-picture-") as scratch:
             path = confusion_matrix_png(result, Path(scratch) / "confusion_matrix.png", title=title)
             store.put(name, path.read_bytes())
@@ -501,8 +508,10 @@ def upload_confusion_matrix(study: optuna.Study, result: dict[str, Any], *, url:
     return {"confusion_matrix_png": store.describe(name), "confusion_matrix_artifact_id": artifact_id}
 
 
-def publish_holdout_note(study: optuna.Study, result: dict[str, Any], *, metric: str = "") -> bool:
-    """Write the holdout report into the study's optuna-dashboard note; never raises.
+def publish_holdout_note(
+    study: optuna.Study, result: dict[str, Any], *, metric: str = "", trial: optuna.trial.FrozenTrial | None = None
+) -> bool:
+    """Write the holdout report into the study's optuna-dashboard note (or ``trial``'s); never raises.
 
     Text the note already has before the holdout heading (a user's own notes) is
     kept; an earlier holdout section is replaced. The confusion-matrix picture and
@@ -535,8 +544,11 @@ def publish_holdout_note(study: optuna.Study, result: dict[str, Any], *, metric:
             image_url=get_artifact_path(study, image_id) if image_id else None,
             model_url=get_artifact_path(study, model_id) if model_id else None,
         )
-        before = get_note(study).split(HOLDOUT_HEADING)[0].rstrip()
-        save_note(study, f"{before}\n\n{body}" if before else body)
+        import optuna
+
+        target = study if trial is None else optuna.trial.Trial(study, trial._trial_id)
+        before = get_note(target).split(HOLDOUT_HEADING)[0].rstrip()
+        save_note(target, f"{before}\n\n{body}" if before else body)
     except Exception as exc:
         logger.warning("could not write the holdout note of study %r: %s", study.study_name, exc)
         return False

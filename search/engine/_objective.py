@@ -20,7 +20,7 @@ from search.engine._checkpoint import (
     checkpointed_trials,
     resumable_early_stopping,
 )
-from search.engine._config import StudyConfig
+from search.engine._config import PROPERTIES, StudyConfig, limit_name
 from search.engine._dashboard import model_layers, publish_trial
 from search.engine._identity import worker_identity
 from search.engine._signals import Stopped, stop_requested
@@ -34,6 +34,7 @@ from search.models import (
     free_memory,
     freeze_long_lived,
     is_sparse,
+    measure_model,
     set_seed,
 )
 
@@ -44,7 +45,7 @@ __all__ = ["Objective"]
 
 
 class Objective:
-    """Train one configuration per trial and return its best validation metric.
+    """Train one configuration per trial and return its best validation metric (or metrics and properties).
 
     Early stopping (``restore_best_weights=True``), the pruning callback and the
     returned value all watch ``config.metric``; the returned value is the metric
@@ -52,6 +53,14 @@ class Objective:
     restores. A study with a ``monitor`` (e.g. ``val_loss``) picks that epoch,
     and stops early, by the monitor instead, and returns ``config.metric`` at it.
     A loss that turns NaN or infinite fails the trial.
+
+    A multi-objective study (``config.objectives``) returns ``config.metric``
+    and then each further objective: a validation metric at the same best
+    epoch, or a property measured on the trained model (the restored best
+    weights) by :func:`search.models.measure_model`, also kept as a user
+    attribute of its name. Its trials are not pruned; early stopping still
+    watches ``metric`` (or ``monitor``). ``config.constraints`` go to Optuna's
+    ``trial.set_constraint`` as ``value - max`` or ``min - value`` (feasible at 0 or below).
 
     Recorded user attributes: ``config``, ``history`` (per-epoch logs, updated
     every epoch), ``best_epoch`` (0-based), ``epochs_trained``, ``n_params``,
@@ -128,7 +137,7 @@ class Objective:
         artifacts = self.artifacts(study)
         return None if artifacts is None else TrialCheckpoints(artifacts, self.config.name, number)
 
-    def __call__(self, trial: optuna.trial.Trial) -> float:
+    def __call__(self, trial: optuna.trial.Trial) -> float | tuple[float, ...]:
         facts: dict[str, Any] = {}
         try:
             with _alive(trial, enabled=self.storage_url is not None and is_proxy(self.storage_url)):
@@ -145,7 +154,12 @@ class Objective:
         if self.dashboard:
             publish_trial(trial, metric=self.config.metric, direction=self.config.direction, layers=facts.get("layers"))
 
-    def _train(self, trial: optuna.trial.Trial, facts: dict[str, Any]) -> float:
+    def _failed(self) -> float | tuple[float, ...]:
+        """What a failed trial returns: NaN for each objective (Optuna marks it FAIL)."""
+        n = len(self.config.objective_names)
+        return math.nan if n == 1 else (math.nan,) * n
+
+    def _train(self, trial: optuna.trial.Trial, facts: dict[str, Any]) -> float | tuple[float, ...]:
         import keras
         from optuna_integration import KerasPruningCallback
 
@@ -155,7 +169,7 @@ class Objective:
         trial.set_user_attr("backend", keras.backend.backend())
         if self._surplus(trial):
             trial.set_user_attr("stopped_by", "surplus")
-            return math.nan  # FAIL, quietly: other workers had already filled the budget
+            return self._failed()  # FAIL, quietly: other workers had already filled the budget
         # Seeded first: a build function (search.tune) builds its model while it samples.
         set_seed(config.seed + trial.number)
         model_config = self.space.suggest(trial, config.space_bounds)
@@ -190,7 +204,9 @@ class Objective:
         if store is not None:
             on_error = _checkpoint_failed(trial)
             callbacks.append(checkpoint_callback(store, recorder, early, on_error, every_s=self.checkpoint_every_s))
-        callbacks.append(KerasPruningCallback(trial, config.metric))
+        if not config.multi_objective:  # Optuna's pruners rank one value (trial.report is single-objective)
+            callbacks.append(KerasPruningCallback(trial, config.metric))
+        measured: dict[str, Any] = {}
         try:
             if resumed is None:
                 shape = example_shape(x_train)
@@ -223,6 +239,10 @@ class Objective:
                 )
             elif early.best_weights is not None:
                 model.set_weights(early.best_weights)  # what EarlyStopping restores at the end
+            if config.measured and recorder.history.get("loss"):
+                measured = measure_model(model, x_val, names=config.measured)
+                for name, got in measured.items():
+                    trial.set_user_attr(name, got)
         except BaseException as exc:
             pruned = type(exc).__name__ == "TrialPruned"
             interrupted = isinstance(exc, KeyboardInterrupt)  # Ctrl-C, SIGTERM (Stopped): re-queued with its checkpoint
@@ -240,12 +260,25 @@ class Objective:
         losses = history.get("loss", [])
         if not losses or not all(math.isfinite(v) for v in losses):
             trial.set_user_attr("stopped_by", "diverged")
-            return math.nan  # Optuna marks a NaN objective value FAIL
+            return self._failed()  # Optuna marks a NaN objective value FAIL
         epochs = len(losses)
         trial.set_user_attr("stopped_by", "early_stopping" if epochs < config.max_epochs else "max_epochs")
         best = best_epoch(history[config.monitored], config.monitor_direction)
         trial.set_user_attr("best_epoch", best)
-        return history[config.metric][best]
+
+        def value(name: str) -> float:
+            if name in PROPERTIES:
+                return float(measured[name])
+            if name not in history:
+                logged = ", ".join(k for k in history if k.startswith("val_"))
+                raise KeyError(f"metric {name!r} is not logged by the model (it logs: {logged})")
+            return float(history[name][best])
+
+        for key, limit in config.constraints.items():
+            got = value(limit_name(key))
+            trial.set_constraint(key, got - limit if key.startswith("max_") else limit - got)
+        values = tuple(value(name) for name in config.objective_names)
+        return values if config.multi_objective else values[0]
 
     def trial_stored(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         """Delete the checkpoints of a trial once its end is stored (an Optuna callback).
@@ -297,8 +330,9 @@ class Objective:
                 break
         if checkpoint is None:
             return None
-        for epoch, value in enumerate(checkpoint.history.get(self.config.metric, [])):
-            trial.report(value, epoch)
+        if not self.config.multi_objective:  # a multi-objective trial reports nothing (it is never pruned)
+            for epoch, value in enumerate(checkpoint.history.get(self.config.metric, [])):
+                trial.report(value, epoch)
         trial.set_user_attr("resumed_from_epoch", checkpoint.epoch)
         return checkpoint
 

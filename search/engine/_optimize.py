@@ -52,7 +52,7 @@ def count_states(study: optuna.Study) -> dict[str, int]:
 
 def optimize_until_budget(
     study: optuna.Study,
-    objective: Callable[[optuna.trial.Trial], float],
+    objective: Callable[[optuna.trial.Trial], float | tuple[float, ...]],
     *,
     budget: int,
     deadline: float | None = None,
@@ -179,8 +179,12 @@ class _Progress:
         self._show_best(study)
 
     def _show_best(self, study: optuna.Study, running: str = "") -> None:
-        with contextlib.suppress(ValueError):  # no complete trial yet
-            self._best = f"best={study.best_value:.4f} (trial {study.best_trial.number})"
+        if len(study.directions) > 1:
+            front = len(study.best_trials)
+            self._best = f"front={front} trial{'s' if front != 1 else ''}" if front else ""
+        else:
+            with contextlib.suppress(ValueError):  # no complete (or feasible) trial yet
+                self._best = f"best={study.best_value:.4f} (trial {study.best_trial.number})"
         self._bar.set_postfix_str(", ".join(p for p in (self._best, running) if p))
 
     def epoch(self, number: int, epoch: int, history: dict[str, list[float]]) -> None:

@@ -173,6 +173,12 @@ def check_storage(url: str, *, must_exist: bool = False) -> None:
         return
     if not path.is_file():
         raise InputError(f"{path} is not a study database (not a file)")
+    if _open_here(path):
+        # Opened (and checked) by this process already. Reading the file again would close a descriptor of it,
+        # and closing any descriptor of a file drops every POSIX lock this process holds on it, SQLite's too:
+        # another process would then take itself for the last one and remove the -wal and -shm files under
+        # this process's open connections ("database disk image is malformed").
+        return
     try:
         with path.open("rb") as handle:
             header = handle.read(100)
@@ -413,6 +419,16 @@ def _open_proxy(url: str, *, must_exist: bool) -> optuna.storages.BaseStorage:
 
 # Storages opened by this process, closed by close_storages() when a command ends.
 _OPENED: list[optuna.storages.RDBStorage] = []
+
+
+def _open_here(path: Path) -> bool:
+    """Whether a storage this process opened (and has not closed) holds the SQLite database ``path``."""
+    for storage in _OPENED:
+        opened = sqlite_path(storage.url)
+        with contextlib.suppress(OSError):
+            if opened is not None and opened.exists() and opened.samefile(path):
+                return True
+    return False
 
 
 def close_storages() -> None:

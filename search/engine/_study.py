@@ -35,6 +35,7 @@ __all__ = [
     "best_by_group",
     "check_space",
     "check_trusted",
+    "chosen_trial",
     "count_finished",
     "creator_allows",
     "enqueue_definition",
@@ -44,6 +45,7 @@ __all__ = [
     "make_sampler",
     "open_study",
     "open_trial_storage",
+    "pareto_front",
     "quiet_optuna",
     "replay",
     "space_changes",
@@ -81,7 +83,42 @@ def make_pruner(config: StudyConfig) -> optuna.pruners.BasePruner:
     """
     import optuna
 
+    if config.multi_objective:  # Optuna's pruners rank one value; see StudyConfig.objectives
+        return optuna.pruners.NopPruner()
     return _make("pruner", config.pruner, optuna.pruners, optuna.pruners.BasePruner)
+
+
+def chosen_trial(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
+    """The trial a bare ``holdout`` evaluates: the best feasible one, ``None`` before any.
+
+    A single-objective study: ``study.best_trial`` (Optuna leaves out trials that
+    break a constraint). A multi-objective one: of the Pareto front of feasible
+    trials, the best on the first objective (the lowest number on a tie).
+
+    Examples:
+        >>> import optuna
+        >>> study = optuna.create_study(directions=["maximize", "minimize"])
+        >>> for values in ((0.8, 10), (0.9, 500), (0.85, 5)):
+        ...     _ = study.tell(study.ask(), values)
+        >>> chosen_trial(study).number, [t.number for t in pareto_front(study)]
+        (1, [1, 2])
+    """
+    if len(study.directions) == 1:
+        try:
+            return study.best_trial
+        except ValueError:  # no complete (or no feasible) trial
+            return None
+    front = pareto_front(study)
+    if not front:
+        return None
+    sign = -1.0 if study.directions[0].name == "MAXIMIZE" else 1.0
+    return min(front, key=lambda t: (sign * t.values[0], t.number))
+
+
+def pareto_front(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """The feasible complete trials no other one dominates (``study.best_trials``), by the first objective."""
+    sign = -1.0 if study.directions[0].name == "MAXIMIZE" else 1.0
+    return sorted(study.best_trials, key=lambda t: (sign * t.values[0], t.number))
 
 
 def _make(kind: str, table: dict[str, Any], module: ModuleType, base: type, **extra: Any) -> Any:
@@ -354,16 +391,17 @@ def open_study(
             storage=storage,
             sampler=make_sampler(config),
             pruner=make_pruner(config),
-            direction=config.direction,  # type: ignore[arg-type]  # validated by load_study_config
+            directions=config.directions,  # type: ignore[arg-type]  # validated by load_study_config
         )
+        study.set_metric_names(config.objective_names)  # optuna-dashboard's axis and column names
         study.set_user_attr("definition", _jsonable(config.fingerprint()))
         study.set_user_attr("config", _jsonable(config.__dict__))
         study.set_user_attr("seed", config.seed)
         return study
-    if existing.direction.name.lower() != config.direction:
-        raise InputError(
-            f"study {config.name!r} exists with direction {existing.direction.name.lower()}, not {config.direction}"
-        )
+    directions = [d.name.lower() for d in existing.directions]
+    if directions != config.directions:
+        shown = " and ".join(directions)
+        raise InputError(f"study {config.name!r} exists with direction {shown}, not {' and '.join(config.directions)}")
     study = optuna.load_study(
         study_name=config.name,
         storage=storage,
@@ -493,12 +531,13 @@ def best_by_group(study: optuna.Study) -> dict[str, dict[str, Any]]:
         >>> best_by_group(study)
         {'a': {'value': 0.9, 'trial': 1}, 'b': {'value': 0.7, 'trial': 2}}
     """
-    sign = 1.0 if study.direction.name.lower() == "maximize" else -1.0
+    sign = 1.0 if study.directions[0].name.lower() == "maximize" else -1.0
     best: dict[str, dict[str, Any]] = {}
     for trial in study.get_trials(deepcopy=False):
         group = trial.user_attrs.get("group")
-        if trial.state.name != "COMPLETE" or group is None or trial.value is None:
+        if trial.state.name != "COMPLETE" or group is None or not trial.values:
             continue
-        if group not in best or sign * trial.value > sign * best[group]["value"]:
-            best[group] = {"value": trial.value, "trial": trial.number}
+        value = trial.values[0]  # the first objective, for a multi-objective study
+        if group not in best or sign * value > sign * best[group]["value"]:
+            best[group] = {"value": value, "trial": trial.number}
     return dict(sorted(best.items()))

@@ -29,6 +29,7 @@ from search.models._embeddings import (
     tokenize,
 )
 from search.models._function import DEFAULT_BATCH_SIZE, FunctionSpace
+from search.models._measure import LATENCY_BATCH, measure_model
 from search.models._space import LoadedSpace, Space, SpaceHooks, load_space
 from search.models._training import (
     best_epoch,
@@ -48,6 +49,7 @@ from search.models._training import (
 __all__ = [
     "DEFAULT_BATCH_SIZE",
     "DEFAULT_TEXT_HANDLE",
+    "LATENCY_BATCH",
     "Bounds",
     "FunctionSpace",
     "GlorotUniform",
@@ -76,6 +78,7 @@ __all__ = [
     "load_model",
     "load_space",
     "load_text_module",
+    "measure_model",
     "output_layer",
     "pretrain_imdb_vectors",
     "pretrain_text_embedding",

@@ -150,14 +150,18 @@ def _check_limit(name: str, values: list[Any], limit: Limit) -> None:
         raise InputError(f"space bound {name!r} must {limit}, got {values!r}")
 
 
-def output_layer(task: Task) -> keras.layers.Layer:
-    """The last layer for ``task``: sigmoid, softmax or linear units."""
+def output_layer(task: Task, *, regularizer: keras.regularizers.Regularizer | None = None) -> keras.layers.Layer:
+    """The last layer for ``task``: sigmoid, softmax or linear units (``regularizer`` on its kernel)."""
     import keras
 
     from search.models._layers import GlorotUniform  # imports Keras: loaded on first use
 
     return keras.layers.Dense(
-        task.output_units, activation=task.output_activation, kernel_initializer=GlorotUniform(), name="output"
+        task.output_units,
+        activation=task.output_activation,
+        kernel_initializer=GlorotUniform(),
+        kernel_regularizer=regularizer,
+        name="output",
     )
 
 

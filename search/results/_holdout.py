@@ -1,4 +1,4 @@
-"""One honest evaluation: retrain the best configuration on all training data, test once."""
+"""One honest evaluation: retrain the best (or a chosen) configuration on all training data, test once."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from search.data import HoldoutData, Task, file_sha256, load_holdout_data, name_key
+from search.data import HoldoutData, Task, file_sha256, load_holdout_data
 from search.engine import (
     Artifacts,
     check_trusted,
+    chosen_trial,
     load_study,
     publish_holdout_note,
     stored_config,
@@ -39,6 +40,7 @@ from search.models import (
     use_backend,
 )
 from search.results._predictor import PREPROCESSING_SUFFIX, Predictor
+from search.results._stored import holdout_attr, model_name
 
 if TYPE_CHECKING:
     import optuna
@@ -95,13 +97,14 @@ def evaluate_holdout(
     name: str,
     *,
     storage: str | None = None,
+    trial: int | None = None,
     force: bool = False,
     show_progress: bool = True,
     allow_modules: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Retrain the best trial's configuration on all training data and test it once.
+    """Retrain the best trial's (or a chosen trial's) configuration on all training data and test it once.
 
-    The model trains for the best trial's best epoch count (early stopping's
+    The model trains for the trial's best epoch count (early stopping's
     choice on the validation split), is evaluated once on the test split, saved
     as ``.keras`` and attached to the study as an Optuna artifact. Data read from
     raw rows (CSV, Iris, Auto MPG) is preprocessed by a preprocessor fitted on all
@@ -112,9 +115,19 @@ def evaluate_holdout(
     optuna-dashboard note gets the report (metrics, per-class table, confusion
     matrix as a table and as a PNG artifact drawn with matplotlib).
 
+    Without ``trial``, the trial is :func:`search.engine.chosen_trial`'s: the
+    best feasible one (of a multi-objective study, the Pareto-front trial best
+    on the first objective); a trial that breaks a constraint is never chosen.
+    With ``trial=N``, that complete trial (any one, e.g. a smaller model of the
+    Pareto front): its result is stored as ``holdout:N`` and written into the
+    trial's dashboard note, its model as ``models/<study>.trial-N.keras``
+    (``load_predictor(name, trial=N)`` serves it), and the study's own
+    ``holdout`` is left as it was.
+
     Args:
         name: Study name.
         storage: Storage URL; default :func:`search.default_storage`.
+        trial: Number of a complete trial to evaluate; default: the best.
         force: Recompute even if a stored result exists.
         show_progress: Show the retraining epochs on stderr.
         allow_modules: As for :func:`search.join_study`: what of the stored
@@ -122,13 +135,15 @@ def evaluate_holdout(
 
     Returns:
         The metrics (see :func:`holdout_metrics`) plus ``task``, ``metric``, ``loss``,
-        ``trial``, ``epochs``, ``model_path``, ``artifact_id``, ``computed_at``; with
+        ``trial``, ``epochs``, ``values`` (the trial's objective values by name),
+        ``feasible``, ``chosen`` (whether ``trial`` named it), ``model_path``, ``artifact_id``, ``computed_at``; with
         preprocessing, ``preprocessing_path``, ``preprocessing_sha256`` and ``preprocessing_artifact_id``; for
         classification, ``confusion_matrix_png`` and ``confusion_matrix_artifact_id``.
 
     Raises:
-        InputError: No such study, no completed trial yet, or a database or
-            artifact folder that cannot be written (checked before training).
+        InputError: No such study, no completed (feasible) trial yet, a ``trial``
+            that is not a complete trial of the study, or a database or artifact
+            folder that cannot be written (checked before training).
 
     Examples:
         >>> import tempfile
@@ -144,18 +159,20 @@ def evaluate_holdout(
         True
         >>> evaluate_holdout("iris", storage=url)["cached"]  # stored: no retraining
         True
+        >>> evaluate_holdout("iris", storage=url, trial=7)
+        Traceback (most recent call last):
+        ...
+        search.errors.InputError: study 'iris' has no trial 7 (its trials are numbered 0 to 0)
     """
     study, url = load_study(name, storage=storage)
-    stored = study.user_attrs.get("holdout")
+    best = _trial_to_evaluate(study, trial)
+    attr = holdout_attr(trial)
+    stored = study.user_attrs.get(attr)
     if stored and not force:
         return dict(stored, cached=True)
-    try:
-        best = study.best_trial
-    except ValueError:
-        raise InputError(f"study {name!r} has no completed trial yet; run it first") from None
     config = stored_config(study)
     check_trusted(config, allow_modules)
-    key = name_key(study.study_name)  # the files written below: checked before the (long) training
+    key = model_name(study.study_name, trial)  # the files written below: checked before the (long) training
     store = study_artifacts(url, study)
     store.check_writable((f"models/{key}.keras", f"models/{key}{PREPROCESSING_SUFFIX}"))
 
@@ -189,24 +206,48 @@ def evaluate_holdout(
         metric=config.metric,
         loss=float(evaluation["loss"]),
         trial=best.number,
-        validation_value=best.value,
+        validation_value=best.values[0],
+        values=dict(zip(_objective_names(study, config.metric), best.values, strict=False)),
+        feasible=all(c <= 0.0 for c in best.constraints.values()),
+        chosen=trial is not None,
         epochs=epochs,
         n_train=len(data.y_train),
         n_test=len(data.y_test),
         train_time_s=round(time.perf_counter() - start, 2),
         computed_at=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     )
-    result.update(_save_model(study, model, store, data))
+    result.update(_save_model(study, model, store, data, key=key))
     free_memory()
-    result.update(upload_confusion_matrix(study, result, url=url))
-    study.set_user_attr("holdout", result)
-    publish_holdout_note(study, result, metric=config.metric)
+    result.update(upload_confusion_matrix(study, result, url=url, trial=trial))
+    study.set_user_attr(attr, result)
+    publish_holdout_note(study, result, metric=config.metric, trial=None if trial is None else best)
     return result
 
 
-def _save_model(study: optuna.Study, model: Any, store: Artifacts, data: HoldoutData) -> dict[str, str]:
+def _trial_to_evaluate(study: optuna.Study, number: int | None) -> optuna.trial.FrozenTrial:
+    """The chosen trial, or trial ``number`` when it is a complete trial of the study."""
+    if number is None:
+        best = chosen_trial(study)
+        if best is None:
+            raise InputError(f"study {study.study_name!r} has no completed (feasible) trial yet; run it first")
+        return best
+    trials = study.get_trials(deepcopy=False)
+    if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number < len(trials):
+        numbered = f"numbered 0 to {len(trials) - 1}" if trials else "none yet"
+        raise InputError(f"study {study.study_name!r} has no trial {number!r} (its trials are {numbered})")
+    chosen = trials[number]
+    if chosen.state.name != "COMPLETE":
+        raise InputError(f"trial {number} of study {study.study_name!r} is {chosen.state.name}, not COMPLETE")
+    return chosen
+
+
+def _objective_names(study: optuna.Study, metric: str) -> list[str]:
+    """The names of the study's objectives (Optuna's metric names; the metric alone for older studies)."""
+    return study.metric_names or [metric]
+
+
+def _save_model(study: optuna.Study, model: Any, store: Artifacts, data: HoldoutData, *, key: str) -> dict[str, str]:
     """Save the model (and its fitted preprocessing) in the store's ``models/`` and as Optuna artifacts."""
-    key = name_key(study.study_name)
     with tempfile.TemporaryDirectory(prefix="search-holdout-") as scratch:
         if data.preprocessor is None:
             path = Path(scratch) / f"{key}.keras"

@@ -12,8 +12,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from search.data import name_key
-from search.engine import FolderArtifacts, curve_names, curve_trace, load_study, study_artifacts
+from search.engine import (
+    FolderArtifacts,
+    chosen_trial,
+    curve_names,
+    curve_trace,
+    load_study,
+    pareto_front,
+    study_artifacts,
+)
 from search.errors import InputError
+from search.results._stored import stored_holdouts
 
 if TYPE_CHECKING:
     import optuna
@@ -24,6 +33,7 @@ __all__ = ["SECTIONS", "render_report", "write_report"]
 #: Section ids of the report, in order (each a ``<section id=...>``).
 SECTIONS = (
     "summary",
+    "pareto-front",
     "optimization-history",
     "param-importances",
     "parallel-coordinates",
@@ -118,19 +128,36 @@ def _states(study: optuna.Study) -> dict[str, list[optuna.trial.FrozenTrial]]:
 
 
 def _top_trials(study: optuna.Study, complete: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTrial]:
-    reverse = study.direction.name == "MAXIMIZE"
-    ranked = [t for t in complete if t.value is not None and math.isfinite(t.value)]
-    return sorted(ranked, key=lambda t: (t.value, -t.number), reverse=reverse)[:TOP_TRIALS]
+    """The best complete trials by the (first) objective."""
+    reverse = study.directions[0].name == "MAXIMIZE"
+    ranked = [t for t in complete if t.values and math.isfinite(t.values[0])]
+    return sorted(ranked, key=lambda t: (t.values[0], -t.number), reverse=reverse)[:TOP_TRIALS]
+
+
+def _names(study: optuna.Study, metric: str) -> list[str]:
+    """The objectives' names: Optuna's metric names, else the study's metric."""
+    return study.metric_names or [metric]
+
+
+def _first(study: optuna.Study, metric: str) -> dict[str, Any]:
+    """Options of Optuna's plots that draw the first objective of a multi-objective study (none otherwise)."""
+    if len(study.directions) == 1:
+        return {}
+    return {"target": lambda t: t.values[0], "target_name": metric}
 
 
 def _summary(study: optuna.Study, url: str, states: dict[str, list[Any]]) -> str:
     attrs = study.user_attrs
     config = attrs.get("config") or {}
     metric = config.get("metric", "objective")
+    objectives = ", ".join(
+        f"{_esc(d.name.lower())} <code>{_esc(n)}</code>"
+        for d, n in zip(study.directions, _names(study, metric), strict=False)
+    )
     rows = [
         ["study", _esc(study.study_name)],
         ["description", _esc(config.get("description") or "-")],
-        ["objective", f"{_esc(study.direction.name.lower())} <code>{_esc(metric)}</code>"],
+        ["objectives" if len(study.directions) > 1 else "objective", objectives],
         [
             "trials",
             ", ".join(f"{len(v)} {k.lower()}" for k, v in sorted(states.items())) or "none",
@@ -145,18 +172,20 @@ def _summary(study: optuna.Study, url: str, states: dict[str, list[Any]]) -> str
         rows.append(["budget", _esc(budget)])
         sampler, pruner = (config.get(k, {}).get("name") for k in ("sampler", "pruner"))
         rows.append(["sampler / pruner", _esc(f"{sampler} / {pruner}")])
+        limits = config.get("constraints") or {}
+        if limits:
+            rows.append(["constraints", _esc(", ".join(f"{k} = {v:g}" for k, v in limits.items()))])
     body = _table(None, rows, left=(0, 1))
-    complete = states.get("COMPLETE", [])
-    best = _top_trials(study, complete)[:1]
-    if best:
-        trial = best[0]
+    trial = chosen_trial(study)
+    if trial is not None:
         best_epoch = trial.user_attrs.get("best_epoch")
         epoch = (
             f", best epoch {best_epoch + 1} of {trial.user_attrs.get('epochs_trained')}"
             if best_epoch is not None
             else ""
         )
-        body += f"<p><b>Best trial {trial.number}</b>: {_esc(metric)} = <b>{_num(trial.value)}</b>{_esc(epoch)}.</p>"
+        which = "Best trial" if len(study.directions) == 1 else "Most accurate trial of the front"
+        body += f"<p><b>{which} {trial.number}</b>: {_esc(metric)} = <b>{_num(trial.values[0])}</b>{_esc(epoch)}.</p>"
         model = trial.user_attrs.get("config") or trial.params
         body += f"<p>Configuration: <code>{_esc(json.dumps(model, default=str))}</code></p>"
     else:
@@ -164,16 +193,16 @@ def _summary(study: optuna.Study, url: str, states: dict[str, list[Any]]) -> str
     return body
 
 
-def _optimization_history(study: optuna.Study, complete: list[Any]) -> str:
+def _optimization_history(study: optuna.Study, complete: list[Any], metric: str) -> str:
     from optuna.visualization import plot_optimization_history
 
     if not complete:
         return _missing("No completed trial yet: nothing to plot.")
-    fig = plot_optimization_history(study)
+    fig = plot_optimization_history(study, **_first(study, metric))
     return _figure(fig, "fig-optimization-history", height=420)
 
 
-def _param_importances(study: optuna.Study, complete: list[Any]) -> str:
+def _param_importances(study: optuna.Study, complete: list[Any], metric: str) -> str:
     from optuna.visualization import plot_param_importances
 
     n = len(complete)
@@ -185,7 +214,7 @@ def _param_importances(study: optuna.Study, complete: list[Any]) -> str:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            fig = plot_param_importances(study)
+            fig = plot_param_importances(study, **_first(study, metric))
     except Exception as exc:  # e.g. no parameter varies
         return _missing(f"Parameter importances could not be computed: {_esc(exc)}")
     caution = (
@@ -197,14 +226,14 @@ def _param_importances(study: optuna.Study, complete: list[Any]) -> str:
     return caution + _figure(fig, "fig-param-importances", height=420)
 
 
-def _parallel_coordinates(study: optuna.Study, complete: list[Any]) -> str:
+def _parallel_coordinates(study: optuna.Study, complete: list[Any], metric: str) -> str:
     from optuna.visualization import plot_parallel_coordinate
 
     if not complete:
         return _missing("No completed trial yet: nothing to plot.")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fig = plot_parallel_coordinate(study)
+        fig = plot_parallel_coordinate(study, **_first(study, metric))
     return _figure(fig, "fig-parallel-coordinates", height=480)
 
 
@@ -255,6 +284,42 @@ def _learning_curves(study: optuna.Study, complete: list[Any], metric: str) -> s
     return body
 
 
+def _pareto_front(study: optuna.Study, metric: str) -> str:
+    """The Pareto front of a multi-objective study: Optuna's plot, a table with the holdouts of trials evaluated."""
+    from optuna.visualization import plot_pareto_front
+
+    if len(study.directions) == 1:
+        return '<p class="note">A single-objective study: no front (see the summary for its best trial).</p>'
+    front = pareto_front(study)
+    if not front:
+        return _missing("No complete feasible trial yet: no front.")
+    names = _names(study, metric)
+    holdouts = stored_holdouts(study)
+    rows = []
+    for t in front:
+        held = holdouts.get(t.number) or {}
+        key = "rmse" if "rmse" in held else "accuracy" if "accuracy" in held else None
+        rows.append(
+            [
+                str(t.number),
+                *(_num(v) for v in t.values),
+                _num(t.user_attrs.get("n_params")),
+                f"{_esc(key)} {_num(held[key])}" if key else "-",
+            ]
+        )
+    header = ["trial", *(_esc(n) for n in names), "parameters", "holdout (test)"]
+    intro = (
+        f'<p class="note">{len(front)} trials no other feasible trial beats on every objective, best '
+        f"{_esc(names[0])} first. <code>python -m search holdout {_esc(study.study_name)} --trial N</code> "
+        "evaluates one of them once on the test split.</p>"
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fig = plot_pareto_front(study, target_names=names) if len(names) <= 3 else None
+    plot = _figure(fig, "fig-pareto-front", height=460) if fig is not None else ""
+    return intro + _table(header, rows) + plot
+
+
 def _confusion_heatmap(matrix: list[list[int]], names: list[str]) -> go.Figure:
     import plotly.graph_objects as go
 
@@ -279,6 +344,20 @@ def _confusion_heatmap(matrix: list[list[int]], names: list[str]) -> go.Figure:
 
 
 def _holdout(study: optuna.Study, result: dict[str, Any] | None) -> str:
+    chosen = {n: r for n, r in stored_holdouts(study).items() if r is not result and r.get("chosen")}
+    body = _holdout_of_best(study, result)
+    if chosen:
+        rows = []
+        for number, r in chosen.items():
+            key = "rmse" if "rmse" in r else "accuracy"
+            rows.append(
+                [str(number), _esc(key), _num(r.get(key)), _num(r.get("validation_value")), _esc(r.get("epochs"))]
+            )
+        body += "<h3>Chosen trials</h3>" + _table(["trial", "metric", "test", "validation", "epochs"], rows)
+    return body
+
+
+def _holdout_of_best(study: optuna.Study, result: dict[str, Any] | None) -> str:
     if not result:
         return _missing(
             "Holdout not computed yet. The test split stays untouched until "
@@ -333,7 +412,7 @@ def _holdout(study: optuna.Study, result: dict[str, Any] | None) -> str:
     return body
 
 
-def _trials_table(trials: list[optuna.trial.FrozenTrial], metric: str) -> str:
+def _trials_table(trials: list[optuna.trial.FrozenTrial], names: list[str]) -> str:
     if not trials:
         return _missing("No trial yet.")
     rows = []
@@ -345,7 +424,7 @@ def _trials_table(trials: list[optuna.trial.FrozenTrial], metric: str) -> str:
             [
                 str(t.number),
                 _esc(t.state.name.lower()),
-                _num(t.value),
+                *(_num(v) for v in (t.values or [None] * len(names))),
                 "-" if best is None else str(best + 1),
                 _esc(a.get("epochs_trained", "-")),
                 _esc(a.get("stopped_by", "-")),
@@ -354,8 +433,9 @@ def _trials_table(trials: list[optuna.trial.FrozenTrial], metric: str) -> str:
                 f'<span style="font-size:.85em">{params}</span>',
             ]
         )
-    header = ["trial", "state", _esc(metric), "best epoch", "epochs", "stopped by", "parameters", "wall s", "params"]
-    return _table(header, rows, left=(1, 5, 8))
+    n = len(names)
+    header = ["trial", "state", *(_esc(m) for m in names), "best epoch", "epochs", "stopped by", "parameters"]
+    return _table([*header, "wall s", "params"], rows, left=(1, 4 + n, 7 + n))
 
 
 def render_report(study: optuna.Study, *, url: str = "") -> str:
@@ -377,12 +457,13 @@ def render_report(study: optuna.Study, *, url: str = "") -> str:
     metric = str(config.get("metric", "objective"))
     sections = [
         _section("summary", "Summary", _summary(study, url, states)),
-        _section("optimization-history", "Optimization history", _optimization_history(study, complete)),
-        _section("param-importances", "Parameter importances", _param_importances(study, complete)),
-        _section("parallel-coordinates", "Parallel coordinates", _parallel_coordinates(study, complete)),
+        _section("pareto-front", "Pareto front", _pareto_front(study, metric)),
+        _section("optimization-history", "Optimization history", _optimization_history(study, complete, metric)),
+        _section("param-importances", "Parameter importances", _param_importances(study, complete, metric)),
+        _section("parallel-coordinates", "Parallel coordinates", _parallel_coordinates(study, complete, metric)),
         _section("learning-curves", "Learning curves of the top trials", _learning_curves(study, complete, metric)),
         _section("holdout", "Holdout evaluation", _holdout(study, study.user_attrs.get("holdout"))),
-        _section("trials", "All trials", _trials_table(study.get_trials(deepcopy=False), metric)),
+        _section("trials", "All trials", _trials_table(study.get_trials(deepcopy=False), _names(study, metric))),
     ]
     now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     nav = "".join(f'<a href="#{s}">{s.replace("-", " ")}</a>' for s in SECTIONS)

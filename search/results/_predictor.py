@@ -15,6 +15,7 @@ from search import models
 from search.data import Task, as_features, file_sha256, read_csv
 from search.engine import Artifacts, load_study, study_artifacts
 from search.errors import InputError
+from search.results._stored import holdout_attr
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -219,7 +220,7 @@ class Predictor:
         )
 
 
-def load_predictor(name: str, *, storage: str | None = None) -> Predictor:
+def load_predictor(name: str, *, storage: str | None = None, trial: int | None = None) -> Predictor:
     """The holdout model of a study with its fitted preprocessing, ready for raw rows (or ready arrays).
 
     Reads the files the ``holdout`` step saved; when they were moved, the copies
@@ -228,6 +229,7 @@ def load_predictor(name: str, *, storage: str | None = None) -> Predictor:
     Args:
         name: Study name.
         storage: Storage URL; default :func:`search.default_storage`.
+        trial: The model of ``holdout --trial N`` (a chosen trial); default: the best trial's.
 
     Raises:
         InputError: No such study, no holdout yet, or a preprocessing file that
@@ -247,9 +249,11 @@ def load_predictor(name: str, *, storage: str | None = None) -> Predictor:
         ['setosa', 'versicolor', 'virginica']
     """
     study, url = load_study(name, storage=storage)
-    holdout = study.user_attrs.get("holdout")
+    holdout = study.user_attrs.get(holdout_attr(trial))
     if not holdout:
-        raise InputError(f"study {name!r} has no holdout model yet; run: python -m search holdout {name}")
+        chosen = "" if trial is None else f" --trial {trial}"
+        what = "" if trial is None else f" of trial {trial}"
+        raise InputError(f"study {name!r} has no holdout model{what} yet; run: python -m search holdout {name}{chosen}")
     store = study_artifacts(url, study)
     with tempfile.TemporaryDirectory() as tmp:
         model_path = _local(holdout["model_path"], holdout.get("artifact_id"), store, Path(tmp) / "model.keras")

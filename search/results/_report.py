@@ -4,22 +4,29 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from search.engine import best_by_group, count_states, default_storage, open_storage
+from search.engine import best_by_group, chosen_trial, count_states, default_storage, open_storage, pareto_front
+from search.results._stored import stored_holdouts
 
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["format_holdout", "list_studies", "study_summary"]
+__all__ = ["format_holdout", "format_value", "list_studies", "study_summary"]
 
 _LABEL = 28  # width of the label column of a holdout report ("precision (positive class)" and a space)
 
 
 def study_summary(study: optuna.Study) -> dict[str, Any]:
-    """A JSON-able summary: trial counts by state, best trial and stored holdout.
+    """A JSON-able summary: trial counts by state, best trial, Pareto front and stored holdouts.
 
-    ``holdout_metric`` and ``holdout_value`` give the headline test result:
-    ``accuracy`` for classification, ``rmse`` for regression
-    (``holdout_accuracy`` is kept for classification).
+    ``holdout_metric`` and ``holdout_value`` give the headline test result of
+    the best trial's holdout: ``accuracy`` for classification, ``rmse`` for
+    regression (``holdout_accuracy`` is kept for classification); ``holdouts``
+    has the headline of every trial evaluated (``holdout --trial N`` included).
+    The best trial is :func:`search.engine.chosen_trial`'s (feasible; of a
+    multi-objective study, the front's best on the first objective) and
+    ``best_value`` its first objective. A multi-objective study also gets
+    ``pareto_front``: each front trial's number, objective values by name,
+    parameter count and holdout headline, best first objective first.
 
     Examples:
         >>> import optuna
@@ -29,11 +36,23 @@ def study_summary(study: optuna.Study) -> dict[str, Any]:
         >>> summary = study_summary(study)
         >>> summary["n_complete"], summary["best_value"], summary["best_trial"], summary["holdout_value"]
         (2, 0.9, 1, None)
+        >>> study = optuna.create_study(study_name="sizes", directions=["maximize", "minimize"])
+        >>> study.set_metric_names(["val_accuracy", "params"])
+        >>> for values in ((0.8, 10), (0.9, 500), (0.7, 50)):
+        ...     _ = study.tell(study.ask(), values)
+        >>> [(t["trial"], t["values"]) for t in study_summary(study)["pareto_front"]]
+        [(1, {'val_accuracy': 0.9, 'params': 500.0}), (0, {'val_accuracy': 0.8, 'params': 10.0})]
     """
     counts = count_states(study)
+    directions = [d.name.lower() for d in study.directions]
+    config = study.user_attrs.get("config")
+    metric = config.get("metric") if isinstance(config, dict) else None
+    names = study.metric_names or [metric or "value"]
     summary: dict[str, Any] = {
         "study": study.study_name,
-        "direction": study.direction.name.lower(),
+        "direction": directions[0],
+        "directions": directions,
+        "objectives": names,
         "n_trials": sum(counts.values()),
         "n_complete": counts.get("COMPLETE", 0),
         "n_pruned": counts.get("PRUNED", 0),
@@ -45,13 +64,13 @@ def study_summary(study: optuna.Study) -> dict[str, Any]:
         "best_params": None,
         "best_config": None,
     }
-    try:
-        best = study.best_trial
-    except ValueError:
-        best = None
+    complete = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
+    if any(t.constraints for t in complete):
+        summary["n_infeasible"] = sum(any(c > 0 for c in t.constraints.values()) for t in complete)
+    best = chosen_trial(study)
     if best is not None:
         summary.update(
-            best_value=best.value,
+            best_value=best.values[0],
             best_trial=best.number,
             best_params=best.params,
             best_config=best.user_attrs.get("config"),
@@ -60,15 +79,31 @@ def study_summary(study: optuna.Study) -> dict[str, Any]:
     groups = best_by_group(study)
     if groups:
         summary["best_by_group"] = groups
-    config = study.user_attrs.get("config")
-    summary["metric"] = config.get("metric") if isinstance(config, dict) else None
+    summary["metric"] = metric
+    holdouts = {number: _headline(result) for number, result in stored_holdouts(study).items()}
+    summary["holdouts"] = {str(number): headline for number, headline in holdouts.items()}
+    if len(directions) > 1:
+        summary["pareto_front"] = [
+            {
+                "trial": t.number,
+                "values": dict(zip(names, t.values, strict=False)),
+                "params": t.user_attrs.get("n_params"),
+                "holdout": holdouts.get(t.number),
+            }
+            for t in pareto_front(study)
+        ]
     holdout = study.user_attrs.get("holdout") or {}
     summary["holdout_accuracy"] = holdout.get("accuracy")
-    # The headline test metric: accuracy for classification, RMSE for regression.
-    key = "rmse" if "rmse" in holdout else "accuracy" if "accuracy" in holdout else None
-    summary["holdout_metric"] = key
-    summary["holdout_value"] = holdout.get(key) if key else None
+    headline = _headline(holdout)
+    summary["holdout_metric"] = headline["metric"] if headline else None
+    summary["holdout_value"] = headline["value"] if headline else None
     return summary
+
+
+def _headline(result: dict[str, Any]) -> dict[str, Any] | None:
+    """The headline test metric of a holdout result: accuracy for classification, RMSE for regression."""
+    key = "rmse" if "rmse" in result else "accuracy" if "accuracy" in result else None
+    return {"metric": key, "value": result[key]} if key else None
 
 
 def list_studies(storage: str | None = None) -> list[dict[str, Any]]:
@@ -105,8 +140,9 @@ def format_holdout(name: str, result: dict[str, Any]) -> str:
           r2                       0.8800
     """
     task = result.get("task")
+    which = "best trial" if result.get("chosen") is not True else "trial"
     lines = [
-        f"Holdout evaluation of study {name!r} ({task + '; ' if task else ''}best trial {result.get('trial')}, "
+        f"Holdout evaluation of study {name!r} ({task + '; ' if task else ''}{which} {result.get('trial')}, "
         f"{result.get('epochs')} epochs{', stored result' if result.get('cached') else ''})"
     ]
     if result.get("n_train") is not None:
@@ -133,8 +169,26 @@ def format_holdout(name: str, result: dict[str, Any]) -> str:
         lines.append("  " + " " * width + "".join(f"{n:>{width}}" for n in names))
         for label, row in zip(names, matrix, strict=True):
             lines.append("  " + f"{label:>{width}}" + "".join(f"{v:>{width}}" for v in row))
+    objectives = result.get("values")
+    if isinstance(objectives, dict) and len(objectives) > 1:  # a multi-objective trial: its place on the front
+        shown = ", ".join(f"{k} {format_value(v)}" for k, v in objectives.items())
+        lines.append(f"  {'objectives (validation)':<{_LABEL}}{shown}")
+    if result.get("feasible") is False:
+        lines.append(f"  {'constraints':<{_LABEL}}broken: this trial is infeasible")
     if result.get("model_path"):
         lines.append(f"  {'model':<{_LABEL}}{result['model_path']}")
     if result.get("preprocessing_path"):
         lines.append(f"  {'preprocessing':<{_LABEL}}{result['preprocessing_path']}")
     return "\n".join(lines)
+
+
+def format_value(value: float | None) -> str:
+    """A value as a table shows it: whole numbers as such, others to four decimals, ``-`` for none.
+
+    Examples:
+        >>> format_value(10001.0), format_value(0.88123), format_value(None)
+        ('10,001', '0.8812', '-')
+    """
+    if value is None:
+        return "-"
+    return f"{value:,.0f}" if float(value).is_integer() and abs(value) >= 1 else f"{value:.4f}"

@@ -106,6 +106,35 @@ NAMES_AND_FLAGS: dict[str, Case] = {
 
 # --- study definitions: the schema, the space's bounds, resuming with another definition ---------
 DEFINITIONS: dict[str, Case] = {
+    # objectives and constraints (multi-objective studies)
+    "objective that is no metric or property": (
+        lambda c: ["run", str(c.study), "--set", 'objectives=[{name="size"}]'],
+        "objective 'size' is neither a validation metric",
+    ),
+    "size to maximize": (
+        lambda c: ["run", str(c.study), "--set", 'objectives=[{name="params", direction="maximize"}]'],
+        "objective 'params' is a size or a latency: it can only be minimized",
+    ),
+    "metric objective without a direction": (
+        lambda c: ["run", str(c.study), "--set", 'objectives=[{name="val_loss"}]'],
+        "objective 'val_loss' needs a direction",
+    ),
+    "minimum on a size": (
+        lambda c: ["run", str(c.study), "--set", "constraints={min_params=10}"],
+        "min_params': params can only have a maximum",
+    ),
+    "constraint without max_ or min_": (
+        lambda c: ["run", str(c.study), "--set", "constraints={params=10}"],
+        "constraint 'params' must be max_<name> or min_<name>",
+    ),
+    "constraint that is not a number": (
+        lambda c: ["run", str(c.study), "--set", 'constraints={max_params="10k"}'],
+        "'constraints.max_params' must be a valid number, got '10k'",
+    ),
+    "objectives added to a single-objective study": (
+        lambda c: ["run", str(c.study), "--set", 'objectives=[{name="params"}]'],
+        "exists with direction maximize, not maximize and minimize",
+    ),
     "unknown space": (
         lambda c: ["run", str(c.edited('module = "spaces.mlp"', 'module = "spaces.nope"'))],
         "unknown space module 'spaces.nope'",
@@ -306,6 +335,14 @@ STORAGE_AND_FILES: dict[str, Case] = {
         "no study database at /etc/passwd/x.db",
     ),
     # artifacts and outputs that cannot be written: refused before any training or drawing
+    "holdout of a trial the study does not have": (
+        lambda c: ["holdout", "kept", "--trial", "7"],
+        "study 'kept' has no trial 7 (its trials are numbered 0 to 0)",
+    ),
+    "holdout of a negative trial number": (
+        lambda c: ["holdout", "kept", "--trial", "-1"],
+        "study 'kept' has no trial -1",
+    ),
     "holdout into a read-only artifact folder": (
         lambda c: ["holdout", "kept", *_env(c, SEARCH_ARTIFACTS=str(_immutable(_mkdir(c.scratch / "artifacts"))))],
         "cannot write the study's artifacts",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 import subprocess
 import sys
 import time
@@ -13,7 +14,7 @@ import psutil
 import pytest
 
 from search import SearchError, load_study, run_study
-from search.engine import sqlite_path, stored_config
+from search.engine import check_storage, open_storage, sqlite_path, stored_config
 from search.engine._recovery import enqueue_params
 from search.engine._study import space_changes
 from search.models import load_space
@@ -228,3 +229,20 @@ def test_a_monitor_the_task_does_not_log_is_refused_before_any_write(make_study,
     with pytest.raises(SearchError, match="monitor 'val_rmse' is not logged for a binary task"):
         run_study(make_study(), storage=storage, show_progress=False, overrides={"monitor": "val_rmse"})
     assert not sqlite_path(storage).exists()
+
+
+def test_checking_a_database_this_process_has_open_keeps_its_connections_sound(tmp_path: Path) -> None:
+    """The storage check of a WAL database another connection of this process holds (a notebook calling
+    ``run_study`` twice) must not drop SQLite's locks: another process would then remove the ``-wal`` and
+    ``-shm`` files under the open connection ("database disk image is malformed")."""
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    study = optuna.create_study(study_name="held", storage=open_storage(url))
+    study.tell(study.ask(), 1.0)
+    for _ in range(2):  # checked while this process holds the database open
+        check_storage(url)
+    other = "import optuna; s = optuna.load_study(study_name='held', storage=%r); s.tell(s.ask(), 2.0)" % url
+    subprocess.run([sys.executable, "-c", other], check=True, timeout=120)
+    study.tell(study.ask(), 3.0)  # this process's connection goes on writing
+    assert [t.value for t in study.trials] == [1.0, 2.0, 3.0]
+    conn = sqlite3.connect(tmp_path / "studies.db")
+    assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
