@@ -408,8 +408,9 @@ def holdout_note(
     lines = [HOLDOUT_HEADING, ""]
     validation = result.get("validation_value")
     chosen = f" ({metric} {validation:.4f} on the validation split)" if metric and validation is not None else ""
+    which = "Trial" if result.get("chosen") else "Best trial"  # holdout --trial N: a trial chosen by number
     lines.append(
-        f"Best trial **{result.get('trial')}**{chosen} retrained on all {_fmt(result.get('n_train'))} training "
+        f"{which} **{result.get('trial')}**{chosen} retrained on all {_fmt(result.get('n_train'))} training "
         f"examples for {result.get('epochs')} epoch(s), then evaluated once on {_fmt(result.get('n_test'))} "
         f"test examples (computed {result.get('computed_at', '?')}, {result.get('train_time_s', '?')} s)."
     )
@@ -546,6 +547,7 @@ def publish_holdout_note(
         )
         import optuna
 
+        # optuna-dashboard keeps a trial's note by trial id, which a FrozenTrial has only as _trial_id.
         target = study if trial is None else optuna.trial.Trial(study, trial._trial_id)
         before = get_note(target).split(HOLDOUT_HEADING)[0].rstrip()
         save_note(target, f"{before}\n\n{body}" if before else body)

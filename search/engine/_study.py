@@ -393,7 +393,9 @@ def open_study(
             pruner=make_pruner(config),
             directions=config.directions,  # type: ignore[arg-type]  # validated by load_study_config
         )
-        study.set_metric_names(config.objective_names)  # optuna-dashboard's axis and column names
+        with warnings.catch_warnings():  # experimental since Optuna 3.2, and what optuna-dashboard reads
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names(config.objective_names)  # optuna-dashboard's axis and column names
         study.set_user_attr("definition", _jsonable(config.fingerprint()))
         study.set_user_attr("config", _jsonable(config.__dict__))
         study.set_user_attr("seed", config.seed)

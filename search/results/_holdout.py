@@ -229,7 +229,9 @@ def _trial_to_evaluate(study: optuna.Study, number: int | None) -> optuna.trial.
     if number is None:
         best = chosen_trial(study)
         if best is None:
-            raise InputError(f"study {study.study_name!r} has no completed (feasible) trial yet; run it first")
+            raise InputError(
+                f"study {study.study_name!r} has no completed trial yet (none that meets its constraints); run it first"
+            )
         return best
     trials = study.get_trials(deepcopy=False)
     if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number < len(trials):

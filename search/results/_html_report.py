@@ -344,7 +344,7 @@ def _confusion_heatmap(matrix: list[list[int]], names: list[str]) -> go.Figure:
 
 
 def _holdout(study: optuna.Study, result: dict[str, Any] | None) -> str:
-    chosen = {n: r for n, r in stored_holdouts(study).items() if r is not result and r.get("chosen")}
+    chosen = {n: r for n, r in stored_holdouts(study).items() if r.get("chosen")}
     body = _holdout_of_best(study, result)
     if chosen:
         rows = []

@@ -17,8 +17,8 @@ import optuna
 import pytest
 
 from search import load_predictor, load_study, write_report
-from search.results import study_summary
 from search.engine import chosen_trial, pareto_front
+from search.results import study_summary
 from tests._helpers import cli
 from tests.search.test_dashboard import _dashboard
 

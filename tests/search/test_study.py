@@ -240,7 +240,7 @@ def test_checking_a_database_this_process_has_open_keeps_its_connections_sound(t
     study.tell(study.ask(), 1.0)
     for _ in range(2):  # checked while this process holds the database open
         check_storage(url)
-    other = "import optuna; s = optuna.load_study(study_name='held', storage=%r); s.tell(s.ask(), 2.0)" % url
+    other = f"import optuna; s = optuna.load_study(study_name='held', storage={url!r}); s.tell(s.ask(), 2.0)"
     subprocess.run([sys.executable, "-c", other], check=True, timeout=120)
     study.tell(study.ask(), 3.0)  # this process's connection goes on writing
     assert [t.value for t in study.trials] == [1.0, 2.0, 3.0]
