@@ -39,6 +39,7 @@ from search.models import (
 )
 from search.results import (
     evaluate_holdout,
+    format_headline,
     format_holdout,
     format_value,
     list_studies,
@@ -174,8 +175,7 @@ def _front_table(summary: dict[str, Any], *, indent: str = "") -> str:
     lines.append(f"{indent}   trial{header}  holdout")
     for row in front:
         cells = "".join(f"  {format_value(row['values'].get(n)):>{w}}" for n, w in zip(names, widths, strict=True))
-        held = row.get("holdout")
-        shown = f"{held['metric']} {held['value']:.4f}" if held else "-"
+        shown = format_headline(row.get("holdout"))
         lines.append(f"{indent}{row['trial']:>8}{cells}  {shown}")
     return "\n".join(lines)
 
@@ -228,6 +228,8 @@ def _cmd_holdout(args: argparse.Namespace) -> int:
         args.study,
         storage=args.storage,
         trial=args.trial,
+        repeats=args.repeats,
+        ensemble=args.ensemble,
         force=args.force,
         show_progress=not args.json,
         allow_modules=args.allow_module,
@@ -249,7 +251,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
     for s in studies:
         best = "-" if s["best_value"] is None else f"{s['best_value']:.4f}"
         metric = s.get("metric") or "value"
-        holdout = "-" if s["holdout_value"] is None else f"{s['holdout_metric']} {s['holdout_value']:.4f}"
+        holdout = format_headline(s["holdout"])
         print(
             f"  {s['study']:<20} finished {s['n_finished']:>4}  failed {s['n_failed']:>3}  "
             f"best {metric} {best}  holdout {holdout}"
@@ -259,8 +261,10 @@ def _cmd_list(args: argparse.Namespace) -> int:
         if s.get("pareto_front"):
             print(_front_table(s, indent="    "))
         chosen = {n: h for n, h in s.get("holdouts", {}).items() if int(n) != s.get("best_trial")}
+        for k, held in s.get("ensembles", {}).items():
+            print(f"  {'':<20} ensemble of {k}: {format_headline(held)}")
         if chosen and not s.get("pareto_front"):
-            shown = ", ".join(f"trial {n} {h['metric']} {h['value']:.4f}" for n, h in chosen.items())
+            shown = ", ".join(f"trial {n} {format_headline(h)}" for n, h in chosen.items())
             print(f"  {'':<20} holdouts of chosen trials: {shown}")
     return 0
 
@@ -526,6 +530,20 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         metavar="N",
         help="evaluate this complete trial (e.g. a smaller one of the Pareto front) instead of the best one",
+    )
+    holdout.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        metavar="R",
+        help="retrain and test R times with distinct seeds: mean and standard deviation of every metric",
+    )
+    holdout.add_argument(
+        "--ensemble",
+        type=int,
+        default=1,
+        metavar="K",
+        help="retrain the K best distinct configurations and test the average of their predictions (one .keras)",
     )
     holdout.add_argument("--force", action="store_true", help="recompute even if a stored result exists")
     allow_option(holdout)

@@ -405,31 +405,34 @@ def holdout_note(
         ## Holdout evaluation
         ...
     """
-    lines = [HOLDOUT_HEADING, ""]
+    ensemble = result.get("ensemble") or {}
+    lines = [_heading(result), ""]
     validation = result.get("validation_value")
     chosen = f" ({metric} {validation:.4f} on the validation split)" if metric and validation is not None else ""
     which = "Trial" if result.get("chosen") else "Best trial"  # holdout --trial N: a trial chosen by number
+    if ensemble:
+        which, chosen = f"The average of {ensemble['k']} trials, best", ""
+        members = ", ".join(f"{m['trial']} ({m['epochs']} epochs)" for m in ensemble["members"])
+        lines += [f"Ensemble of the {ensemble['k']} best distinct configurations: trials {members}.", ""]
     lines.append(
         f"{which} **{result.get('trial')}**{chosen} retrained on all {_fmt(result.get('n_train'))} training "
         f"examples for {result.get('epochs')} epoch(s), then evaluated once on {_fmt(result.get('n_test'))} "
         f"test examples (computed {result.get('computed_at', '?')}, {result.get('train_time_s', '?')} s)."
     )
     lines.append("")
-    metrics = [
-        (label, result[key])
-        for key, label in (
-            ("accuracy", "accuracy"),
-            ("precision", "precision"),
-            ("recall", "recall"),
-            ("f1", "F1"),
-            ("rmse", "RMSE"),
-            ("mae", "MAE"),
-            ("r2", "R²"),
-            ("loss", "loss"),
-        )
-        if isinstance(result.get(key), int | float)
-    ]
-    lines += _table(["metric", "test"], [[label, f"{value:.4f}"] for label, value in metrics])
+    labels = {"accuracy": "accuracy", "precision": "precision", "recall": "recall", "f1": "F1", "rmse": "RMSE"}
+    labels |= {"mae": "MAE", "r2": "R²", "loss": "loss"}
+    metrics = [(key, label, result[key]) for key, label in labels.items() if isinstance(result.get(key), int | float)]
+    repeats = result.get("repeats") or {}
+    if repeats:  # holdout --repeats R: every metric's mean and standard deviation over R seeds
+        mean, std = repeats["mean"], repeats["std"]
+        rows = [
+            [label, f"{value:.4f}", f"{mean[key]:.4f} ± {std[key]:.4f}" if key in mean else "-"]
+            for key, label, value in metrics
+        ]
+        lines += _table(["metric", "test", f"mean ± sd over {repeats['n']} seeds"], rows)
+    else:
+        lines += _table(["metric", "test"], [[label, f"{value:.4f}"] for _, label, value in metrics])
     per_class = result.get("per_class") or {}
     if per_class:
         lines += ["", "**Per class**", ""]
@@ -463,13 +466,11 @@ def holdout_note(
     return "\n".join(lines) + "\n"
 
 
-def upload_confusion_matrix(
-    study: optuna.Study, result: dict[str, Any], *, url: str, trial: int | None = None
-) -> dict[str, str]:
+def upload_confusion_matrix(study: optuna.Study, result: dict[str, Any], *, url: str, part: str = "") -> dict[str, str]:
     """Draw a holdout result's confusion matrix and attach the PNG to the study; never raises.
 
-    The holdout of a chosen ``trial`` (``holdout --trial N``) keeps its picture
-    under ``trial-N/`` in the study's report folder.
+    The holdout of a chosen trial (``holdout --trial N``) or of an ensemble keeps
+    its picture in its own ``part`` of the study's report folder (``trial-N``, ``ensemble-K``).
 
     Returns:
         ``confusion_matrix_png`` (the file) and ``confusion_matrix_artifact_id``, or
@@ -493,9 +494,9 @@ def upload_confusion_matrix(
         from optuna.artifacts import upload_artifact
 
         store = study_artifacts(url, study)
-        folder = f"reports/{name_key(study.study_name)}" + (f"/trial-{trial}" if trial is not None else "")
+        folder = f"reports/{name_key(study.study_name)}" + (f"/{part}" if part else "")
         name = f"{folder}/confusion_matrix.png"
-        of = f" trial {trial}" if trial is not None else ""
+        of = f" {part.replace('-', ' ')}" if part else ""
         title = f"{study.study_name}{of}: confusion matrix (test split)"
         with tempfile.TemporaryDirectory(prefix="search-picture-") as scratch:
             path = confusion_matrix_png(result, Path(scratch) / "confusion_matrix.png", title=title)
@@ -507,6 +508,31 @@ def upload_confusion_matrix(
         logger.warning("could not draw or upload the confusion-matrix picture of study %r: %s", study.study_name, exc)
         return {}
     return {"confusion_matrix_png": store.describe(name), "confusion_matrix_artifact_id": artifact_id}
+
+
+def _heading(result: dict[str, Any]) -> str:
+    """The note heading of a holdout result: one section per kind (single model, ensemble of K)."""
+    ensemble = result.get("ensemble") or {}
+    return f"{HOLDOUT_HEADING} (ensemble of {ensemble['k']})" if ensemble else HOLDOUT_HEADING
+
+
+def _without_section(note: str, heading: str) -> str:
+    """``note`` without the section under ``heading`` (up to the next ``## `` heading); other text kept.
+
+    Examples:
+        >>> note = "Mine.\\n\\n## Holdout evaluation\\n\\nold\\n## Later\\nkept"
+        >>> print(_without_section(note, "## Holdout evaluation"))
+        Mine.
+        <BLANKLINE>
+        ## Later
+        kept
+    """
+    lines = note.splitlines()
+    if heading not in lines:
+        return note.rstrip()
+    start = lines.index(heading)
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    return "\n".join(lines[:start] + lines[end:]).rstrip()
 
 
 def publish_holdout_note(
@@ -549,8 +575,8 @@ def publish_holdout_note(
 
         # optuna-dashboard keeps a trial's note by trial id, which a FrozenTrial has only as _trial_id.
         target = study if trial is None else optuna.trial.Trial(study, trial._trial_id)
-        before = get_note(target).split(HOLDOUT_HEADING)[0].rstrip()
-        save_note(target, f"{before}\n\n{body}" if before else body)
+        kept = _without_section(get_note(target), _heading(result))
+        save_note(target, f"{kept}\n\n{body}" if kept else body)
     except Exception as exc:
         logger.warning("could not write the holdout note of study %r: %s", study.study_name, exc)
         return False

@@ -11,11 +11,12 @@ Examples:
 from search.results._holdout import evaluate_holdout, holdout_metrics
 from search.results._html_report import render_report, write_report
 from search.results._predictor import Predictor, load_predictor
-from search.results._report import format_holdout, format_value, list_studies, study_summary
+from search.results._report import format_headline, format_holdout, format_value, list_studies, study_summary
 
 __all__ = [
     "Predictor",
     "evaluate_holdout",
+    "format_headline",
     "format_holdout",
     "format_value",
     "holdout_metrics",

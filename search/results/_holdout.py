@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 import math
 import sys
 import tempfile
@@ -40,12 +41,17 @@ from search.models import (
     use_backend,
 )
 from search.results._predictor import PREPROCESSING_SUFFIX, Predictor
-from search.results._stored import holdout_attr, model_name
+from search.results._stored import holdout_attr, holdout_part, model_name
 
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["evaluate_holdout", "holdout_metrics"]
+__all__ = ["MAX_ENSEMBLE", "MAX_REPEATS", "evaluate_holdout", "holdout_metrics"]
+
+MAX_REPEATS = 100
+MAX_ENSEMBLE = 20
+REPEAT_SEED_STEP = 1_000_003  # repeat r trains with the trial's seed + r * this: seeds no trial of a study uses
+SCALAR_METRICS = ("accuracy", "precision", "recall", "f1", "rmse", "mae", "r2", "loss")
 
 
 def holdout_metrics(task: Task, y_true: np.ndarray, y_score: np.ndarray, class_names: list[str]) -> dict[str, Any]:
@@ -98,6 +104,8 @@ def evaluate_holdout(
     *,
     storage: str | None = None,
     trial: int | None = None,
+    repeats: int = 1,
+    ensemble: int = 1,
     force: bool = False,
     show_progress: bool = True,
     allow_modules: Sequence[str] = (),
@@ -128,6 +136,20 @@ def evaluate_holdout(
         name: Study name.
         storage: Storage URL; default :func:`search.default_storage`.
         trial: Number of a complete trial to evaluate; default: the best.
+        repeats: Retrain and test the configuration this many times, each with
+            its own seed (initialisation and batch order): the first seed is the
+            trial's own, the model kept is the first one's, and ``repeats`` in the
+            result holds each metric's values, mean and standard deviation
+            (``ddof=1``). 1 to :data:`MAX_REPEATS`.
+        ensemble: Retrain the ``ensemble`` best distinct configurations (complete,
+            feasible trials by the first objective; each with its own seed and best
+            epoch count) and test the average of their predicted probabilities (or
+            values, for regression) once. The members must read the same model
+            inputs (one input representation). The ensemble is saved as one
+            ``.keras`` model, ``models/<study>.ensemble-K.keras``, that
+            :func:`search.load_predictor` serves (``ensemble=K``); its result is
+            stored as ``holdout:ensemble-K``, beside the single model's, with each
+            member's own test metrics under ``ensemble``. 1 to :data:`MAX_ENSEMBLE`.
         force: Recompute even if a stored result exists.
         show_progress: Show the retraining epochs on stderr.
         allow_modules: As for :func:`search.join_study`: what of the stored
@@ -136,7 +158,8 @@ def evaluate_holdout(
     Returns:
         The metrics (see :func:`holdout_metrics`) plus ``task``, ``metric``, ``loss``,
         ``trial``, ``epochs``, ``values`` (the trial's objective values by name),
-        ``feasible``, ``chosen`` (whether ``trial`` named it), ``model_path``, ``artifact_id``, ``computed_at``; with
+        ``feasible``, ``chosen`` (whether ``trial`` named it), ``repeats`` (with ``repeats > 1``),
+        ``model_path``, ``artifact_id``, ``computed_at``; with
         preprocessing, ``preprocessing_path``, ``preprocessing_sha256`` and ``preprocessing_artifact_id``; for
         classification, ``confusion_matrix_png`` and ``confusion_matrix_artifact_id``.
 
@@ -164,15 +187,22 @@ def evaluate_holdout(
         ...
         search.errors.InputError: study 'iris' has no trial 7 (its trials are numbered 0 to 0)
     """
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or not 1 <= repeats <= MAX_REPEATS:
+        raise InputError(f"repeats must be a whole number from 1 to {MAX_REPEATS}, got {repeats!r}")
+    if isinstance(ensemble, bool) or not isinstance(ensemble, int) or not 1 <= ensemble <= MAX_ENSEMBLE:
+        raise InputError(f"ensemble must be a whole number from 1 to {MAX_ENSEMBLE}, got {ensemble!r}")
+    if ensemble > 1 and (trial is not None or repeats > 1):
+        raise InputError("an ensemble is of the best trials, retrained once each: without --trial or --repeats")
     study, url = load_study(name, storage=storage)
-    best = _trial_to_evaluate(study, trial)
-    attr = holdout_attr(trial)
+    members = _ensemble_members(study, ensemble) if ensemble > 1 else [_trial_to_evaluate(study, trial)]
+    best = members[0]
+    attr = holdout_attr(trial, ensemble=ensemble)
     stored = study.user_attrs.get(attr)
-    if stored and not force:
+    if stored and not force and (repeats == 1 or stored.get("repeats", {}).get("n") == repeats):
         return dict(stored, cached=True)
     config = stored_config(study)
     check_trusted(config, allow_modules)
-    key = model_name(study.study_name, trial)  # the files written below: checked before the (long) training
+    key = model_name(study.study_name, trial, ensemble=ensemble)  # the files written below, checked before training
     store = study_artifacts(url, study)
     store.check_writable((f"models/{key}.keras", f"models/{key}{PREPROCESSING_SUFFIX}"))
 
@@ -182,29 +212,28 @@ def evaluate_holdout(
     model_config = best.user_attrs["config"]
     epochs = int(best.user_attrs["best_epoch"]) + 1
     space = study_space(config, store)
-    set_seed(config.seed + best.number)  # the best trial's own initialisation seed
     start = time.perf_counter()
     x_train, x_test = space.features(model_config, data.x_train, data.x_test)
-    shape = example_shape(x_train)
-    model = space.build(model_config, input_shape=shape, task=data.task, sparse=is_sparse(x_train))
-    bar = _EpochBar(epochs) if show_progress else None
-    model.fit(
-        **fit_arguments(x_train, data.y_train, batch_size=model_config["batch_size"], seed=config.seed + best.number),
-        epochs=epochs,
-        callbacks=[epoch_recorder(bar)] if bar else [],
-        verbose=0,
-    )
-    if bar:
-        bar.close()
-    test_batch = eval_batch_size(len(data.y_test), 1024)
-    test = eval_arguments(x_test, data.y_test, batch_size=test_batch)
-    evaluation = model.evaluate(**test, verbose=0, return_dict=True)
-    scores = model.predict(**{k: v for k, v in test.items() if k != "y"}, verbose=0)
-    result = holdout_metrics(data.task, data.y_test, scores, data.class_names)
+    if ensemble > 1:
+        model, result = _ensemble(space, members, data, x_train, x_test, seed=config.seed, progress=show_progress)
+    else:
+        # The first seed is the trial's own initialisation seed; the others are far from any trial's.
+        seeds = [config.seed + best.number + REPEAT_SEED_STEP * r for r in range(repeats)]
+        runs = []
+        for r, seed in enumerate(seeds):
+            bar = _EpochBar(epochs, of=f" {r + 1}/{repeats}" if repeats > 1 else "") if show_progress else None
+            fitted, run = _train_and_test(space, model_config, data, x_train, x_test, epochs=epochs, seed=seed, bar=bar)
+            if r == 0:
+                model, result = fitted, run
+            else:
+                del fitted
+                free_memory()
+            runs.append(run)
+        if repeats > 1:
+            result["repeats"] = _spread(runs, seeds)
     result.update(
         task=data.task.kind,
         metric=config.metric,
-        loss=float(evaluation["loss"]),
         trial=best.number,
         validation_value=best.values[0],
         values=dict(zip(_objective_names(study, config.metric), best.values, strict=False)),
@@ -218,10 +247,148 @@ def evaluate_holdout(
     )
     result.update(_save_model(study, model, store, data, key=key))
     free_memory()
-    result.update(upload_confusion_matrix(study, result, url=url, trial=trial))
+    part = holdout_part(trial, ensemble=ensemble)
+    result.update(upload_confusion_matrix(study, result, url=url, part=part))
     study.set_user_attr(attr, result)
     publish_holdout_note(study, result, metric=config.metric, trial=None if trial is None else best)
     return result
+
+
+def _train_and_test(
+    space: Any,
+    model_config: dict[str, Any],
+    data: HoldoutData,
+    x_train: Any,
+    x_test: Any,
+    *,
+    epochs: int,
+    seed: int,
+    bar: _EpochBar | None,
+) -> tuple[Any, dict[str, Any]]:
+    """Train one model of ``model_config`` on all training rows with ``seed``, test it once: the model, its metrics."""
+    set_seed(seed)
+    shape = example_shape(x_train)
+    model = space.build(model_config, input_shape=shape, task=data.task, sparse=is_sparse(x_train))
+    model.fit(
+        **fit_arguments(x_train, data.y_train, batch_size=model_config["batch_size"], seed=seed),
+        epochs=epochs,
+        callbacks=[epoch_recorder(bar)] if bar else [],
+        verbose=0,
+    )
+    if bar:
+        bar.close()
+    return model, _test(model, data, x_test)
+
+
+def _test(model: Any, data: HoldoutData, x_test: Any) -> dict[str, Any]:
+    """The holdout metrics of ``model`` on the test rows, and its loss."""
+    test_batch = eval_batch_size(len(data.y_test), 1024)
+    test = eval_arguments(x_test, data.y_test, batch_size=test_batch)
+    evaluation = model.evaluate(**test, verbose=0, return_dict=True)
+    scores = model.predict(**{k: v for k, v in test.items() if k != "y"}, verbose=0)
+    result = holdout_metrics(data.task, data.y_test, scores, data.class_names)
+    result["loss"] = float(evaluation["loss"])
+    return result
+
+
+def _ensemble_members(study: optuna.Study, k: int) -> list[optuna.trial.FrozenTrial]:
+    """The ``k`` best complete, feasible trials with distinct configurations, by the first objective."""
+    sign = -1.0 if study.directions[0].name == "MAXIMIZE" else 1.0
+    ranked = sorted(
+        (
+            t
+            for t in study.get_trials(deepcopy=False)
+            if t.state.name == "COMPLETE"
+            and t.values
+            and math.isfinite(t.values[0])
+            and all(c <= 0.0 for c in t.constraints.values())
+            and "config" in t.user_attrs
+        ),
+        key=lambda t: (sign * t.values[0], t.number),
+    )
+    members, seen = [], set()
+    for t in ranked:
+        shown = json.dumps(t.user_attrs["config"], sort_keys=True, default=str)
+        if shown not in seen:
+            seen.add(shown)
+            members.append(t)
+    if len(members) < k:
+        raise InputError(
+            f"study {study.study_name!r} has {len(members)} distinct complete configurations: "
+            f"an ensemble of {k} needs as many"
+        )
+    return members[:k]
+
+
+def _ensemble(
+    space: Any,
+    members: list[optuna.trial.FrozenTrial],
+    data: HoldoutData,
+    x_train: Any,
+    x_test: Any,
+    *,
+    seed: int,
+    progress: bool,
+) -> tuple[Any, dict[str, Any]]:
+    """Retrain each member (its own seed and epochs) and test the average of their outputs once.
+
+    Every member must read the rows ``x_train`` of the first: one model input.
+    """
+    import keras
+
+    for member in members[1:]:
+        other, _ = space.features(member.user_attrs["config"], data.x_train, data.x_test)
+        if not _same_rows(x_train, other):
+            raise InputError(
+                f"trials {members[0].number} and {member.number} read different model inputs "
+                "(another input representation): an ensemble needs one"
+            )
+    fitted, scores = [], []
+    for i, member in enumerate(members):
+        epochs = int(member.user_attrs["best_epoch"]) + 1
+        bar = _EpochBar(epochs, of=f" member {i + 1}/{len(members)}") if progress else None
+        model, run = _train_and_test(
+            space, member.user_attrs["config"], data, x_train, x_test, epochs=epochs, seed=seed + member.number, bar=bar
+        )
+        fitted.append(keras.Model(model.input, model.output, name=f"trial_{member.number}"))
+        scores.append({"trial": member.number, "epochs": epochs, **{k: run[k] for k in SCALAR_METRICS if k in run}})
+    inputs = keras.Input(shape=example_shape(x_train), sparse=is_sparse(x_train), name="inputs")
+    average = keras.layers.Average(name="average")([m(inputs) for m in fitted])
+    model = keras.Model(inputs, average, name=f"ensemble_of_{len(members)}")
+    model.compile(loss=data.task.loss, metrics=data.task.metrics())
+    result = _test(model, data, x_test)
+    result["ensemble"] = {"k": len(members), "trials": [m.number for m in members], "members": scores}
+    return model, result
+
+
+def _same_rows(a: Any, b: Any) -> bool:
+    """Whether two model inputs hold the same rows (sparse matrices, arrays; anything else by identity)."""
+    if a is b:
+        return True
+    if is_sparse(a) and is_sparse(b):
+        return bool(a.shape == b.shape and (a != b).nnz == 0)
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
+        return a.shape == b.shape and bool(np.array_equal(a, b))
+    return False
+
+
+def _spread(runs: list[dict[str, Any]], seeds: list[int]) -> dict[str, Any]:
+    """Each scalar metric of repeated runs: its values, mean and standard deviation (``ddof=1``).
+
+    Examples:
+        >>> spread = _spread([{"accuracy": 0.8, "loss": 0.5}, {"accuracy": 0.9, "loss": 0.4}], [1, 2])
+        >>> spread["n"], round(spread["mean"]["accuracy"], 4), round(spread["std"]["accuracy"], 4)
+        (2, 0.85, 0.0707)
+    """
+    keys = [k for k in SCALAR_METRICS if all(isinstance(run.get(k), int | float) for run in runs)]
+    values = {k: [float(run[k]) for run in runs] for k in keys}
+    return {
+        "n": len(runs),
+        "seeds": seeds,
+        "values": values,
+        "mean": {k: float(np.mean(v)) for k, v in values.items()},
+        "std": {k: float(np.std(v, ddof=1)) for k, v in values.items()},
+    }
 
 
 def _trial_to_evaluate(study: optuna.Study, number: int | None) -> optuna.trial.FrozenTrial:
@@ -277,10 +444,10 @@ def _keep(store: Artifacts, study: optuna.Study, path: Path, mimetype: str) -> d
 
 
 class _EpochBar:
-    def __init__(self, epochs: int) -> None:
+    def __init__(self, epochs: int, *, of: str = "") -> None:
         from tqdm.auto import tqdm
 
-        self._bar = tqdm(total=epochs, desc="holdout retraining", unit="epoch", file=sys.stderr)
+        self._bar = tqdm(total=epochs, desc=f"holdout retraining{of}", unit="epoch", file=sys.stderr)
 
     def __call__(self, epoch: int, history: dict[str, list[float]]) -> None:
         self._bar.set_postfix({k: f"{v[-1]:.4f}" for k, v in history.items() if k != "epoch_time"})

@@ -22,7 +22,7 @@ from search.engine import (
     study_artifacts,
 )
 from search.errors import InputError
-from search.results._stored import stored_holdouts
+from search.results._stored import stored_ensembles, stored_holdouts
 
 if TYPE_CHECKING:
     import optuna
@@ -354,6 +354,16 @@ def _holdout(study: optuna.Study, result: dict[str, Any] | None) -> str:
                 [str(number), _esc(key), _num(r.get(key)), _num(r.get("validation_value")), _esc(r.get("epochs"))]
             )
         body += "<h3>Chosen trials</h3>" + _table(["trial", "metric", "test", "validation", "epochs"], rows)
+    ensembles = stored_ensembles(study)
+    if ensembles:
+        rows = []
+        for k, r in ensembles.items():
+            key = "rmse" if "rmse" in r else "accuracy"
+            members = r["ensemble"]["members"]
+            alone = ", ".join(f"{m['trial']}: {_num(m.get(key))}" for m in members)
+            rows.append([_esc(k), _esc(key), _num(r.get(key)), _esc(alone)])
+        header = ["members", "metric", "ensemble (test)", "each member alone (trial: test)"]
+        body += "<h3>Ensembles of the best trials</h3>" + _table(header, rows, left=(3,))
     return body
 
 
@@ -380,8 +390,16 @@ def _holdout_of_best(study: optuna.Study, result: dict[str, Any] | None) -> str:
         "loss": "loss",
         "validation_value": "validation value of the trial",
     }
-    rows = [[_esc(label), _num(result[key])] for key, label in labels.items() if result.get(key) is not None]
-    metrics = _table(["metric", "value"], rows)
+    repeats = result.get("repeats") or {}
+    spread = repeats.get("mean", {})
+    header = ["metric", "value"] + ([f"mean ± sd over {repeats['n']} seeds"] if spread else [])
+    rows = [
+        [_esc(label), _num(result[key])]
+        + ([f"{_num(spread[key])} ± {_num(repeats['std'][key])}" if key in spread else "-"] if spread else [])
+        for key, label in labels.items()
+        if result.get(key) is not None
+    ]
+    metrics = _table(header, rows)
     per_class = result.get("per_class") or {}
     if per_class:
         rows = [

@@ -15,7 +15,7 @@ from search import models
 from search.data import Task, as_features, file_sha256, read_csv
 from search.engine import Artifacts, load_study, study_artifacts
 from search.errors import InputError
-from search.results._stored import holdout_attr
+from search.results._stored import holdout_attr, holdout_part
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -220,7 +220,7 @@ class Predictor:
         )
 
 
-def load_predictor(name: str, *, storage: str | None = None, trial: int | None = None) -> Predictor:
+def load_predictor(name: str, *, storage: str | None = None, trial: int | None = None, ensemble: int = 1) -> Predictor:
     """The holdout model of a study with its fitted preprocessing, ready for raw rows (or ready arrays).
 
     Reads the files the ``holdout`` step saved; when they were moved, the copies
@@ -230,6 +230,7 @@ def load_predictor(name: str, *, storage: str | None = None, trial: int | None =
         name: Study name.
         storage: Storage URL; default :func:`search.default_storage`.
         trial: The model of ``holdout --trial N`` (a chosen trial); default: the best trial's.
+        ensemble: The ensemble of ``holdout --ensemble K`` (one model averaging K).
 
     Raises:
         InputError: No such study, no holdout yet, or a preprocessing file that
@@ -249,10 +250,11 @@ def load_predictor(name: str, *, storage: str | None = None, trial: int | None =
         ['setosa', 'versicolor', 'virginica']
     """
     study, url = load_study(name, storage=storage)
-    holdout = study.user_attrs.get(holdout_attr(trial))
+    holdout = study.user_attrs.get(holdout_attr(trial, ensemble=ensemble))
     if not holdout:
-        chosen = "" if trial is None else f" --trial {trial}"
-        what = "" if trial is None else f" of trial {trial}"
+        part = holdout_part(trial, ensemble=ensemble)
+        chosen = f" --{part.replace('-', ' ')}" if part else ""
+        what = f" ({part.replace('-', ' ')})" if part else ""
         raise InputError(f"study {name!r} has no holdout model{what} yet; run: python -m search holdout {name}{chosen}")
     store = study_artifacts(url, study)
     with tempfile.TemporaryDirectory() as tmp:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from search.engine import best_by_group, chosen_trial, count_states, default_storage, open_storage, pareto_front
-from search.results._stored import stored_holdouts
+from search.results._stored import stored_ensembles, stored_holdouts
 
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["format_holdout", "format_value", "list_studies", "study_summary"]
+__all__ = ["format_headline", "format_holdout", "format_value", "list_studies", "study_summary"]
 
 _LABEL = 28  # width of the label column of a holdout report ("precision (positive class)" and a space)
 
@@ -82,6 +82,7 @@ def study_summary(study: optuna.Study) -> dict[str, Any]:
     summary["metric"] = metric
     holdouts = {number: _headline(result) for number, result in stored_holdouts(study).items()}
     summary["holdouts"] = {str(number): headline for number, headline in holdouts.items()}
+    summary["ensembles"] = {str(k): _headline(result) for k, result in stored_ensembles(study).items()}
     if len(directions) > 1:
         summary["pareto_front"] = [
             {
@@ -97,13 +98,44 @@ def study_summary(study: optuna.Study) -> dict[str, Any]:
     headline = _headline(holdout)
     summary["holdout_metric"] = headline["metric"] if headline else None
     summary["holdout_value"] = headline["value"] if headline else None
+    summary["holdout"] = headline
     return summary
 
 
 def _headline(result: dict[str, Any]) -> dict[str, Any] | None:
-    """The headline test metric of a holdout result: accuracy for classification, RMSE for regression."""
+    """The headline test metric of a holdout result: accuracy for classification, RMSE for regression.
+
+    A repeated holdout adds ``mean``, ``std`` and ``n`` (the number of seeds) of that metric.
+
+    Examples:
+        >>> _headline({"accuracy": 0.9, "repeats": {"n": 3, "mean": {"accuracy": 0.89}, "std": {"accuracy": 0.01}}})
+        {'metric': 'accuracy', 'value': 0.9, 'mean': 0.89, 'std': 0.01, 'n': 3}
+    """
     key = "rmse" if "rmse" in result else "accuracy" if "accuracy" in result else None
-    return {"metric": key, "value": result[key]} if key else None
+    if key is None:
+        return None
+    headline = {"metric": key, "value": result[key]}
+    repeats = result.get("repeats") or {}
+    if key in repeats.get("mean", {}):
+        headline.update(mean=repeats["mean"][key], std=repeats["std"][key], n=repeats["n"])
+    return headline
+
+
+def format_headline(headline: dict[str, Any] | None) -> str:
+    """A holdout headline as ``list`` shows it.
+
+    Examples:
+        >>> format_headline({"metric": "accuracy", "value": 0.9, "mean": 0.89, "std": 0.01, "n": 3})
+        'accuracy 0.9000 (0.8900 ± 0.0100 over 3 seeds)'
+        >>> format_headline(None)
+        '-'
+    """
+    if not headline:
+        return "-"
+    text = f"{headline['metric']} {headline['value']:.4f}"
+    if "mean" in headline:
+        text += f" ({headline['mean']:.4f} ± {headline['std']:.4f} over {headline['n']} seeds)"
+    return text
 
 
 def list_studies(storage: str | None = None) -> list[dict[str, Any]]:
@@ -141,6 +173,9 @@ def format_holdout(name: str, result: dict[str, Any]) -> str:
     """
     task = result.get("task")
     which = "best trial" if result.get("chosen") is not True else "trial"
+    ensemble = result.get("ensemble") or {}
+    if ensemble:
+        which = f"ensemble of {ensemble['k']}, best trial"
     lines = [
         f"Holdout evaluation of study {name!r} ({task + '; ' if task else ''}{which} {result.get('trial')}, "
         f"{result.get('epochs')} epochs{', stored result' if result.get('cached') else ''})"
@@ -153,6 +188,16 @@ def format_holdout(name: str, result: dict[str, Any]) -> str:
     for key in ("accuracy", "precision", "recall", "f1", "rmse", "mae", "r2", "loss", "validation_value"):
         if isinstance(result.get(key), int | float):
             lines.append(f"  {labels.get(key, key):<{_LABEL}}{result[key]:.4f}")
+    if ensemble:
+        lines.append(f"  the average of {ensemble['k']} retrained models; each member alone:")
+        for m in ensemble["members"]:
+            shown = ", ".join(f"{k} {m[k]:.4f}" for k in ("accuracy", "rmse", "loss") if k in m)
+            lines.append(f"    trial {m['trial']:<6} {m['epochs']:>4} epochs  {shown}")
+    repeats = result.get("repeats")
+    if repeats:
+        lines.append(f"  over {repeats['n']} seeds {repeats['seeds']} (mean ± standard deviation)")
+        for key, mean in repeats["mean"].items():
+            lines.append(f"    {key:<{_LABEL - 2}}{mean:.4f} ± {repeats['std'][key]:.4f}")
     per_class = result.get("per_class")
     if per_class:
         width = max(8, *(len(n) + 1 for n in per_class))

@@ -9,29 +9,52 @@ from search.data import name_key
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["holdout_attr", "model_name", "stored_holdouts"]
+__all__ = ["holdout_attr", "holdout_part", "model_name", "stored_ensembles", "stored_holdouts"]
 
 HOLDOUT_ATTR = "holdout"
 
 
-def holdout_attr(trial: int | None = None) -> str:
-    """The study user attribute of a holdout: ``holdout`` for the best trial's, ``holdout:N`` for trial N's.
+def holdout_part(trial: int | None = None, *, ensemble: int = 1) -> str:
+    """What a holdout is of, as a name part: ``""`` (the best trial), ``trial-N`` or ``ensemble-K``.
 
     Examples:
-        >>> holdout_attr(), holdout_attr(12)
-        ('holdout', 'holdout:12')
+        >>> holdout_part(), holdout_part(4), holdout_part(ensemble=3)
+        ('', 'trial-4', 'ensemble-3')
     """
+    return f"ensemble-{ensemble}" if ensemble > 1 else "" if trial is None else f"trial-{trial}"
+
+
+def holdout_attr(trial: int | None = None, *, ensemble: int = 1) -> str:
+    """The study user attribute of a holdout: ``holdout``, ``holdout:N`` (trial N) or ``holdout:ensemble-K``.
+
+    Examples:
+        >>> holdout_attr(), holdout_attr(12), holdout_attr(ensemble=5)
+        ('holdout', 'holdout:12', 'holdout:ensemble-5')
+    """
+    if ensemble > 1:
+        return f"{HOLDOUT_ATTR}:ensemble-{ensemble}"
     return HOLDOUT_ATTR if trial is None else f"{HOLDOUT_ATTR}:{trial}"
 
 
-def model_name(study_name: str, trial: int | None = None) -> str:
-    """The file stem of a holdout model: the study's key, ``.trial-N`` added for a chosen trial.
+def model_name(study_name: str, trial: int | None = None, *, ensemble: int = 1) -> str:
+    """The file stem of a holdout model: the study's key, ``.trial-N`` or ``.ensemble-K`` added.
 
     Examples:
         >>> model_name("iris", 3) == name_key("iris") + ".trial-3"
         True
     """
-    return name_key(study_name) + ("" if trial is None else f".trial-{trial}")
+    suffix = holdout_part(trial, ensemble=ensemble)
+    return name_key(study_name) + (f".{suffix}" if suffix else "")
+
+
+def stored_ensembles(study: optuna.Study) -> dict[int, dict[str, Any]]:
+    """Every stored ensemble holdout by its number of members."""
+    prefix = f"{HOLDOUT_ATTR}:ensemble-"
+    found = {}
+    for key, value in study.user_attrs.items():
+        if key.startswith(prefix) and key.removeprefix(prefix).isdigit() and isinstance(value, dict):
+            found[int(key.removeprefix(prefix))] = value
+    return dict(sorted(found.items()))
 
 
 def stored_holdouts(study: optuna.Study) -> dict[int, dict[str, Any]]:
@@ -48,6 +71,6 @@ def stored_holdouts(study: optuna.Study) -> dict[int, dict[str, Any]]:
     found: dict[int, dict[str, Any]] = {}
     for key, value in study.user_attrs.items():
         held = key == HOLDOUT_ATTR or key.startswith(f"{HOLDOUT_ATTR}:")
-        if held and isinstance(value, dict) and isinstance(value.get("trial"), int):
+        if held and isinstance(value, dict) and isinstance(value.get("trial"), int) and "ensemble" not in value:
             found.setdefault(value["trial"], value)
     return dict(sorted(found.items()))

@@ -339,6 +339,18 @@ STORAGE_AND_FILES: dict[str, Case] = {
         lambda c: ["holdout", "kept", "--trial", "7"],
         "study 'kept' has no trial 7 (its trials are numbered 0 to 0)",
     ),
+    "holdout of an ensemble and a trial": (
+        lambda c: ["holdout", "kept", "--ensemble", "2", "--trial", "0"],
+        "an ensemble is of the best trials, retrained once each: without --trial or --repeats",
+    ),
+    "holdout ensemble larger than the study": (
+        lambda c: ["holdout", "kept", "--ensemble", "2"],
+        "study 'kept' has 1 distinct complete configurations: an ensemble of 2 needs as many",
+    ),
+    "holdout repeated no times": (
+        lambda c: ["holdout", "kept", "--repeats", "0"],
+        "repeats must be a whole number from 1 to 100, got 0",
+    ),
     "holdout of a negative trial number": (
         lambda c: ["holdout", "kept", "--trial", "-1"],
         "study 'kept' has no trial -1",
