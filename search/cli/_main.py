@@ -260,10 +260,11 @@ def _cmd_list(args: argparse.Namespace) -> int:
             print(f"  {'':<20} best with {group} {value['value']:.4f} (trial {value['trial']})")
         if s.get("pareto_front"):
             print(_front_table(s, indent="    "))
-        chosen = {n: h for n, h in s.get("holdouts", {}).items() if int(n) != s.get("best_trial")}
         for k, held in s.get("ensembles", {}).items():
             print(f"  {'':<20} ensemble of {k}: {format_headline(held)}")
-        if chosen and not s.get("pareto_front"):
+        shown_already = {row["trial"] for row in s.get("pareto_front") or []} | {s.get("best_trial")}
+        chosen = {n: h for n, h in s.get("holdouts", {}).items() if int(n) not in shown_already}
+        if chosen:
             shown = ", ".join(f"trial {n} {format_headline(h)}" for n, h in chosen.items())
             print(f"  {'':<20} holdouts of chosen trials: {shown}")
     return 0

@@ -466,11 +466,14 @@ def _validate(raw: dict[str, Any], source: str) -> StudyConfig:
         if not math.isfinite(value):
             raise InputError(f"{source}: {where!r} must be a finite number, got {value!r}")
     try:
-        return _Definition.model_validate(raw).config()
+        definition = _Definition.model_validate(raw)
     except ValidationError as exc:
         errors = exc.errors()
         first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
         raise InputError(_one_line(first, source)) from None
+    if any(o.name == definition.metric for o in definition.objectives):
+        raise InputError(f"{source}: 'objectives': {definition.metric!r} is already the metric (the first objective)")
+    return definition.config()
 
 
 def _numbers(value: Any, where: str = "") -> Iterator[tuple[str, float]]:
@@ -489,13 +492,17 @@ def _one_line(error: ErrorDetails, source: str) -> str:
     where = ".".join(loc)
     kind, ctx = error["type"], error.get("ctx", {})
     if kind == "extra_forbidden":
-        model: type[BaseModel] = _Definition
-        for part in loc[:-1]:  # unknown keys are refused in _Schema tables, which nest _Schema tables only
-            model = model.model_fields[part].annotation  # type: ignore[assignment]
+        model: Any = _Definition
+        for part in loc[:-1]:  # _Schema tables nest _Schema tables, or lists of them ([[objectives]])
+            if part.isdigit():
+                continue
+            model = model.model_fields[part].annotation
+            while get_args(model) and not hasattr(model, "model_fields"):  # list[...], Annotated[...]
+                model = get_args(model)[0]
         known = tuple(model.model_fields)
         near = difflib.get_close_matches(loc[-1], known, n=1)
         hint = f" (did you mean {near[0]!r}?)" if near else f" (known: {', '.join(known)})"
-        table = "".join(f": [{part}]" for part in loc[:-1])
+        table = "".join(f": [{part}]" for part in loc[:-1] if not part.isdigit())
         return f"{source}{table}: unknown key {loc[-1]!r}{hint}"
     if kind == "missing":
         return f"{source}: {where!r} is required"

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from search.data import SearchData, Task, load_search_data
 from search.engine._artifacts import ARTIFACTS_ATTR, Artifacts, check_location, study_artifacts
-from search.engine._config import StudyConfig, load_study_config
+from search.engine._config import PROPERTIES, StudyConfig, limit_name, load_study_config
 from search.engine._objective import Objective
 from search.engine._optimize import optimize_until_budget, progress_bar
 from search.engine._recovery import recover_trials
@@ -359,7 +359,10 @@ def _check_metrics(config: StudyConfig, task: Task) -> None:
         where = "by the model"
     else:
         logged, where = task.metric_names, f"for a {task.kind} task"
-    for key, name in (("metric", config.metric), ("monitor", config.monitored)):
+    named = [("metric", config.metric), ("monitor", config.monitored)]
+    named += [("objective", name) for name in config.objective_names[1:] if name not in PROPERTIES]
+    named += [(f"constraint {key}", limit_name(key)) for key in config.constraints if limit_name(key) not in PROPERTIES]
+    for key, name in named:
         if name not in logged:
             raise InputError(f"{key} {name!r} is not logged {where} (one of: {', '.join(logged)})")
 

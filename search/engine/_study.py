@@ -426,6 +426,10 @@ def open_study(
         return study  # the budget is reached: nothing trains, so the stored definition stays as it was
     if differing:
         study.set_user_attr("definition", current)
+    if study.metric_names != config.objective_names:  # renamed with --allow-changes
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names(config.objective_names)
     if study.user_attrs.get("config") != _jsonable(config.__dict__):
         study.set_user_attr("config", _jsonable(config.__dict__))  # e.g. a new budget, for joining workers
     return study
@@ -538,6 +542,8 @@ def best_by_group(study: optuna.Study) -> dict[str, dict[str, Any]]:
     for trial in study.get_trials(deepcopy=False):
         group = trial.user_attrs.get("group")
         if trial.state.name != "COMPLETE" or group is None or not trial.values:
+            continue
+        if any(c > 0 for c in trial.constraints.values()):  # infeasible: never "best"
             continue
         value = trial.values[0]  # the first objective, for a multi-objective study
         if group not in best or sign * value > sign * best[group]["value"]:

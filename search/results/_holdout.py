@@ -352,7 +352,10 @@ def _ensemble(
         )
         fitted.append(keras.Model(model.input, model.output, name=f"trial_{member.number}"))
         scores.append({"trial": member.number, "epochs": epochs, **{k: run[k] for k in SCALAR_METRICS if k in run}})
-    inputs = keras.Input(shape=example_shape(x_train), sparse=is_sparse(x_train), name="inputs")
+    # The members' own input structure, shapes, dtypes (strings for text) and sparseness.
+    inputs = keras.tree.map_structure(
+        lambda t: keras.Input(shape=t.shape[1:], dtype=t.dtype, sparse=t.sparse), fitted[0].input
+    )
     average = keras.layers.Average(name="average")([m(inputs) for m in fitted])
     model = keras.Model(inputs, average, name=f"ensemble_of_{len(members)}")
     model.compile(loss=data.task.loss, metrics=data.task.metrics())

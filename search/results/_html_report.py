@@ -128,9 +128,11 @@ def _states(study: optuna.Study) -> dict[str, list[optuna.trial.FrozenTrial]]:
 
 
 def _top_trials(study: optuna.Study, complete: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTrial]:
-    """The best complete trials by the (first) objective."""
+    """The best complete feasible trials by the (first) objective."""
     reverse = study.directions[0].name == "MAXIMIZE"
-    ranked = [t for t in complete if t.values and math.isfinite(t.values[0])]
+    ranked = [
+        t for t in complete if t.values and math.isfinite(t.values[0]) and all(c <= 0 for c in t.constraints.values())
+    ]
     return sorted(ranked, key=lambda t: (t.values[0], -t.number), reverse=reverse)[:TOP_TRIALS]
 
 

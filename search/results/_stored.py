@@ -69,8 +69,10 @@ def stored_holdouts(study: optuna.Study) -> dict[int, dict[str, Any]]:
         [2, 4]
     """
     found: dict[int, dict[str, Any]] = {}
-    for key, value in study.user_attrs.items():
+    # The best trial's own holdout first, so that one of the same trial chosen by number (holdout --trial N,
+    # perhaps with --repeats) takes its place.
+    for key, value in sorted(study.user_attrs.items(), key=lambda item: item[0] != HOLDOUT_ATTR):
         held = key == HOLDOUT_ATTR or key.startswith(f"{HOLDOUT_ATTR}:")
         if held and isinstance(value, dict) and isinstance(value.get("trial"), int) and "ensemble" not in value:
-            found.setdefault(value["trial"], value)
+            found[value["trial"]] = value
     return dict(sorted(found.items()))

@@ -123,6 +123,29 @@ DEFINITIONS: dict[str, Case] = {
         lambda c: ["run", str(c.study), "--set", "constraints={min_params=10}"],
         "min_params': params can only have a maximum",
     ),
+    "misspelled key in an objective table": (
+        lambda c: ["run", str(c.study), "--set", 'objectives=[{name="params", directon="minimize"}]'],
+        "[objectives]: unknown key 'directon' (did you mean 'direction'?)",
+    ),
+    "objective that is the metric": (
+        lambda c: ["run", str(c.study), "--set", 'objectives=[{name="val_accuracy", direction="maximize"}]'],
+        "'objectives': 'val_accuracy' is already the metric (the first objective)",
+    ),
+    "objective metric the model does not log": (
+        lambda c: [
+            "run",
+            str(c.study),
+            "--set",
+            "name=other",
+            "--set",
+            'objectives=[{name="val_acuracy", direction="maximize"}]',
+        ],
+        "objective 'val_acuracy' is not logged",
+    ),
+    "constraint on a metric the model does not log": (
+        lambda c: ["run", str(c.study), "--set", "name=other", "--set", "constraints={min_val_acuracy=0.5}"],
+        "constraint min_val_acuracy 'val_acuracy' is not logged",
+    ),
     "constraint without max_ or min_": (
         lambda c: ["run", str(c.study), "--set", "constraints={params=10}"],
         "constraint 'params' must be max_<name> or min_<name>",
