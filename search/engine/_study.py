@@ -11,9 +11,10 @@ import hashlib
 import importlib.metadata
 import json
 import logging
+import math
 import os
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -39,14 +40,17 @@ __all__ = [
     "count_finished",
     "creator_allows",
     "enqueue_definition",
+    "is_feasible",
     "keep_space",
     "load_study",
     "make_pruner",
     "make_sampler",
+    "objective_names",
     "open_study",
     "open_trial_storage",
     "pareto_front",
     "quiet_optuna",
+    "ranked_trials",
     "replay",
     "space_changes",
     "stored_config",
@@ -109,16 +113,55 @@ def chosen_trial(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
         except ValueError:  # no complete (or no feasible) trial
             return None
     front = pareto_front(study)
-    if not front:
-        return None
-    sign = -1.0 if study.directions[0].name == "MAXIMIZE" else 1.0
-    return min(front, key=lambda t: (sign * t.values[0], t.number))
+    return front[0] if front else None
 
 
 def pareto_front(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
-    """The feasible complete trials no other one dominates (``study.best_trials``), by the first objective."""
+    """The feasible complete trials no other one dominates (``study.best_trials``), best first objective first."""
+    return sorted(study.best_trials, key=_best_first(study))
+
+
+def ranked_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """The complete, feasible trials with a finite first objective, best first (the lowest number on a tie).
+
+    Examples:
+        >>> import optuna
+        >>> study = optuna.create_study(direction="maximize")
+        >>> for value, size in ((0.8, 10), (0.95, 5000), (0.9, 100), (0.8, 20)):
+        ...     trial = study.ask()
+        ...     trial.set_constraint("max_params", size - 1000)
+        ...     _ = study.tell(trial, value)
+        >>> [t.number for t in ranked_trials(study)]  # trial 1 breaks its constraint
+        [2, 0, 3]
+    """
+    trials = study.get_trials(deepcopy=False)
+    done = [t for t in trials if t.state.name == "COMPLETE" and t.values and math.isfinite(t.values[0])]
+    return sorted((t for t in done if is_feasible(t)), key=_best_first(study))
+
+
+def is_feasible(trial: optuna.trial.FrozenTrial) -> bool:
+    """Whether a trial meets every constraint set on it (Optuna's rule: each value 0 or below)."""
+    return all(c <= 0.0 for c in trial.constraints.values())
+
+
+def _best_first(study: optuna.Study) -> Callable[[optuna.trial.FrozenTrial], tuple[float, int]]:
+    """A sort key: the better first objective first, the lower trial number on a tie."""
     sign = -1.0 if study.directions[0].name == "MAXIMIZE" else 1.0
-    return sorted(study.best_trials, key=lambda t: (sign * t.values[0], t.number))
+    return lambda t: (sign * t.values[0], t.number)
+
+
+def objective_names(study: optuna.Study, metric: str) -> list[str]:
+    """The names of the study's objectives: those given to Optuna, else ``metric`` alone (older studies)."""
+    return study.metric_names or [metric]
+
+
+def _name_objectives(study: optuna.Study, names: list[str]) -> None:
+    """Give the objectives their names (optuna-dashboard's axis and column names)."""
+    import optuna
+
+    with warnings.catch_warnings():  # experimental since Optuna 3.2, and what optuna-dashboard reads
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names(names)
 
 
 def _make(kind: str, table: dict[str, Any], module: ModuleType, base: type, **extra: Any) -> Any:
@@ -393,9 +436,7 @@ def open_study(
             pruner=make_pruner(config),
             directions=config.directions,  # type: ignore[arg-type]  # validated by load_study_config
         )
-        with warnings.catch_warnings():  # experimental since Optuna 3.2, and what optuna-dashboard reads
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            study.set_metric_names(config.objective_names)  # optuna-dashboard's axis and column names
+        _name_objectives(study, config.objective_names)
         study.set_user_attr("definition", _jsonable(config.fingerprint()))
         study.set_user_attr("config", _jsonable(config.__dict__))
         study.set_user_attr("seed", config.seed)
@@ -427,9 +468,7 @@ def open_study(
     if differing:
         study.set_user_attr("definition", current)
     if study.metric_names != config.objective_names:  # renamed with --allow-changes
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            study.set_metric_names(config.objective_names)
+        _name_objectives(study, config.objective_names)
     if study.user_attrs.get("config") != _jsonable(config.__dict__):
         study.set_user_attr("config", _jsonable(config.__dict__))  # e.g. a new budget, for joining workers
     return study
@@ -541,9 +580,7 @@ def best_by_group(study: optuna.Study) -> dict[str, dict[str, Any]]:
     best: dict[str, dict[str, Any]] = {}
     for trial in study.get_trials(deepcopy=False):
         group = trial.user_attrs.get("group")
-        if trial.state.name != "COMPLETE" or group is None or not trial.values:
-            continue
-        if any(c > 0 for c in trial.constraints.values()):  # infeasible: never "best"
+        if trial.state.name != "COMPLETE" or group is None or not trial.values or not is_feasible(trial):
             continue
         value = trial.values[0]  # the first objective, for a multi-objective study
         if group not in best or sign * value > sign * best[group]["value"]:

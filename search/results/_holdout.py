@@ -19,8 +19,11 @@ from search.engine import (
     Artifacts,
     check_trusted,
     chosen_trial,
+    is_feasible,
     load_study,
+    objective_names,
     publish_holdout_note,
+    ranked_trials,
     stored_config,
     study_artifacts,
     study_data,
@@ -236,8 +239,8 @@ def evaluate_holdout(
         metric=config.metric,
         trial=best.number,
         validation_value=best.values[0],
-        values=dict(zip(_objective_names(study, config.metric), best.values, strict=False)),
-        feasible=all(c <= 0.0 for c in best.constraints.values()),
+        values=dict(zip(objective_names(study, config.metric), best.values, strict=False)),
+        feasible=is_feasible(best),
         chosen=trial is not None,
         epochs=epochs,
         n_train=len(data.y_train),
@@ -293,21 +296,8 @@ def _test(model: Any, data: HoldoutData, x_test: Any) -> dict[str, Any]:
 
 def _ensemble_members(study: optuna.Study, k: int) -> list[optuna.trial.FrozenTrial]:
     """The ``k`` best complete, feasible trials with distinct configurations, by the first objective."""
-    sign = -1.0 if study.directions[0].name == "MAXIMIZE" else 1.0
-    ranked = sorted(
-        (
-            t
-            for t in study.get_trials(deepcopy=False)
-            if t.state.name == "COMPLETE"
-            and t.values
-            and math.isfinite(t.values[0])
-            and all(c <= 0.0 for c in t.constraints.values())
-            and "config" in t.user_attrs
-        ),
-        key=lambda t: (sign * t.values[0], t.number),
-    )
     members, seen = [], set()
-    for t in ranked:
+    for t in (t for t in ranked_trials(study) if "config" in t.user_attrs):
         shown = json.dumps(t.user_attrs["config"], sort_keys=True, default=str)
         if shown not in seen:
             seen.add(shown)
@@ -411,11 +401,6 @@ def _trial_to_evaluate(study: optuna.Study, number: int | None) -> optuna.trial.
     if chosen.state.name != "COMPLETE":
         raise InputError(f"trial {number} of study {study.study_name!r} is {chosen.state.name}, not COMPLETE")
     return chosen
-
-
-def _objective_names(study: optuna.Study, metric: str) -> list[str]:
-    """The names of the study's objectives (Optuna's metric names; the metric alone for older studies)."""
-    return study.metric_names or [metric]
 
 
 def _save_model(study: optuna.Study, model: Any, store: Artifacts, data: HoldoutData, *, key: str) -> dict[str, str]:

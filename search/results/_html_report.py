@@ -18,11 +18,13 @@ from search.engine import (
     curve_names,
     curve_trace,
     load_study,
+    objective_names,
     pareto_front,
+    ranked_trials,
     study_artifacts,
 )
 from search.errors import InputError
-from search.results._stored import stored_ensembles, stored_holdouts
+from search.results._stored import holdout_headline, stored_ensembles, stored_holdouts
 
 if TYPE_CHECKING:
     import optuna
@@ -127,18 +129,9 @@ def _states(study: optuna.Study) -> dict[str, list[optuna.trial.FrozenTrial]]:
     return states
 
 
-def _top_trials(study: optuna.Study, complete: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTrial]:
+def _top_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     """The best complete feasible trials by the (first) objective."""
-    reverse = study.directions[0].name == "MAXIMIZE"
-    ranked = [
-        t for t in complete if t.values and math.isfinite(t.values[0]) and all(c <= 0 for c in t.constraints.values())
-    ]
-    return sorted(ranked, key=lambda t: (t.values[0], -t.number), reverse=reverse)[:TOP_TRIALS]
-
-
-def _names(study: optuna.Study, metric: str) -> list[str]:
-    """The objectives' names: Optuna's metric names, else the study's metric."""
-    return study.metric_names or [metric]
+    return ranked_trials(study)[:TOP_TRIALS]
 
 
 def _first(study: optuna.Study, metric: str) -> dict[str, Any]:
@@ -154,7 +147,7 @@ def _summary(study: optuna.Study, url: str, states: dict[str, list[Any]]) -> str
     metric = config.get("metric", "objective")
     objectives = ", ".join(
         f"{_esc(d.name.lower())} <code>{_esc(n)}</code>"
-        for d, n in zip(study.directions, _names(study, metric), strict=False)
+        for d, n in zip(study.directions, objective_names(study, metric), strict=False)
     )
     rows = [
         ["study", _esc(study.study_name)],
@@ -243,7 +236,7 @@ def _learning_curves(study: optuna.Study, complete: list[Any], metric: str) -> s
     from optuna.visualization import plot_intermediate_values
     from plotly.subplots import make_subplots
 
-    top = [t for t in _top_trials(study, complete) if t.user_attrs.get("history")]
+    top = [t for t in _top_trials(study) if t.user_attrs.get("history")]
     if not top:
         return _missing("No completed trial with a recorded <code>history</code> yet.")
     names: list[str] = []
@@ -295,18 +288,17 @@ def _pareto_front(study: optuna.Study, metric: str) -> str:
     front = pareto_front(study)
     if not front:
         return _missing("No complete feasible trial yet: no front.")
-    names = _names(study, metric)
+    names = objective_names(study, metric)
     holdouts = stored_holdouts(study)
     rows = []
     for t in front:
-        held = holdouts.get(t.number) or {}
-        key = "rmse" if "rmse" in held else "accuracy" if "accuracy" in held else None
+        held = holdout_headline(holdouts.get(t.number) or {})
         rows.append(
             [
                 str(t.number),
                 *(_num(v) for v in t.values),
                 _num(t.user_attrs.get("n_params")),
-                f"{_esc(key)} {_num(held[key])}" if key else "-",
+                f"{_esc(held['metric'])} {_num(held['value'])}" if held else "-",
             ]
         )
     header = ["trial", *(_esc(n) for n in names), "parameters", "holdout (test)"]
@@ -351,19 +343,24 @@ def _holdout(study: optuna.Study, result: dict[str, Any] | None) -> str:
     if chosen:
         rows = []
         for number, r in chosen.items():
-            key = "rmse" if "rmse" in r else "accuracy"
+            held = holdout_headline(r) or {"metric": "-", "value": None}
             rows.append(
-                [str(number), _esc(key), _num(r.get(key)), _num(r.get("validation_value")), _esc(r.get("epochs"))]
+                [
+                    str(number),
+                    _esc(held["metric"]),
+                    _num(held["value"]),
+                    _num(r.get("validation_value")),
+                    _esc(r.get("epochs")),
+                ]
             )
         body += "<h3>Chosen trials</h3>" + _table(["trial", "metric", "test", "validation", "epochs"], rows)
     ensembles = stored_ensembles(study)
     if ensembles:
         rows = []
         for k, r in ensembles.items():
-            key = "rmse" if "rmse" in r else "accuracy"
-            members = r["ensemble"]["members"]
-            alone = ", ".join(f"{m['trial']}: {_num(m.get(key))}" for m in members)
-            rows.append([_esc(k), _esc(key), _num(r.get(key)), _esc(alone)])
+            held = holdout_headline(r) or {"metric": "-", "value": None}
+            alone = ", ".join(f"{m['trial']}: {_num(m.get(held['metric']))}" for m in r["ensemble"]["members"])
+            rows.append([_esc(k), _esc(held["metric"]), _num(held["value"]), _esc(alone)])
         header = ["members", "metric", "ensemble (test)", "each member alone (trial: test)"]
         body += "<h3>Ensembles of the best trials</h3>" + _table(header, rows, left=(3,))
     return body
@@ -483,7 +480,9 @@ def render_report(study: optuna.Study, *, url: str = "") -> str:
         _section("parallel-coordinates", "Parallel coordinates", _parallel_coordinates(study, complete, metric)),
         _section("learning-curves", "Learning curves of the top trials", _learning_curves(study, complete, metric)),
         _section("holdout", "Holdout evaluation", _holdout(study, study.user_attrs.get("holdout"))),
-        _section("trials", "All trials", _trials_table(study.get_trials(deepcopy=False), _names(study, metric))),
+        _section(
+            "trials", "All trials", _trials_table(study.get_trials(deepcopy=False), objective_names(study, metric))
+        ),
     ]
     now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     nav = "".join(f'<a href="#{s}">{s.replace("-", " ")}</a>' for s in SECTIONS)

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from search.engine import best_by_group, chosen_trial, count_states, default_storage, open_storage, pareto_front
-from search.results._stored import stored_ensembles, stored_holdouts
+from search.engine import (
+    best_by_group,
+    chosen_trial,
+    count_states,
+    default_storage,
+    is_feasible,
+    objective_names,
+    open_storage,
+    pareto_front,
+)
+from search.results._stored import holdout_headline, stored_ensembles, stored_holdouts
 
 if TYPE_CHECKING:
     import optuna
@@ -47,7 +56,7 @@ def study_summary(study: optuna.Study) -> dict[str, Any]:
     directions = [d.name.lower() for d in study.directions]
     config = study.user_attrs.get("config")
     metric = config.get("metric") if isinstance(config, dict) else None
-    names = study.metric_names or [metric or "value"]
+    names = objective_names(study, metric or "value")
     summary: dict[str, Any] = {
         "study": study.study_name,
         "direction": directions[0],
@@ -66,7 +75,7 @@ def study_summary(study: optuna.Study) -> dict[str, Any]:
     }
     complete = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
     if any(t.constraints for t in complete):
-        summary["n_infeasible"] = sum(any(c > 0 for c in t.constraints.values()) for t in complete)
+        summary["n_infeasible"] = sum(not is_feasible(t) for t in complete)
     best = chosen_trial(study)
     if best is not None:
         summary.update(
@@ -80,9 +89,9 @@ def study_summary(study: optuna.Study) -> dict[str, Any]:
     if groups:
         summary["best_by_group"] = groups
     summary["metric"] = metric
-    holdouts = {number: _headline(result) for number, result in stored_holdouts(study).items()}
+    holdouts = {number: holdout_headline(result) for number, result in stored_holdouts(study).items()}
     summary["holdouts"] = {str(number): headline for number, headline in holdouts.items()}
-    summary["ensembles"] = {str(k): _headline(result) for k, result in stored_ensembles(study).items()}
+    summary["ensembles"] = {str(k): holdout_headline(result) for k, result in stored_ensembles(study).items()}
     if len(directions) > 1:
         summary["pareto_front"] = [
             {
@@ -95,30 +104,11 @@ def study_summary(study: optuna.Study) -> dict[str, Any]:
         ]
     holdout = study.user_attrs.get("holdout") or {}
     summary["holdout_accuracy"] = holdout.get("accuracy")
-    headline = _headline(holdout)
+    headline = holdout_headline(holdout)
     summary["holdout_metric"] = headline["metric"] if headline else None
     summary["holdout_value"] = headline["value"] if headline else None
     summary["holdout"] = headline
     return summary
-
-
-def _headline(result: dict[str, Any]) -> dict[str, Any] | None:
-    """The headline test metric of a holdout result: accuracy for classification, RMSE for regression.
-
-    A repeated holdout adds ``mean``, ``std`` and ``n`` (the number of seeds) of that metric.
-
-    Examples:
-        >>> _headline({"accuracy": 0.9, "repeats": {"n": 3, "mean": {"accuracy": 0.89}, "std": {"accuracy": 0.01}}})
-        {'metric': 'accuracy', 'value': 0.9, 'mean': 0.89, 'std': 0.01, 'n': 3}
-    """
-    key = "rmse" if "rmse" in result else "accuracy" if "accuracy" in result else None
-    if key is None:
-        return None
-    headline = {"metric": key, "value": result[key]}
-    repeats = result.get("repeats") or {}
-    if key in repeats.get("mean", {}):
-        headline.update(mean=repeats["mean"][key], std=repeats["std"][key], n=repeats["n"])
-    return headline
 
 
 def format_headline(headline: dict[str, Any] | None) -> str:

@@ -9,7 +9,7 @@ from search.data import name_key
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["holdout_attr", "holdout_part", "model_name", "stored_ensembles", "stored_holdouts"]
+__all__ = ["holdout_attr", "holdout_headline", "holdout_part", "model_name", "stored_ensembles", "stored_holdouts"]
 
 HOLDOUT_ATTR = "holdout"
 
@@ -76,3 +76,23 @@ def stored_holdouts(study: optuna.Study) -> dict[int, dict[str, Any]]:
         if held and isinstance(value, dict) and isinstance(value.get("trial"), int) and "ensemble" not in value:
             found[value["trial"]] = value
     return dict(sorted(found.items()))
+
+
+def holdout_headline(result: dict[str, Any]) -> dict[str, Any] | None:
+    """The headline test metric of a holdout result: accuracy for classification, RMSE for regression.
+
+    A repeated holdout adds ``mean``, ``std`` and ``n`` (the number of seeds) of that metric.
+
+    Examples:
+        >>> repeats = {"n": 3, "mean": {"accuracy": 0.89}, "std": {"accuracy": 0.01}}
+        >>> holdout_headline({"accuracy": 0.9, "repeats": repeats})
+        {'metric': 'accuracy', 'value': 0.9, 'mean': 0.89, 'std': 0.01, 'n': 3}
+    """
+    key = "rmse" if "rmse" in result else "accuracy" if "accuracy" in result else None
+    if key is None:
+        return None
+    headline = {"metric": key, "value": result[key]}
+    repeats = result.get("repeats") or {}
+    if key in repeats.get("mean", {}):
+        headline.update(mean=repeats["mean"][key], std=repeats["std"][key], n=repeats["n"])
+    return headline
