@@ -7,19 +7,23 @@ import nox
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.sessions = ["tests"]
 PYTHON = "3.11"
+# Bytecode compiled once at install: with PYTHONDONTWRITEBYTECODE set (as on the CI machines), every Python
+# process the tests start would otherwise compile TensorFlow, Keras and Optuna from source again (an import of
+# them: 17 s, against 7.5 s compiled).
+COMPILED = {"UV_COMPILE_BYTECODE": "1"}
 
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """The default test run (everything not marked slow), on every core: most tests wait on processes they start."""
-    session.install("-e", ".[test]")
+    session.install("-e", ".[test]", env=COMPILED)
     session.run("pytest", "-m", "not slow", "--timeout=900", "-n", "auto", *session.posargs)
 
 
 @nox.session(python=PYTHON)
 def slow(session: nox.Session) -> None:
     """Long real runs (marked ``slow``)."""
-    session.install("-e", ".[test]")
+    session.install("-e", ".[test]", env=COMPILED)
     session.run("pytest", "-m", "slow", "--timeout=3600", *session.posargs)
 
 

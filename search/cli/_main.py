@@ -142,6 +142,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         elif summary["best_trial"] is not None:
             metric = summary.get("metric") or "value"
             best = f"best {metric} {summary['best_value']:.4f} (trial {summary['best_trial']}"
+            folds = summary.get("best_folds") or []
+            if folds:
+                best += f", mean of {len(folds)} folds from {min(folds):.4f} to {max(folds):.4f}"
             print(f"{best}, best epoch {summary['best_epoch']})")
             print(f"best config {json.dumps(summary['best_config'])}")
         for group, best in summary.get("best_by_group", {}).items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +16,7 @@ from search.data._records import (
     HoldoutData,
     SearchData,
     concat,
+    cv_folds,
     fit_transform,
     rows,
     split_train_validation,
@@ -77,34 +79,57 @@ def _load(settings: dict[str, Any], seed: int) -> Dataset:
     return _LOADERS[kind](settings, seed)
 
 
-def load_search_data(settings: dict[str, Any], *, seed: int) -> SearchData:
+def load_search_data(settings: dict[str, Any], *, seed: int, cv: int = 1) -> SearchData:
     """Load the data of a study and split its training part into partial-train and validation.
 
     Args:
         settings: The study's ``[data]`` table.
         seed: Seed of the split.
+        cv: Folds of k-fold cross-validation over all training examples
+            (stratified for classification); 1: one seeded split of
+            ``validation_size``. Test examples are in no fold.
 
     Raises:
-        search.InputError: Unknown data kind or unavailable data.
+        search.InputError: Unknown data kind or unavailable data; ``cv`` with a
+            validation set of one's own.
 
     Examples:
         >>> data = load_search_data({"kind": "iris"}, seed=42)
         >>> data.x_train.shape, data.x_val.shape
         ((96, 4), (24, 4))
+        >>> [fold.x_val.shape[0] for fold in load_search_data({"kind": "iris"}, seed=42, cv=5).folds]
+        [24, 24, 24, 24, 24]
     """
     dataset = _load(settings, seed)
-    if dataset.x_val is not None:  # the user's own validation set
-        x_train, y_train, x_val, y_val = dataset.x_train, dataset.y_train, dataset.x_val, dataset.y_val
-        train_ids, val_ids = dataset.train_ids, [f"val/{i}" for i in range(len(y_val) if y_val is not None else 0)]
-    else:
-        stratify = dataset.task.kind != "regression"
-        validation_size = settings.get("validation_size", 0.2)
-        train, val = split_train_validation(
-            dataset.y_train, validation_size=validation_size, seed=seed, stratify=stratify
+    stratify = dataset.task.kind != "regression"
+    if cv > 1:
+        if dataset.x_val is not None:
+            raise InputError("cross-validation (cv) folds all training examples: give no validation set of your own")
+        folds = tuple(
+            _part(dataset, train, val) for train, val in cv_folds(dataset.y_train, k=cv, seed=seed, stratify=stratify)
         )
-        x_train, x_val = rows(dataset.x_train, train), rows(dataset.x_train, val)
-        y_train, y_val = dataset.y_train[train], dataset.y_train[val]
-        train_ids, val_ids = [dataset.train_ids[i] for i in train], [dataset.train_ids[i] for i in val]
+        return dataclasses.replace(folds[0], folds=folds)
+    if dataset.x_val is not None:  # the user's own validation set
+        n_val = len(dataset.y_val) if dataset.y_val is not None else 0
+        own = (dataset.x_train, dataset.y_train, dataset.x_val, dataset.y_val)
+        return _search_data(dataset, *own, dataset.train_ids, [f"val/{i}" for i in range(n_val)])
+    validation_size = settings.get("validation_size", 0.2)
+    train, val = split_train_validation(dataset.y_train, validation_size=validation_size, seed=seed, stratify=stratify)
+    return _part(dataset, train, val)
+
+
+def _part(dataset: Dataset, train: np.ndarray, val: np.ndarray) -> SearchData:
+    """The search data of training rows ``train`` and validation rows ``val`` (by position)."""
+    x, y, ids = dataset.x_train, dataset.y_train, dataset.train_ids
+    return _search_data(
+        dataset, rows(x, train), y[train], rows(x, val), y[val], [ids[i] for i in train], [ids[i] for i in val]
+    )
+
+
+def _search_data(
+    dataset: Dataset, x_train: Any, y_train: Any, x_val: Any, y_val: Any, train_ids: list[str], val_ids: list[str]
+) -> SearchData:
+    """Search data of these parts, the loader's preprocessing (if any) fitted on ``x_train`` alone."""
     fitted = None
     if dataset.preprocessor is not None:
         fitted, (x_train, x_val) = fit_transform(dataset.preprocessor, x_train, x_val)

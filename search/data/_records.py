@@ -31,6 +31,7 @@ __all__ = [
     "as_features",
     "check_settings",
     "concat",
+    "cv_folds",
     "fit_transform",
     "rows",
     "split_train_validation",
@@ -84,7 +85,9 @@ class SearchData:
     """What a trial sees: partial-train and validation arrays, never the test split.
 
     ``preprocessor`` is the loader's preprocessing fitted on the partial-train rows
-    (``None`` for data that needs none).
+    (``None`` for data that needs none). Under k-fold cross-validation ``folds``
+    holds one :class:`SearchData` per fold (each with its own preprocessor, fitted
+    on that fold's training rows) and the fields are those of the first fold.
     """
 
     x_train: Any
@@ -95,6 +98,7 @@ class SearchData:
     train_ids: list[str]
     val_ids: list[str]
     preprocessor: Any = None
+    folds: tuple[SearchData, ...] = ()
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -151,6 +155,35 @@ def split_train_validation(
         np.arange(n), test_size=validation_size, random_state=seed, stratify=labels if stratify else None
     )
     return np.sort(train), np.sort(val)
+
+
+def cv_folds(labels: np.ndarray, *, k: int, seed: int, stratify: bool = True) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Seeded k-fold split of example indices: ``(train, validation)`` rows of each fold, each sorted.
+
+    Every example is in exactly one validation fold. Stratified on ``labels`` for
+    classification (each fold keeps the class balance) when every class has at
+    least ``k`` examples; otherwise a plain seeded shuffle.
+
+    Raises:
+        InputError: ``k`` below 2 or above the number of examples.
+
+    Examples:
+        >>> folds = cv_folds(np.array([0] * 10 + [1] * 10), k=5, seed=0)
+        >>> [len(val) for _, val in folds], sorted(np.concatenate([val for _, val in folds])) == list(range(20))
+        ([4, 4, 4, 4, 4], True)
+    """
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    n = len(labels)
+    if not 2 <= k <= n:
+        raise InputError(f"cv must be between 2 and the {n} training examples, got {k}")
+    _, counts = np.unique(labels, return_counts=True)
+    splitter: Any = (
+        StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
+        if stratify and counts.min() >= k
+        else KFold(n_splits=k, shuffle=True, random_state=seed)
+    )
+    return [(np.sort(train), np.sort(val)) for train, val in splitter.split(np.zeros(n), labels)]
 
 
 def _can_stratify(labels: np.ndarray, n_val: int) -> bool:

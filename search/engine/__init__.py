@@ -7,7 +7,7 @@ apart from the loop, as Optuna keeps ``study.py`` apart from ``_optimize.py``.
 
 Examples:
     >>> from search.engine import load_study_config, make_pruner
-    >>> make_pruner(load_study_config("iris")).__class__.__name__
+    >>> make_pruner(load_study_config("imdb-bow")).__class__.__name__
     'MedianPruner'
 """
 

@@ -262,6 +262,7 @@ def checkpoint_callback(
     on_error: Callable[[int, OSError], None] | None = None,
     *,
     every_s: float = 0.0,
+    on_saved: Callable[[], None] | None = None,
 ) -> keras.callbacks.Callback:
     """A callback that saves ``store`` after an epoch (after early stopping has updated).
 
@@ -275,6 +276,8 @@ def checkpoint_callback(
             stops training.
         every_s: Save after the first epoch that ends at least this many seconds
             after training started or after the last save (``0``: every epoch).
+        on_saved: Called after each checkpoint written (the objective then stores
+            the trial's curves, so that they are never behind its checkpoint).
     """
     import keras
 
@@ -291,6 +294,9 @@ def checkpoint_callback(
                 if on_error is None:
                     raise
                 on_error(epoch, exc)
+            else:
+                if on_saved is not None:
+                    on_saved()
             self._last = time.monotonic()
 
     return _Save()

@@ -98,6 +98,12 @@ class StudyConfig:
             ``max_latency_ms_batch`` or a logged validation metric
             (``min_val_accuracy``); set with Optuna's ``trial.set_constraint``, so an
             infeasible trial is never the best one or on the front.
+        cv: Folds of k-fold cross-validation (2 to :data:`MAX_FOLDS`), stratified
+            for classification, over all training examples: each trial trains
+            every fold, reports each fold's value to the pruner (step = fold, as
+            ``optuna.pruners.WilcoxonPruner`` expects), and returns their mean;
+            its ``best_epoch`` (the holdout's epochs) is the mean of the folds'.
+            1 (the default): one validation split (``[data] validation_size``).
 
     Examples:
         >>> config = load_study_config("imdb-bow")
@@ -123,6 +129,7 @@ class StudyConfig:
     metrics: list[str] = dataclasses.field(default_factory=list)
     objectives: list[dict[str, str]] = dataclasses.field(default_factory=list)
     constraints: dict[str, float] = dataclasses.field(default_factory=dict)
+    cv: int = 1
 
     @property
     def objective_names(self) -> list[str]:
@@ -193,6 +200,8 @@ class StudyConfig:
         for key in ("monitor", "objectives", "constraints"):
             if getattr(self, key):
                 fields[key] = getattr(self, key)
+        if self.cv > 1:
+            fields["cv"] = self.cv
         return fields
 
 
@@ -294,6 +303,7 @@ def load_study_config(name_or_path: str | Path, **overrides: Any) -> StudyConfig
 MAX_TRIALS = 1_000_000  # a budget beyond any study; a typo (an extra zero or two) is refused
 MAX_EPOCHS = 10_000
 MAX_SEED = 2**32 - 1  # NumPy's seeds (the data split, the samplers) stop here
+MAX_FOLDS = 20  # each trial trains every fold: more is a typo, or leave-one-out, which a search cannot afford
 
 
 class _Schema(BaseModel):
@@ -391,6 +401,7 @@ class _Definition(_Schema):
     trials: _Trials | None = None
     max_epochs: _Epochs | None = None
     patience: _Patience | None = None
+    cv: Annotated[int, Field(ge=1, le=MAX_FOLDS)] = 1
     enqueue: list[Annotated[dict[str, Any], Field(min_length=1)]] = []
     objectives: Annotated[list[_Objective], AfterValidator(_check_objectives)] = []
     constraints: Annotated[dict[str, float], AfterValidator(_check_constraints)] = {}
@@ -422,6 +433,7 @@ class _Definition(_Schema):
             enqueue=self.enqueue,
             objectives=[{"name": o.name, "direction": str(o.direction)} for o in self.objectives],
             constraints={k: float(v) for k, v in self.constraints.items()},
+            cv=self.cv,
         )
 
 

@@ -172,7 +172,7 @@ def run_study(
     make_sampler(config)  # unknown names or options fail here, before any write
     make_pruner(config)
     # The data are loaded here to check them against the definition before anything is written.
-    data = load_search_data(study_data(config, store), seed=config.seed)
+    data = load_search_data(study_data(config, store), seed=config.seed, cv=config.cv)
     _check_metrics(config, data.task)
     space.check_data(data.x_train, config.space_bounds)  # e.g. a vocabulary bound larger than the prepared n-grams
     study = open_study(config, open_trial_storage(url), space, allow_changes=allow_changes)
@@ -285,7 +285,7 @@ def join_study(
         config = config.replace(trials=n_trials)
     store = study_artifacts(url, study, given=check_location(artifacts) if artifacts else None)
     space = study_space(config, store)
-    data = load_search_data(study_data(config, store), seed=config.seed)
+    data = load_search_data(study_data(config, store), seed=config.seed, cv=config.cv)
     if n_trials is not None and study.user_attrs["config"].get("trials") != n_trials:  # stored once all checks passed
         study.set_user_attr("config", dict(study.user_attrs["config"], trials=n_trials))
     deadline = None if timeout is None else time.monotonic() + timeout

@@ -30,7 +30,7 @@ from search.data import (
     rows,
     serialize_dataset,
 )
-from search.engine._config import StudyConfig, check_name
+from search.engine._config import MAX_FOLDS, StudyConfig, check_name
 from search.engine._run import run_study
 from search.engine._study import ARTIFACT_PREFIX, keep_space, quiet_optuna
 from search.errors import InputError
@@ -74,6 +74,7 @@ def tune(
     *,
     validation_data: Any = None,
     validation_split: float | None = None,
+    cv: int = 1,
     test_data: Any = None,
     metric: str = "val_loss",
     direction: str | None = None,
@@ -110,6 +111,9 @@ def tune(
         validation_data: ``(x_val, y_val)`` (a stream, for streams); default: a
             seeded, stratified ``validation_split`` of ``x``.
         validation_split: Fraction of ``x`` to validate on without ``validation_data`` (0.2).
+        cv: Folds of k-fold cross-validation over ``x`` (stratified for
+            classification) instead of one validation split: each trial trains
+            every fold and returns the mean (see ``StudyConfig.cv``); 1: none.
         test_data: ``(x_test, y_test)``, seen once by :func:`search.evaluate_holdout`.
         metric: A validation metric the compiled model logs (``val_loss``,
             ``val_accuracy``, ``val_auc``, a custom one) that early stopping,
@@ -129,7 +133,8 @@ def tune(
         seed: Seed of the sampler, the validation split and each trial's initialisation.
         sampler: An ``optuna.samplers`` class ``name`` and its options (default TPE).
         pruner: An ``optuna.pruners`` class ``name`` and its options (default median
-            pruning from the second epoch).
+            pruning from the second epoch; with ``cv``, ``WilcoxonPruner(p_threshold=0.1)``
+            over the folds).
         memory_limit_mb: As for :func:`search.run_study`.
         show_progress: A progress bar (a widget in Jupyter).
         allow_changes: Resume although the data or the space changed.
@@ -165,6 +170,10 @@ def tune(
             raise InputError(f"{label} must be a positive integer, got {value!r}")
     if not isinstance(patience, int) or isinstance(patience, bool) or patience < 0:
         raise InputError(f"patience must be a non-negative integer, got {patience!r}")
+    if not isinstance(cv, int) or isinstance(cv, bool) or not 1 <= cv <= MAX_FOLDS:
+        raise InputError(f"cv must be an integer from 1 (no cross-validation) to {MAX_FOLDS}, got {cv!r}")
+    if cv > 1 and (validation_data is not None or validation_split is not None):
+        raise InputError("cv folds all of x: give neither validation_data nor validation_split with it")
     if workers is not None and (not isinstance(workers, int) or workers < 1):
         raise InputError(f"workers must be a positive integer, got {workers!r}")
     space = load_space(build)
@@ -189,6 +198,8 @@ def tune(
     streamed = is_stream(dataset.x_train)
     if streamed and ((workers or 1) > 1 or memory_limit_mb is not None):
         raise InputError("streamed data (tf.data, PyDataset) stays in this process: it cannot go to worker processes")
+    if streamed and cv > 1:
+        raise InputError("streamed data (tf.data, PyDataset) cannot be split into cv folds: give arrays or a frame")
     name = study_name if study_name is not None else f"tune-{_function_name(space)}"
     check_name(name, what="study_name")
     direction = direction or infer_direction(metric)
@@ -221,12 +232,13 @@ def tune(
         data=data,
         space=space_table,
         sampler=sampler or {"name": "TPESampler", "n_startup_trials": 10, "multivariate": True, "constant_liar": True},
-        pruner=pruner or {"name": "MedianPruner", "n_startup_trials": 5, "n_warmup_steps": 1},
+        pruner=pruner or _default_pruner(cv),
         trials=n_trials,
         max_epochs=max_epochs,
         patience=patience,
         description=f"tune({space.name})",
         metrics=logged,
+        cv=cv,
     )
     return run_study(
         config,
@@ -239,6 +251,18 @@ def tune(
         files=files,
         artifacts=artifacts,
     )
+
+
+def _default_pruner(cv: int) -> dict[str, Any]:
+    """Median pruning from the second epoch; with folds, Wilcoxon's test on each fold against the best trial's.
+
+    Examples:
+        >>> _default_pruner(5)
+        {'name': 'WilcoxonPruner', 'p_threshold': 0.1}
+    """
+    if cv > 1:
+        return {"name": "WilcoxonPruner", "p_threshold": 0.1}
+    return {"name": "MedianPruner", "n_startup_trials": 5, "n_warmup_steps": 1}
 
 
 def _function_name(space: LoadedSpace) -> str:

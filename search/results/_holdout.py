@@ -32,6 +32,7 @@ from search.engine import (
 )
 from search.errors import InputError
 from search.models import (
+    SEED_STEP,
     configure_backend,
     epoch_recorder,
     eval_arguments,
@@ -53,7 +54,7 @@ __all__ = ["MAX_ENSEMBLE", "MAX_REPEATS", "evaluate_holdout", "holdout_metrics"]
 
 MAX_REPEATS = 100
 MAX_ENSEMBLE = 20
-REPEAT_SEED_STEP = 1_000_003  # repeat r trains with the trial's seed + r * this: seeds no trial of a study uses
+REPEAT_SEED_STEP = SEED_STEP  # repeat r trains with the trial's seed + r * this: seeds no other trial uses
 SCALAR_METRICS = ("accuracy", "precision", "recall", "f1", "rmse", "mae", "r2", "loss")
 
 
@@ -322,35 +323,55 @@ def _ensemble(
 ) -> tuple[Any, dict[str, Any]]:
     """Retrain each member (its own seed and epochs) and test the average of their outputs once.
 
-    Every member must read the rows ``x_train`` of the first: one model input.
+    Members that read the same model inputs as the first share its input; when
+    some read another representation (``imdb-ngrams``: another vocabulary,
+    n-grams or weighting), the ensemble takes a list of inputs, one per distinct
+    representation in the order of ``ensemble["inputs"]`` (the trials reading
+    each), and each member reads its own.
     """
     import keras
 
+    representations: list[tuple[Any, Any]] = [(x_train, x_test)]
+    reads = [0]
     for member in members[1:]:
-        other, _ = space.features(member.user_attrs["config"], data.x_train, data.x_test)
-        if not _same_rows(x_train, other):
-            raise InputError(
-                f"trials {members[0].number} and {member.number} read different model inputs "
-                "(another input representation): an ensemble needs one"
-            )
+        train, test = space.features(member.user_attrs["config"], data.x_train, data.x_test)
+        same = next((j for j, (seen, _) in enumerate(representations) if _same_rows(seen, train)), None)
+        if same is None:
+            representations.append((train, test))
+            same = len(representations) - 1
+        reads.append(same)
     fitted, scores = [], []
     for i, member in enumerate(members):
         epochs = int(member.user_attrs["best_epoch"]) + 1
         bar = _EpochBar(epochs, of=f" member {i + 1}/{len(members)}") if progress else None
+        train, test = representations[reads[i]]
         model, run = _train_and_test(
-            space, member.user_attrs["config"], data, x_train, x_test, epochs=epochs, seed=seed + member.number, bar=bar
+            space, member.user_attrs["config"], data, train, test, epochs=epochs, seed=seed + member.number, bar=bar
         )
         fitted.append(keras.Model(model.input, model.output, name=f"trial_{member.number}"))
         scores.append({"trial": member.number, "epochs": epochs, **{k: run[k] for k in SCALAR_METRICS if k in run}})
-    # The members' own input structure, shapes, dtypes (strings for text) and sparseness.
-    inputs = keras.tree.map_structure(
-        lambda t: keras.Input(shape=t.shape[1:], dtype=t.dtype, sparse=t.sparse), fitted[0].input
-    )
-    average = keras.layers.Average(name="average")([m(inputs) for m in fitted])
-    model = keras.Model(inputs, average, name=f"ensemble_of_{len(members)}")
+
+    def input_like(model: Any, j: int) -> Any:
+        """An input of the member's own structure, shapes, dtypes (strings for text) and sparseness."""
+        single = len(representations) == 1 or keras.tree.is_nested(model.input)
+        name = None if single else f"representation_{j}"
+        return keras.tree.map_structure(
+            lambda t: keras.Input(shape=t.shape[1:], dtype=t.dtype, sparse=t.sparse, name=name), model.input
+        )
+
+    first_reader = [reads.index(j) for j in range(len(representations))]
+    inputs = [input_like(fitted[i], j) for j, i in enumerate(first_reader)]
+    average = keras.layers.Average(name="average")([m(inputs[reads[i]]) for i, m in enumerate(fitted)])
+    model = keras.Model(inputs[0] if len(inputs) == 1 else inputs, average, name=f"ensemble_of_{len(members)}")
     model.compile(loss=data.task.loss, metrics=data.task.metrics())
-    result = _test(model, data, x_test)
-    result["ensemble"] = {"k": len(members), "trials": [m.number for m in members], "members": scores}
+    tests = [test for _, test in representations]
+    result = _test(model, data, tests[0] if len(tests) == 1 else tests)
+    result["ensemble"] = {
+        "k": len(members),
+        "trials": [m.number for m in members],
+        "members": scores,
+        "inputs": [[m.number for m, j in zip(members, reads, strict=True) if j == r] for r in range(len(tests))],
+    }
     return model, result
 
 

@@ -92,11 +92,13 @@ class Predictor:
             raise InputError(f"missing column(s) {', '.join(missing)} (the model reads {', '.join(self.columns)})")
         return frame[self.columns]
 
-    def transform(self, rows: Any) -> np.ndarray:
+    def transform(self, rows: Any) -> Any:
         """Model inputs (``float32``) of raw rows; ready arrays as they are when there is no preprocessing."""
         if self.preprocessor is None:
             if models.is_sparse(rows):  # a bag of words, as the study's loader gave it
                 return rows.tocsr().astype(np.float32)
+            if isinstance(rows, list | tuple) and rows and all(models.is_sparse(r) for r in rows):
+                return [r.tocsr().astype(np.float32) for r in rows]  # an ensemble over several representations
             values = np.asarray(rows)
             return as_features(values) if np.issubdtype(values.dtype, np.number) else values
         return as_features(self.preprocessor.transform(self.frame(rows)))
@@ -104,8 +106,10 @@ class Predictor:
     def predict_scores(self, rows: Any) -> np.ndarray:
         """The model's raw outputs: probabilities (classification) or values (regression)."""
         inputs = self.transform(rows)
-        if not models.is_sparse(inputs) and any(
-            getattr(t, "sparse", False) for t in getattr(self.model, "inputs", None) or []
+        if (
+            not models.is_sparse(inputs)
+            and not isinstance(inputs, list)
+            and any(getattr(t, "sparse", False) for t in getattr(self.model, "inputs", None) or [])
         ):
             import scipy.sparse
 

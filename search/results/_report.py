@@ -35,7 +35,9 @@ def study_summary(study: optuna.Study) -> dict[str, Any]:
     multi-objective study, the front's best on the first objective) and
     ``best_value`` its first objective. A multi-objective study also gets
     ``pareto_front``: each front trial's number, objective values by name,
-    parameter count and holdout headline, best first objective first.
+    parameter count and holdout headline, best first objective first. A
+    cross-validated study (``cv`` folds) gets ``best_folds``: the best trial's
+    metric on each fold, whose mean is ``best_value``.
 
     Examples:
         >>> import optuna
@@ -85,10 +87,14 @@ def study_summary(study: optuna.Study) -> dict[str, Any]:
             best_config=best.user_attrs.get("config"),
             best_epoch=best.user_attrs.get("best_epoch"),
         )
+        folds = best.user_attrs.get("folds") or []
+        if folds and metric:  # cross-validated: the best value is the mean of these
+            summary["best_folds"] = [f["values"].get(metric) for f in folds]
     groups = best_by_group(study)
     if groups:
         summary["best_by_group"] = groups
     summary["metric"] = metric
+    summary["cv"] = int(config.get("cv") or 1) if isinstance(config, dict) else 1
     holdouts = {number: holdout_headline(result) for number, result in stored_holdouts(study).items()}
     summary["holdouts"] = {str(number): headline for number, headline in holdouts.items()}
     summary["ensembles"] = {str(k): holdout_headline(result) for k, result in stored_ensembles(study).items()}

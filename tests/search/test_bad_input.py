@@ -239,6 +239,14 @@ DEFINITIONS: dict[str, Case] = {
         lambda c: ["run", str(c.study), "--set", 'backend="torch"'],
         "'backend' must be one of '', 'tensorflow' or 'jax', got 'torch'",
     ),
+    "no folds": (
+        lambda c: ["run", str(c.study), "--set", "cv=0"],
+        "'cv' must be at least 1, got 0",
+    ),
+    "more folds than training rows": (
+        lambda c: ["run", str(c.edited("n_train = 200", "n_train = 12")), "--set", "cv=20", "--no-progress"],
+        "cv must be between 2 and the 12 training examples, got 20",
+    ),
     "missing metric": (
         lambda c: ["run", str(c.edited('metric = "val_accuracy"\n', ""))],
         "'metric' is required",

@@ -62,3 +62,29 @@ def test_short_imdb_ngrams_run_and_holdout(imdb_available: Path, tmp_path: Path)
         InputDropout.__name__ in {type(layer).__name__ for layer in model.layers}
         or summary["best_config"]["input_dropout"] == 0.0
     )
+
+    # The three best trials read different representations: one ensemble model, one input for each.
+    import numpy as np
+
+    from search.data import load_holdout_data
+    from search.engine import load_study, stored_config
+    from spaces import bow
+
+    result = cli("holdout", "imdb-ngrams", "--storage", storage, "--ensemble", "3", "--json")
+    assert result.returncode == 0, result.stderr[-2000:]
+    ensemble = json.loads(result.stdout)
+    study, _ = load_study("imdb-ngrams", storage=storage)
+    configs = {t.number: t.user_attrs["config"] for t in study.trials}
+    inputs = ensemble["ensemble"]["inputs"]
+    assert sorted(n for group in inputs for n in group) == sorted(ensemble["ensemble"]["trials"])
+    representation = [{k: configs[group[0]][k] for k in ("vocab_size", "ngrams", "mode")} for group in inputs]
+    assert all(configs[n][k] == r[k] for group, r in zip(inputs, representation, strict=True) for n in group for k in r)
+    assert len({json.dumps(r, sort_keys=True) for r in representation}) == len(inputs)
+    model = keras.saving.load_model(ensemble["model_path"])
+    assert len(model.inputs) == len(inputs)
+    config = stored_config(study)
+    data = load_holdout_data(config.data, seed=config.seed)
+    x_test = [bow.features(configs[group[0]], data.x_train, data.x_test)[1] for group in inputs]
+    scores = model.predict(x_test if len(x_test) > 1 else x_test[0], verbose=0)
+    accuracy = float(np.mean((scores[:, 0] > 0.5) == data.y_test))
+    assert accuracy == pytest.approx(ensemble["accuracy"], abs=1e-6)
