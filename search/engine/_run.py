@@ -262,8 +262,8 @@ def join_study(
         >>> import tempfile
         >>> folder = tempfile.mkdtemp()
         >>> url = f"sqlite:///{folder}/studies.db"
-        >>> _ = run_study("iris", n_trials=1, storage=url, show_progress=False, overrides={"max_epochs": 2})
-        >>> len(join_study("iris", storage=url, n_trials=2).trials)
+        >>> _ = run_study("synthetic", n_trials=1, storage=url, show_progress=False, overrides={"max_epochs": 2})
+        >>> len(join_study("synthetic", storage=url, n_trials=2).trials)
         2
     """
     if cpus:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,16 @@ from search import InputError, load_study_config, tune
 from search.data import cv_folds, load_holdout_data, load_search_data
 from search.engine import Objective
 from search.models import load_space
+
+
+@pytest.fixture(autouse=True)
+def _fresh_keras_names() -> Iterator[None]:
+    """Refused runs below build a model (the dry run) and stop before a trial clears the session: clear it here,
+    so that later tests in this process see Keras' own layer names (``dense``, not ``dense_7``)."""
+    yield
+    import keras
+
+    keras.backend.clear_session()
 
 
 def test_every_training_row_is_validated_in_exactly_one_fold_and_test_rows_in_none() -> None:
