@@ -32,7 +32,6 @@ from search.models._function import DEFAULT_BATCH_SIZE, FunctionSpace
 from search.models._measure import LATENCY_BATCH, measure_model
 from search.models._space import LoadedSpace, Space, SpaceHooks, load_space
 from search.models._training import (
-    SEED_STEP,
     best_epoch,
     configure_backend,
     epoch_recorder,
@@ -51,7 +50,6 @@ __all__ = [
     "DEFAULT_BATCH_SIZE",
     "DEFAULT_TEXT_HANDLE",
     "LATENCY_BATCH",
-    "SEED_STEP",
     "Bounds",
     "FunctionSpace",
     "GlorotUniform",

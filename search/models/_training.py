@@ -76,13 +76,6 @@ def use_backend(name: str) -> bool:
     return True
 
 
-SEED_STEP = 1_000_003
-"""Between the seeds of one trial's runs (its folds, the holdout's repeats): ``seed + trial + SEED_STEP * r``.
-
-Larger than any study's trial count, so that no two trials' runs share a seed.
-"""
-
-
 def set_seed(seed: int) -> None:
     """Seed Python, NumPy and the Keras backend for one training run."""
     import keras

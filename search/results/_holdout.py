@@ -32,7 +32,6 @@ from search.engine import (
 )
 from search.errors import InputError
 from search.models import (
-    SEED_STEP,
     configure_backend,
     epoch_recorder,
     eval_arguments,
@@ -54,7 +53,7 @@ __all__ = ["MAX_ENSEMBLE", "MAX_REPEATS", "evaluate_holdout", "holdout_metrics"]
 
 MAX_REPEATS = 100
 MAX_ENSEMBLE = 20
-REPEAT_SEED_STEP = SEED_STEP  # repeat r trains with the trial's seed + r * this: seeds no other trial uses
+REPEAT_SEED_STEP = 1_000_003  # repeat r trains with the trial's seed + r * this: seeds no trial of a study uses
 SCALAR_METRICS = ("accuracy", "precision", "recall", "f1", "rmse", "mae", "r2", "loss")
 
 
