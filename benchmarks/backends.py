@@ -44,7 +44,7 @@ def _child(epochs: int) -> None:
     from search.data._bow import load_imdb_ngrams
     from search.data._loaders import split_train_validation
     from search.data._task import Task
-    from search.models._training import epoch_recorder, fit_arguments, free_memory, set_seed
+    from search.models import epoch_recorder, free_memory, set_seed, train
     from spaces import bow
 
     arrays = load_imdb_ngrams(max_vocab=50000, ngrams=(1, 2))
@@ -59,11 +59,15 @@ def _child(epochs: int) -> None:
         model = bow.build(config, input_shape=(x_fit.shape[1],), task=Task("binary"))
         recorder = epoch_recorder()
         start = time.perf_counter()
-        model.fit(
-            **fit_arguments(x_fit, y_fit, batch_size=config["batch_size"], seed=0, validation=(x_val, y_val)),
+        train(
+            model,
+            x_fit,
+            y_fit,
+            batch_size=config["batch_size"],
+            seed=0,
             epochs=epochs,
+            validation=(x_val, y_val),
             callbacks=[recorder],
-            verbose=0,
         )
         results.append(
             {

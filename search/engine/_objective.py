@@ -31,12 +31,12 @@ from search.models import (
     best_epoch,
     epoch_recorder,
     example_shape,
-    fit_arguments,
     free_memory,
     freeze_long_lived,
     is_sparse,
     measure_model,
     set_seed,
+    train,
 )
 
 if TYPE_CHECKING:
@@ -334,18 +334,16 @@ class Objective:
                 facts["layers"] = _layers_or_none(model)
             finished = resumed is not None and resumed.early_stopping["stopped_epoch"] > 0
             if initial_epoch < config.max_epochs and not finished:
-                model.fit(
-                    **fit_arguments(
-                        x_train,
-                        data.y_train,
-                        batch_size=model_config["batch_size"],
-                        seed=config.seed + trial.number,
-                        validation=(x_val, data.y_val),
-                    ),
+                train(
+                    model,
+                    x_train,
+                    data.y_train,
+                    batch_size=model_config["batch_size"],
+                    seed=config.seed + trial.number,
                     epochs=config.max_epochs,
                     initial_epoch=initial_epoch,
+                    validation=(x_val, data.y_val),
                     callbacks=callbacks,
-                    verbose=0,
                 )
             elif early.best_weights is not None:
                 model.set_weights(early.best_weights)  # what EarlyStopping restores at the end

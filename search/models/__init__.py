@@ -28,6 +28,7 @@ from search.models._embeddings import (
     resolve_text_handle,
     tokenize,
 )
+from search.models._epochs import compiled_epochs, train
 from search.models._function import DEFAULT_BATCH_SIZE, FunctionSpace
 from search.models._measure import LATENCY_BATCH, measure_model
 from search.models._space import LoadedSpace, Space, SpaceHooks, load_space
@@ -64,6 +65,7 @@ __all__ = [
     "best_epoch",
     "check_bounds",
     "compile_for_task",
+    "compiled_epochs",
     "configure_backend",
     "epoch_recorder",
     "eval_arguments",
@@ -86,6 +88,7 @@ __all__ = [
     "resolve_text_handle",
     "set_seed",
     "tokenize",
+    "train",
     "use_backend",
 ]
 

@@ -23,6 +23,7 @@ __all__ = [
     "best_epoch",
     "configure_backend",
     "epoch_recorder",
+    "epoch_rows",
     "eval_arguments",
     "eval_batch_size",
     "example_shape",
@@ -400,6 +401,14 @@ class _DeviceCSR:
         """Rows ``rows`` as a ``BCOO`` of ``size`` stored values (padded with zeros at (0, 0))."""
         return _csr_take()(*self._arrays, np.asarray(rows, np.int32), size=size, n_columns=self.shape[1])
 
+    def epoch_arrays(self, batches: np.ndarray, y: Any, *, at_least: int = 0) -> tuple[tuple[Any, Any, Any], int]:
+        """The batches of row numbers ``batches`` (one row each) cut in one device call: stored values
+        ``(n, size)``, their (row, column) indices ``(n, size, 2)`` and the target rows ``(n, rows)``; and
+        ``size``, the stored values they were padded to (at least ``at_least``, see :meth:`epoch`)."""
+        size = max(at_least, self.padded_size(batches))
+        arrays = _csr_epoch()(*self._arrays, y, np.asarray(batches, np.int32), size=size, n_columns=self.shape[1])
+        return arrays, size
+
     def epoch(self, batches: np.ndarray, y: Any, *, at_least: int = 0) -> tuple[Callable[[int], tuple[Any, Any]], int]:
         """All the batches of an epoch, cut in one device call: ``batch(i)`` is ``(BCOO, y rows)`` of row ``i``
         of ``batches``; and the number of stored values they were padded to.
@@ -411,8 +420,7 @@ class _DeviceCSR:
         previous epoch, kept when this epoch's batches fit it, so that an epoch whose
         largest batch is a little smaller does not compile the train step again.
         """
-        size = max(at_least, self.padded_size(batches))
-        arrays = _csr_epoch()(*self._arrays, y, np.asarray(batches, np.int32), size=size, n_columns=self.shape[1])
+        arrays, size = self.epoch_arrays(batches, y, at_least=at_least)
         shape = (batches.shape[1], self.shape[1])
 
         def batch(index: int) -> tuple[Any, Any]:
@@ -486,6 +494,29 @@ def _jax_take() -> Callable[[Any, Any], Any]:
     return jax.jit(lambda x, rows: jnp.take(x, rows, axis=0))
 
 
+def epoch_rows(order: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """An epoch's row numbers ``order`` in batches of ``batch_size``, and each row's sample weight.
+
+    The last batch is filled up with rows from the start of ``order``, weighted zero;
+    its real rows get weight ``batch_size / real``, so that its loss, a mean over all
+    ``batch_size`` rows, equals the mean over the real ones, as Keras' own smaller
+    last batch gives. (The epoch's training metrics weight those rows alike.)
+
+    Examples:
+        >>> rows, weights = epoch_rows(np.arange(5), 2)
+        >>> rows.tolist(), weights.tolist()
+        ([[0, 1], [2, 3], [4, 0]], [[1.0, 1.0], [1.0, 1.0], [2.0, 0.0]])
+    """
+    n_batches = math.ceil(len(order) / batch_size)
+    rows = np.resize(order, n_batches * batch_size).reshape(n_batches, batch_size)
+    weights = np.ones((n_batches, batch_size), np.float32)
+    real = len(order) - (n_batches - 1) * batch_size
+    if real < batch_size:
+        weights[-1, :real] = batch_size / real
+        weights[-1, real:] = 0.0
+    return rows, weights
+
+
 @functools.cache
 def _full_batches() -> type:
     """The :class:`keras.utils.PyDataset` of :func:`fit_arguments`, defined on first use (Keras loads late)."""
@@ -512,30 +543,17 @@ def _full_batches() -> type:
         def __len__(self) -> int:
             return math.ceil(self.x.shape[0] / self.batch_size)
 
-        def _rows(self, index: int) -> tuple[np.ndarray, int]:
-            """The row numbers of batch ``index``, filled up to ``batch_size``, and how many are real."""
-            rows = self._order[index * self.batch_size : (index + 1) * self.batch_size]
-            real = len(rows)
-            if real < self.batch_size:
-                rows = np.concatenate([rows, np.resize(self._order, self.batch_size - real)])
-            return rows, real
-
         def __getitem__(self, index: int) -> tuple[Any, Any, np.ndarray]:
-            rows, real = self._rows(index)
-            weights = np.ones(self.batch_size, np.float32)
-            if real < self.batch_size:
-                weights[:real] = self.batch_size / real
-                weights[real:] = 0.0
             if self._epoch is not None:
-                return (*self._epoch(index), weights)
-            return _gather(self.x, rows), _gather(self.y, rows), weights
+                return (*self._epoch(index), self._weights[index])
+            rows = self._batches[index]
+            return _gather(self.x, rows), _gather(self.y, rows), self._weights[index]
 
         def _shuffle(self) -> None:
-            self._order = self._rng.permutation(self.x.shape[0])
+            self._batches, self._weights = epoch_rows(self._rng.permutation(self.x.shape[0]), self.batch_size)
             self._epoch: Callable[[int], tuple[Any, Any]] | None = None
             if isinstance(self.x, _DeviceCSR):
-                batches = np.stack([self._rows(i)[0] for i in range(len(self))])
-                self._epoch, self._size = self.x.epoch(batches, self.y, at_least=self._size)
+                self._epoch, self._size = self.x.epoch(self._batches, self.y, at_least=self._size)
 
         def on_epoch_end(self) -> None:
             self._shuffle()

@@ -37,10 +37,10 @@ from search.models import (
     eval_arguments,
     eval_batch_size,
     example_shape,
-    fit_arguments,
     free_memory,
     is_sparse,
     set_seed,
+    train,
     use_backend,
 )
 from search.results._predictor import PREPROCESSING_SUFFIX, Predictor
@@ -272,11 +272,14 @@ def _train_and_test(
     set_seed(seed)
     shape = example_shape(x_train)
     model = space.build(model_config, input_shape=shape, task=data.task, sparse=is_sparse(x_train))
-    model.fit(
-        **fit_arguments(x_train, data.y_train, batch_size=model_config["batch_size"], seed=seed),
+    train(
+        model,
+        x_train,
+        data.y_train,
+        batch_size=model_config["batch_size"],
+        seed=seed,
         epochs=epochs,
         callbacks=[epoch_recorder(bar)] if bar else [],
-        verbose=0,
     )
     if bar:
         bar.close()

@@ -70,6 +70,69 @@ def test_sparse_inputs_and_sparse_dropout_train_under_jax() -> None:
     assert measured["evaluated"] == pytest.approx(measured["val_accuracy"], abs=1e-6)  # the same rows and weights
 
 
+EPOCHS_SCRIPT = """
+import json
+import keras, numpy as np, scipy.sparse as sp
+from search.models import eval_arguments, set_seed, train
+assert keras.backend.backend() == "jax"
+
+def model_for(sparse):
+    set_seed(0)
+    inputs = keras.Input((50,), sparse=sparse)
+    outputs = keras.layers.Dense(1, activation="sigmoid")(keras.layers.Dense(8, activation="relu")(inputs))
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="binary_crossentropy", metrics=["accuracy"])
+    return model
+
+class StopAfter(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        self.model.stop_training = epoch == 1
+
+x = sp.random(690 + 4099, 50, density=0.1, format="csr", dtype=np.float32, random_state=1)
+y = (np.asarray(x[:, :10].sum(axis=1)).ravel() > 0.3).astype(np.float32)
+out = {}
+for sparse in (False, True):
+    train_x, val_x = (x[:690], x[690:]) if sparse else (x[:690].toarray(), x[690:].toarray())
+    # One step an epoch (Keras shuffles its batches in another order): 690 rows in a batch of 700, filled up
+    # with rows of weight zero; 4,099 validation rows in batches of 1,024 and a last one of 3.
+    by_fit = model_for(sparse)
+    fitted = by_fit.fit(train_x, y[:690], batch_size=700, validation_data=(val_x, y[690:]), epochs=3, verbose=0)
+    by_epochs = model_for(sparse)
+    trained = train(by_epochs, train_x, y[:690], batch_size=700, seed=3, epochs=3, validation=(val_x, y[690:]))
+    evaluated = by_epochs.evaluate(**eval_arguments(val_x, y[690:], batch_size=1024), return_dict=True, verbose=0)
+    stopped = train(model_for(sparse), train_x, y[:690], batch_size=64, seed=3, epochs=5, callbacks=[StopAfter()])
+    out["sparse" if sparse else "dense"] = {
+        "weights": max(float(np.abs(a - b).max()) for a, b in zip(by_fit.get_weights(), by_epochs.get_weights())),
+        "fit": fitted.history, "train": trained.history, "evaluated": evaluated, "stopped": len(stopped.history["loss"]),
+    }
+print(json.dumps(out))
+"""
+
+
+def test_compiled_epochs_train_what_model_fit_trains_and_validate_every_row() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", EPOCHS_SCRIPT],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, **JAX},
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    for kind, got in json.loads(result.stdout.strip().splitlines()[-1]).items():
+        # The same steps on the same rows: the same model, up to float rounding.
+        assert got["weights"] < 1e-4, kind
+        assert sorted(got["train"]) == sorted(got["fit"]) == ["accuracy", "loss", "val_accuracy", "val_loss"]
+        for key in ("loss", "val_loss", "val_accuracy"):
+            assert got["train"][key] == pytest.approx(got["fit"][key], abs=1e-4), (kind, key)
+        # Keras' unweighted training metrics also count the 10 rows that fill the batch up (weight zero).
+        assert got["train"]["accuracy"] == pytest.approx(got["fit"]["accuracy"], abs=10 / 690), kind
+        # Validation covers all 4,099 rows (a smaller last batch included), weighted as Keras weights them.
+        assert got["train"]["val_loss"][-1] == pytest.approx(got["evaluated"]["loss"], abs=1e-5), kind
+        assert got["train"]["val_accuracy"][-1] == pytest.approx(got["evaluated"]["accuracy"], abs=1e-6), kind
+        assert got["stopped"] == 2, kind  # model.stop_training is honoured after the epoch that set it
+
+
 def test_a_jax_study_runs_in_a_worker_when_keras_is_loaded_on_tensorflow(tmp_path: Path) -> None:
     import keras
 
