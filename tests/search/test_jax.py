@@ -103,7 +103,8 @@ for sparse in (False, True):
     stopped = train(model_for(sparse), train_x, y[:690], batch_size=64, seed=3, epochs=5, callbacks=[StopAfter()])
     out["sparse" if sparse else "dense"] = {
         "weights": max(float(np.abs(a - b).max()) for a, b in zip(by_fit.get_weights(), by_epochs.get_weights())),
-        "fit": fitted.history, "train": trained.history, "evaluated": evaluated, "stopped": len(stopped.history["loss"]),
+        "fit": fitted.history, "train": trained.history, "evaluated": evaluated,
+        "stopped": len(stopped.history["loss"]),
     }
 print(json.dumps(out))
 """
