@@ -91,7 +91,7 @@ def train(
         >>> sorted(history.history), len(history.history["loss"])
         (['loss', 'val_loss'], 2)
     """
-    if y is None or not compiled_epochs(x, validation):
+    if not isinstance(y, np.ndarray) or not compiled_epochs(x, validation):
         return model.fit(
             **fit_arguments(x, y, batch_size=batch_size, seed=seed, validation=validation),
             epochs=epochs,
@@ -115,7 +115,7 @@ class _EpochLoop:
         self.model, self.batch_size = model, batch_size
         self.data = _Batches(x, y)
         self._rng = np.random.default_rng(seed)
-        self.validation = None if validation is None else _Validation(*validation, batch_size=batch_size)
+        self.validation = None if validation is None else _Validation(model, *validation, batch_size=batch_size)
         self._train = jax.jit(_scan_train(model), donate_argnums=0, static_argnames=("width", "size"))
 
     def _build(self) -> None:
@@ -148,7 +148,7 @@ class _EpochLoop:
             logs = _floats(model.get_metrics_result())
             callback_list.on_train_batch_end(0, logs)
             if self.validation is not None:
-                logs |= {f"val_{name}": value for name, value in self.validation.evaluate(model).items()}
+                logs |= {f"val_{name}": value for name, value in self.validation.evaluate().items()}
             callback_list.on_epoch_end(epoch, logs)
             if model.stop_training:
                 break
@@ -174,10 +174,11 @@ class _Batches:
     def __init__(self, x: Any, y: Any) -> None:
         self.n_rows = int(x.shape[0])
         self.width = int(x.shape[1]) if len(x.shape) > 1 else 1
-        y = np.asarray(y, np.float32) if y.dtype == np.float64 else y
+        y = np.asarray(y)
+        y = y.astype(np.float32) if y.dtype == np.float64 else y
         self.sparse = is_sparse(x)
         if self.sparse:
-            self.host, self.y = x.tocsr(), np.asarray(y)
+            self.host, self.y = x.tocsr(), y
         else:
             self.x, self.y = on_device(x), on_device(y)
         self.size = 0
@@ -219,8 +220,10 @@ class _Batches:
 class _Validation:
     """Validation inputs, cut once into batches of one shape (and a smaller last one) and kept."""
 
-    def __init__(self, x: Any, y: Any, *, batch_size: int) -> None:
-        self.data = _Batches(x, y)
+    def __init__(self, model: Any, x: Any, y: Any, *, batch_size: int) -> None:
+        import jax
+
+        self.model, self.data = model, _Batches(x, y)
         n = self.data.n_rows
         size = eval_batch_size(n, batch_size)
         full, rest = divmod(n, size)
@@ -229,20 +232,16 @@ class _Validation:
         if rest:
             groups.append(order[full * size :].reshape(1, rest))
         self._groups = [self.data.stacked(rows, grow=False) for rows in groups]
-        self._functions: dict[int, Any] = {}
+        self._evaluate = jax.jit(_scan_test(model), static_argnames=("width", "size"))
 
-    def evaluate(self, model: Any) -> dict[str, float]:
-        import jax
-
+    def evaluate(self) -> dict[str, float]:
+        """The model's validation metrics now (its metrics variables hold them afterwards)."""
+        model = self.model
         model.reset_metrics()
-        function = self._functions.get(id(model))
-        if function is None:  # one model at a time: the previous one's compiled steps go
-            function = jax.jit(_scan_test(model), static_argnames=("width", "size"))
-            self._functions = {id(model): function}
         metrics = [v.value for v in model.metrics_variables]
         state = _state(model)[:2]
         for arrays, batches, size in self._groups:
-            metrics = function(state, metrics, arrays, batches, width=self.data.width, size=size)
+            metrics = self._evaluate(state, metrics, arrays, batches, width=self.data.width, size=size)
         for variable, value in zip(model.metrics_variables, metrics, strict=True):
             variable.assign(value)
         return _floats(model.get_metrics_result())

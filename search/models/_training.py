@@ -409,14 +409,6 @@ class _DeviceCSR:
         """Rows ``rows`` as a ``BCOO`` of ``size`` stored values (padded with zeros at (0, 0))."""
         return _csr_take()(*self._arrays, np.asarray(rows, np.int32), size=size, n_columns=self.shape[1])
 
-    def epoch_arrays(self, batches: np.ndarray, y: Any, *, at_least: int = 0) -> tuple[tuple[Any, Any, Any], int]:
-        """The batches of row numbers ``batches`` (one row each) cut in one device call: stored values
-        ``(n, size)``, their (row, column) indices ``(n, size, 2)`` and the target rows ``(n, rows)``; and
-        ``size``, the stored values they were padded to (at least ``at_least``, see :meth:`epoch`)."""
-        size = max(at_least, self.padded_size(batches))
-        arrays = _csr_epoch()(*self._arrays, y, np.asarray(batches, np.int32), size=size, n_columns=self.shape[1])
-        return arrays, size
-
     def epoch(self, batches: np.ndarray, y: Any, *, at_least: int = 0) -> tuple[Callable[[int], tuple[Any, Any]], int]:
         """All the batches of an epoch, cut in one device call: ``batch(i)`` is ``(BCOO, y rows)`` of row ``i``
         of ``batches``; and the number of stored values they were padded to.
@@ -428,7 +420,8 @@ class _DeviceCSR:
         previous epoch, kept when this epoch's batches fit it, so that an epoch whose
         largest batch is a little smaller does not compile the train step again.
         """
-        arrays, size = self.epoch_arrays(batches, y, at_least=at_least)
+        size = max(at_least, self.padded_size(batches))
+        arrays = _csr_epoch()(*self._arrays, y, np.asarray(batches, np.int32), size=size, n_columns=self.shape[1])
         shape = (batches.shape[1], self.shape[1])
 
         def batch(index: int) -> tuple[Any, Any]:
@@ -508,7 +501,7 @@ def epoch_rows(order: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarr
     The last batch is filled up with rows from the start of ``order``, weighted zero;
     its real rows get weight ``batch_size / real``, so that its loss, a mean over all
     ``batch_size`` rows, equals the mean over the real ones, as Keras' own smaller
-    last batch gives. (The epoch's training metrics weight those rows alike.)
+    last batch gives. (Keras' unweighted training metrics count the filling rows too.)
 
     Examples:
         >>> rows, weights = epoch_rows(np.arange(5), 2)
