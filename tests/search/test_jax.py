@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import optuna
 import pytest
@@ -27,6 +28,15 @@ def test_a_study_and_its_holdout_train_under_jax(tmp_path: Path) -> None:
     holdout = cli("holdout", "synthetic", "--storage", storage, "--json", env=JAX)
     assert holdout.returncode == 0, holdout.stderr[-3000:]
     assert json.loads(holdout.stdout)["accuracy"] > 0.6  # a learnable synthetic problem
+
+
+def _on_jax(script: str) -> dict[str, Any]:
+    """What ``script``, run by a fresh interpreter on Keras' JAX backend, prints as JSON on its last line."""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, env={**os.environ, **JAX}, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return dict(json.loads(result.stdout.strip().splitlines()[-1]))
 
 
 SPARSE_SCRIPT = """
@@ -54,16 +64,7 @@ print(json.dumps({"val_accuracy": history.history["val_accuracy"][-1], "evaluate
 
 
 def test_sparse_inputs_and_sparse_dropout_train_under_jax() -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", SPARSE_SCRIPT],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env={**os.environ, **JAX},
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    measured = json.loads(result.stdout.strip().splitlines()[-1])
+    measured = _on_jax(SPARSE_SCRIPT)
     assert measured["val_accuracy"] > 0.8
     assert measured["n_scores"] == 300
     assert measured["evaluated"] == pytest.approx(measured["predicted"], abs=1e-6)
@@ -111,16 +112,7 @@ print(json.dumps(out))
 
 
 def test_compiled_epochs_train_what_model_fit_trains_and_validate_every_row() -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", EPOCHS_SCRIPT],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env={**os.environ, **JAX},
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    for kind, got in json.loads(result.stdout.strip().splitlines()[-1]).items():
+    for kind, got in _on_jax(EPOCHS_SCRIPT).items():
         # The same steps on the same rows: the same model, up to float rounding.
         assert got["weights"] < 1e-4, kind
         assert sorted(got["train"]) == sorted(got["fit"]) == ["accuracy", "loss", "val_accuracy", "val_loss"]
