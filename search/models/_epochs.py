@@ -114,6 +114,7 @@ class _EpochLoop:
 
         self.model, self.batch_size = model, batch_size
         self.data = _Batches(x, y)
+        self.data.reserve(batch_size, seed=seed + 1)
         self._rng = np.random.default_rng(seed)
         self.validation = None if validation is None else _Validation(model, *validation, batch_size=batch_size)
         self._train = jax.jit(_scan_train(model), donate_argnums=0, static_argnames=("width", "size"))
@@ -182,6 +183,21 @@ class _Batches:
         else:
             self.x, self.y = on_device(x), on_device(y)
         self.size = 0
+
+    def reserve(self, batch_size: int, *, seed: int, epochs: int = 16) -> None:
+        """Start ``size`` at the largest batch of ``epochs`` simulated shuffles (sparse rows; cheap, on row lengths).
+
+        A batch larger than the padded size so far compiles the epoch again (about a
+        second for a small model on one core): with the size taken from the first
+        epoch alone, one trial in five compiled twice.
+        """
+        if self.sparse:
+            lengths, rng = np.diff(self.host.indptr), np.random.default_rng(seed)
+            largest = max(
+                int(lengths[epoch_rows(rng.permutation(self.n_rows), batch_size)[0]].sum(axis=1).max())
+                for _ in range(epochs)
+            )
+            self.size = max(self.size, _padded_size(largest))
 
     def first(self, batch_size: int) -> tuple[Any, Any]:
         """One batch (the first rows) as the model takes it, to build the model from."""
