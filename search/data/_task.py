@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
+
+import numpy as np
 
 from search.errors import InputError
 
@@ -19,6 +22,9 @@ class Task:
     Attributes:
         kind: ``"binary"``, ``"multiclass"`` or ``"regression"``.
         n_classes: Number of classes (multiclass only).
+        target_mean: Regression only: the mean of the training targets, where
+            :func:`search.models.output_layer`'s outputs start (see :meth:`fitted`).
+        target_scale: Regression only: their standard deviation, the scale of those outputs.
 
     Examples:
         >>> Task("binary").loss
@@ -27,12 +33,42 @@ class Task:
 
     kind: str
     n_classes: int = 2
+    target_mean: float = 0.0
+    target_scale: float = 1.0
 
     def __post_init__(self) -> None:
         if self.kind not in _KINDS:
             raise InputError(f"unknown task {self.kind!r} (known: {', '.join(_KINDS)})")
         if self.kind == "multiclass" and self.n_classes < 2:
             raise InputError(f"a multiclass task needs at least 2 classes, got {self.n_classes}")
+        if not (math.isfinite(self.target_mean) and math.isfinite(self.target_scale) and self.target_scale > 0):
+            raise InputError(
+                f"target_mean must be finite and target_scale finite and positive, "
+                f"got {self.target_mean}, {self.target_scale}"
+            )
+
+    def fitted(self, y: Any) -> Task:
+        """This task with a regression's ``target_mean`` and ``target_scale`` taken from training targets ``y``.
+
+        What a model is built with for the rows it trains on (each fold's own, or all
+        training rows for the holdout), so that its linear output starts at the
+        targets' mean and scale instead of at 0 and 1: an MLP then need not learn a
+        bias of, say, 23 mpg through small Adam steps. Other kinds come back unchanged.
+
+        Examples:
+            >>> Task("regression").fitted([10.0, 20.0, 30.0])
+            Task(kind='regression', n_classes=2, target_mean=20.0, target_scale=8.16496580927726)
+            >>> Task("binary").fitted([0, 1]) == Task("binary")
+            True
+        """
+        if self.kind != "regression":
+            return self
+        values = np.asarray(y, dtype=np.float64).reshape(-1)
+        values = values[np.isfinite(values)]
+        if not len(values):
+            return self
+        scale = float(values.std())
+        return dataclasses.replace(self, target_mean=float(values.mean()), target_scale=scale if scale > 0 else 1.0)
 
     @property
     def output_units(self) -> int:

@@ -58,6 +58,7 @@ __all__ = [
     "InputDropout",
     "Limit",
     "LoadedSpace",
+    "ScaledDense",
     "Space",
     "SpaceHooks",
     "SparseDropout",
@@ -97,6 +98,7 @@ _KERAS_NAMES = {
     "GlorotUniform": "search.models._layers",
     "HubTextEmbedding": "search.models._hub",
     "InputDropout": "search.models._layers",
+    "ScaledDense": "search.models._layers",
     "SparseDropout": "search.models._layers",
     "load_model": "search.models._layers",
 }

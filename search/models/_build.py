@@ -151,18 +151,25 @@ def _check_limit(name: str, values: list[Any], limit: Limit) -> None:
 
 
 def output_layer(task: Task, *, regularizer: keras.regularizers.Regularizer | None = None) -> keras.layers.Layer:
-    """The last layer for ``task``: sigmoid, softmax or linear units (``regularizer`` on its kernel)."""
+    """The last layer for ``task``: sigmoid, softmax or linear units (``regularizer`` on its kernel).
+
+    A regression's linear units are scaled to the task's ``target_scale`` and
+    shifted to its ``target_mean`` (:meth:`search.Task.fitted`), so that the
+    untrained model already predicts at the targets' level.
+    """
     import keras
 
-    from search.models._layers import GlorotUniform  # imports Keras: loaded on first use
+    from search.models._layers import GlorotUniform, ScaledDense  # import Keras: loaded on first use
 
-    return keras.layers.Dense(
-        task.output_units,
-        activation=task.output_activation,
-        kernel_initializer=GlorotUniform(),
-        kernel_regularizer=regularizer,
-        name="output",
-    )
+    options = {
+        "activation": task.output_activation,
+        "kernel_initializer": GlorotUniform(),
+        "kernel_regularizer": regularizer,
+        "name": "output",
+    }
+    if task.kind == "regression" and (task.target_mean, task.target_scale) != (0.0, 1.0):
+        return ScaledDense(task.output_units, scale=task.target_scale, offset=task.target_mean, **options)
+    return keras.layers.Dense(task.output_units, **options)
 
 
 def compile_for_task(model: keras.Model, config: dict[str, Any], task: Task) -> keras.Model:

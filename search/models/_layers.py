@@ -7,7 +7,7 @@ from typing import Any
 
 import keras
 
-__all__ = ["GlorotUniform", "InputDropout", "SparseDropout", "load_model"]
+__all__ = ["GlorotUniform", "InputDropout", "ScaledDense", "SparseDropout", "load_model"]
 
 # Keep probabilities are drawn in steps of 1/256: one random byte per input feature.
 _LEVELS = 256
@@ -128,6 +128,38 @@ class GlorotUniform(keras.initializers.Initializer):
             keras.backend.standardize_dtype(dtype or "float32")
         )
         return keras.ops.convert_to_tensor(values)
+
+
+@keras.saving.register_keras_serializable(package="search")
+class ScaledDense(keras.layers.Dense):
+    """A ``Dense`` layer whose outputs are multiplied by ``scale`` and shifted by ``offset``.
+
+    A regression's output layer (:func:`search.models.output_layer`): with the
+    targets' standard deviation and mean, its units work at the scale of a
+    standardized target while the model predicts, and is trained and measured,
+    in the targets' own units.
+
+    Args:
+        units: Output units.
+        scale: What the ``Dense`` outputs are multiplied by.
+        offset: What is added to them then.
+        **kwargs: ``keras.layers.Dense``'s other arguments.
+
+    Examples:
+        >>> layer = ScaledDense(1, scale=10.0, offset=20.0, kernel_initializer="zeros")
+        >>> float(layer(keras.ops.ones((1, 3)))[0, 0])
+        20.0
+    """
+
+    def __init__(self, units: int, *, scale: float = 1.0, offset: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(units, **kwargs)
+        self.scale, self.offset = float(scale), float(offset)
+
+    def call(self, inputs: Any, training: bool | None = None) -> Any:
+        return super().call(inputs, training=training) * self.scale + self.offset
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "scale": self.scale, "offset": self.offset}
 
 
 @keras.saving.register_keras_serializable(package="search")

@@ -64,6 +64,32 @@ def test_each_fold_preprocessing_is_fitted_on_its_own_training_rows(auto_mpg_ava
     assert len(holdout.y_train) == len(raw.train_ids)
 
 
+def test_each_fold_builds_its_regression_output_from_its_own_training_targets(auto_mpg_available: Path) -> None:
+    import spaces.mlp
+
+    built = []
+
+    class Recording:  # spaces.mlp, noting the task each model is built for
+        DEFAULT_BOUNDS = spaces.mlp.DEFAULT_BOUNDS
+        suggest = staticmethod(spaces.mlp.suggest)
+
+        @staticmethod
+        def build(config, *, input_shape, task):
+            built.append(task)
+            return spaces.mlp.build(config, input_shape=input_shape, task=task)
+
+    config = load_study_config("auto-mpg", cv=3, max_epochs=1, patience=1)
+    data = load_search_data(config.data, seed=config.seed, cv=3)
+    objective = Objective(config, data, load_space(Recording), dashboard=False)
+    optuna.create_study(pruner=optuna.pruners.NopPruner()).optimize(objective, n_trials=1)
+
+    assert len(built) == 3
+    for task, fold in zip(built, data.folds, strict=True):
+        assert task.target_mean == pytest.approx(fold.y_train.mean())  # not the fold's validation cars'
+        assert task.target_scale == pytest.approx(fold.y_train.std())
+    assert len({round(task.target_mean, 6) for task in built}) == 3
+
+
 def test_folds_are_seeded_and_small_classes_fall_back_to_plain_folds() -> None:
     labels = np.array([0] * 30 + [1] * 30)
     first, again = cv_folds(labels, k=3, seed=7), cv_folds(labels, k=3, seed=7)

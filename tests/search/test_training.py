@@ -133,3 +133,31 @@ def test_models_saved_with_the_earlier_sparse_dropout_name_still_load(tmp_path: 
     assert [type(layer).__name__ for layer in loaded.layers][1] == "SparseDropout"
     x = np.ones((3, 10), np.float32)
     np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(model(x)), rtol=1e-6)
+
+
+def test_a_regression_output_starts_at_its_training_targets_level_and_reloads(tmp_path: Path) -> None:
+    import keras
+
+    from search import Task
+    from search.models import ScaledDense, load_model, output_layer
+
+    targets = np.random.default_rng(0).normal(23.0, 7.8, size=300)
+    task = Task("regression").fitted(targets)
+    assert task.target_mean == pytest.approx(targets.mean()) and task.target_scale == pytest.approx(targets.std())
+    assert Task("regression").fitted([5.0, 5.0]).target_scale == 1.0  # constant targets: no scale to take
+    assert Task("multiclass", 3).fitted(targets) == Task("multiclass", 3)
+    with pytest.raises(SearchError, match="target_scale finite and positive"):
+        Task("regression", target_scale=0.0)
+
+    inputs = keras.Input(shape=(6,))
+    hidden = keras.layers.Dense(8, activation="relu")(inputs)
+    model = keras.Model(inputs, output_layer(task)(hidden))
+    assert isinstance(model.layers[-1], ScaledDense)
+    assert isinstance(output_layer(Task("regression")), keras.layers.Dense)  # no targets seen: a plain Dense
+    x = np.random.default_rng(1).normal(size=(300, 6)).astype(np.float32)
+    untrained = np.asarray(model(x)).reshape(-1)
+    # An untrained plain Dense predicts around 0, three target scales off; this one around the targets.
+    assert abs(untrained.mean() - targets.mean()) < targets.std()
+    model.save(tmp_path / "regression.keras")
+    reloaded = load_model(tmp_path / "regression.keras")
+    np.testing.assert_allclose(np.asarray(reloaded(x)).reshape(-1), untrained, rtol=1e-6)
