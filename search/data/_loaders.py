@@ -129,7 +129,8 @@ def _part(dataset: Dataset, train: np.ndarray, val: np.ndarray) -> SearchData:
 def _search_data(
     dataset: Dataset, x_train: Any, y_train: Any, x_val: Any, y_val: Any, train_ids: list[str], val_ids: list[str]
 ) -> SearchData:
-    """Search data of these parts, the loader's preprocessing (if any) fitted on ``x_train`` alone."""
+    """Search data of these parts, the loader's preprocessing (if any) fitted on ``x_train`` alone, the task
+    (a regression's target level, :meth:`Task.fitted`) on ``y_train`` alone."""
     fitted = None
     if dataset.preprocessor is not None:
         fitted, (x_train, x_val) = fit_transform(dataset.preprocessor, x_train, x_val)
@@ -138,7 +139,7 @@ def _search_data(
         y_train=y_train,
         x_val=x_val,
         y_val=y_val,
-        task=dataset.task,
+        task=dataset.task.fitted(y_train),
         train_ids=train_ids,
         val_ids=val_ids,
         preprocessor=fitted,
@@ -166,7 +167,7 @@ def load_holdout_data(settings: dict[str, Any], *, seed: int) -> HoldoutData:
         y_train=y_train,
         x_test=x_test,
         y_test=dataset.y_test,
-        task=dataset.task,
+        task=dataset.task.fitted(y_train),
         class_names=dataset.class_names,
         preprocessor=fitted,
         schema=dataset.schema,

@@ -87,7 +87,8 @@ class SearchData:
     ``preprocessor`` is the loader's preprocessing fitted on the partial-train rows
     (``None`` for data that needs none). Under k-fold cross-validation ``folds``
     holds one :class:`SearchData` per fold (each with its own preprocessor, fitted
-    on that fold's training rows) and the fields are those of the first fold.
+    on that fold's training rows, as its ``task``'s target level is, see
+    :meth:`Task.fitted`) and the fields are those of the first fold.
     """
 
     x_train: Any
@@ -111,7 +112,8 @@ class HoldoutData:
     """What the holdout evaluation sees: all training examples and the test split.
 
     ``preprocessor`` is the loader's preprocessing fitted on all training rows
-    (``None`` for data that needs none); ``schema`` describes the raw columns.
+    (``None`` for data that needs none), as ``task``'s target level is (:meth:`Task.fitted`);
+    ``schema`` describes the raw columns.
     """
 
     x_train: Any

@@ -50,8 +50,9 @@ class Task:
     def fitted(self, y: Any) -> Task:
         """This task with a regression's ``target_mean`` and ``target_scale`` taken from training targets ``y``.
 
-        What a model is built with for the rows it trains on (each fold's own, or all
-        training rows for the holdout), so that its linear output starts at the
+        The task that the loaded data carry for the rows a model trains on (each
+        fold's own, or all training rows for the holdout; see
+        :func:`search.data.load_search_data`), so that its linear output starts at the
         targets' mean and scale instead of at 0 and 1: an MLP then need not learn a
         bias of, say, 23 mpg through small Adam steps. Other kinds come back unchanged.
 

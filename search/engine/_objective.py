@@ -320,8 +320,7 @@ class Objective:
         try:
             if resumed is None:
                 shape = example_shape(x_train)
-                task = data.task.fitted(data.y_train)  # a regression's output at this part's targets' level
-                model = self.space.build(model_config, input_shape=shape, task=task, sparse=is_sparse(x_train))
+                model = self.space.build(model_config, input_shape=shape, task=data.task, sparse=is_sparse(x_train))
                 initial_epoch = 0
             else:
                 model, initial_epoch = resumed.model, resumed.epoch + 1

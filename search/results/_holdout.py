@@ -271,8 +271,7 @@ def _train_and_test(
     """Train one model of ``model_config`` on all training rows with ``seed``, test it once: the model, its metrics."""
     set_seed(seed)
     shape = example_shape(x_train)
-    task = data.task.fitted(data.y_train)
-    model = space.build(model_config, input_shape=shape, task=task, sparse=is_sparse(x_train))
+    model = space.build(model_config, input_shape=shape, task=data.task, sparse=is_sparse(x_train))
     train(
         model,
         x_train,

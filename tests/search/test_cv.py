@@ -62,6 +62,8 @@ def test_each_fold_preprocessing_is_fitted_on_its_own_training_rows(auto_mpg_ava
     assert not set(raw.test_ids) & {r for fold in data.folds for r in fold.train_ids}
     holdout = load_holdout_data(settings, seed=42)
     assert len(holdout.y_train) == len(raw.train_ids)
+    # The regression's target level, like the preprocessing: the holdout's from all training cars.
+    assert holdout.task.target_mean == pytest.approx(holdout.y_train.mean())
 
 
 def test_each_fold_builds_its_regression_output_from_its_own_training_targets(auto_mpg_available: Path) -> None:
