@@ -87,6 +87,7 @@ __all__ = [
     "pretrain_text_embedding",
     "read_word_vectors",
     "resolve_text_handle",
+    "save_model",
     "set_seed",
     "tokenize",
     "train",
@@ -101,6 +102,7 @@ _KERAS_NAMES = {
     "ScaledDense": "search.models._layers",
     "SparseDropout": "search.models._layers",
     "load_model": "search.models._layers",
+    "save_model": "search.models._layers",
 }
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import keras
 
-__all__ = ["GlorotUniform", "InputDropout", "ScaledDense", "SparseDropout", "load_model"]
+__all__ = ["GlorotUniform", "InputDropout", "ScaledDense", "SparseDropout", "load_model", "save_model"]
 
 # Keep probabilities are drawn in steps of 1/256: one random byte per input feature.
 _LEVELS = 256
@@ -167,11 +167,55 @@ class SparseDropout(InputDropout):
     """The earlier name of :class:`InputDropout`, kept so that saved models still load."""
 
 
+def _sparse_inputs(model: keras.Model) -> bool:
+    """Whether any input of ``model`` is sparse."""
+    return any(getattr(t, "sparse", False) for t in keras.tree.flatten(model.inputs))
+
+
 def load_model(path: Any) -> keras.Model:
     """``keras.saving.load_model`` with this module's layers registered (importing it registers them).
 
     A process that loads a model before building one (a resumed trial, a
     :class:`search.Predictor`) would not know them otherwise. ``safe_mode`` is on:
     a model file from storage is data (see the trust model in the docs).
+
+    A compiled model with sparse inputs runs its steps through XLA where this
+    backend can (JAX) and not where it cannot (TensorFlow's XLA has no kernels
+    for sparse tensors), whatever the backend that saved it chose.
     """
-    return keras.saving.load_model(path, safe_mode=True)  # never runs code stored in a model file (Lambda layers)
+    model = keras.saving.load_model(path, safe_mode=True)  # never runs code stored in a model file (Lambda layers)
+    if model.compiled and _sparse_inputs(model):
+        model.jit_compile = keras.backend.backend() == "jax"
+    return model
+
+
+def save_model(model: keras.Model, path: Any) -> None:
+    """``model.save(path)``, in a file that plain ``keras.saving.load_model`` loads on any backend.
+
+    Keras saves a compiled model with the XLA choice its backend resolved
+    (``jit_compile="auto"`` is true on JAX), and a backend that loads it uses it.
+    TensorFlow cannot run sparse inputs through XLA, so a model with sparse inputs
+    is saved with ``jit_compile=False`` (its optimizer kept): then TensorFlow
+    predicts with it, and :func:`load_model` turns XLA back on under JAX. The
+    model in memory keeps its own choice.
+
+    Examples:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> model = keras.Sequential([keras.Input((3,), sparse=True), keras.layers.Dense(1)])
+        >>> _ = model.compile(loss="mse", jit_compile=True)
+        >>> path = Path(tempfile.mkdtemp()) / "sparse.keras"
+        >>> save_model(model, path)
+        >>> keras.saving.load_model(path).get_compile_config()["jit_compile"], model.jit_compile
+        (False, True)
+    """
+    if not (model.compiled and _sparse_inputs(model) and model.get_compile_config().get("jit_compile")):
+        model.save(path)
+        return
+    chosen = model.jit_compile
+    options = keras.saving.deserialize_keras_object(model.get_compile_config())
+    model.compile(**{**options, "optimizer": model.optimizer, "jit_compile": False})
+    try:
+        model.save(path)
+    finally:
+        model.jit_compile = chosen

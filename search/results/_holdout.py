@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from search import models
 from search.data import HoldoutData, Task, file_sha256, load_holdout_data
 from search.engine import (
     Artifacts,
@@ -431,7 +432,7 @@ def _save_model(study: optuna.Study, model: Any, store: Artifacts, data: Holdout
     with tempfile.TemporaryDirectory(prefix="search-holdout-") as scratch:
         if data.preprocessor is None:
             path = Path(scratch) / f"{key}.keras"
-            model.save(path)
+            models.save_model(model, path)  # Keras loads on first use
             preprocessing = None
         else:
             predictor = Predictor(model, data.preprocessor, data.task, data.class_names, data.schema)

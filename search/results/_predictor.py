@@ -171,7 +171,7 @@ class Predictor:
         folder.mkdir(parents=True, exist_ok=True)
         model_path = folder / f"{name}.keras"
         preprocessing_path = folder / f"{name}{PREPROCESSING_SUFFIX}"
-        self.model.save(model_path)
+        models.save_model(self.model, model_path)
         bundle = {
             "format": _FORMAT,
             "preprocessor": self.preprocessor,

@@ -58,17 +58,52 @@ history = model.fit(**fit_arguments(x[:700], y[:700], batch_size=64, seed=0, val
 test = eval_arguments(x[700:], y[700:], batch_size=128)  # a smaller last batch
 evaluated = model.evaluate(**test, verbose=0, return_dict=True)["accuracy"]
 scores = model.predict(**{k: v for k, v in test.items() if k != "y"}, verbose=0).ravel()
+# Saved for any backend (TensorFlow's XLA has no sparse kernels), loaded back with XLA on here.
+from search.models import load_model, save_model
+save_model(model, r"MODEL_PATH")
+reloaded = load_model(r"MODEL_PATH")
 print(json.dumps({"val_accuracy": history.history["val_accuracy"][-1], "evaluated": evaluated,
-                  "predicted": float(np.mean((scores > 0.5) == (y[700:] > 0.5))), "n_scores": len(scores)}))
+                  "predicted": float(np.mean((scores > 0.5) == (y[700:] > 0.5))), "n_scores": len(scores),
+                  "scores": scores.tolist(), "jit": [model.jit_compile, reloaded.jit_compile],
+                  "reloaded": reloaded.predict(x[700:], verbose=0).ravel().tolist()}))
+"""
+
+ON_TENSORFLOW = """
+import json, sys
+import keras, numpy as np, scipy.sparse as sp
+from search.models import InputDropout  # registers the layer
+assert keras.backend.backend() == "tensorflow"
+x = sp.random(1000, 400, density=0.05, format="csr", dtype=np.float32, random_state=1)
+x.data[:] = 1.0
+model = keras.saving.load_model(sys.argv[1])
+print(json.dumps({"jit": model.jit_compile, "scores": model.predict(x[700:], verbose=0).ravel().tolist()}))
 """
 
 
-def test_sparse_inputs_and_sparse_dropout_train_under_jax() -> None:
-    measured = _on_jax(SPARSE_SCRIPT)
+def test_sparse_inputs_and_sparse_dropout_train_under_jax_and_the_saved_model_predicts_on_tensorflow(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "sparse.keras"
+    measured = _on_jax(SPARSE_SCRIPT.replace("MODEL_PATH", str(path)))
     assert measured["val_accuracy"] > 0.8
     assert measured["n_scores"] == 300
     assert measured["evaluated"] == pytest.approx(measured["predicted"], abs=1e-6)
     assert measured["evaluated"] == pytest.approx(measured["val_accuracy"], abs=1e-6)  # the same rows and weights
+    assert measured["jit"] == [True, True]  # saving kept the model's XLA steps; loading on JAX turns them on
+    assert measured["reloaded"] == pytest.approx(measured["scores"], abs=1e-6)
+    # Plain Keras on TensorFlow: with the file's compile config, XLA would fail on the sparse matmul.
+    loaded = subprocess.run(
+        [sys.executable, "-c", ON_TENSORFLOW, str(path)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "KERAS_BACKEND": "tensorflow"},
+        timeout=600,
+    )
+    assert loaded.returncode == 0, loaded.stderr[-3000:]
+    on_tensorflow = json.loads(loaded.stdout.strip().splitlines()[-1])
+    assert on_tensorflow["jit"] is False
+    assert on_tensorflow["scores"] == pytest.approx(measured["scores"], abs=1e-5)
 
 
 EPOCHS_SCRIPT = """
