@@ -246,6 +246,9 @@ class NgramRows:
     columns (what ``CountVectorizer(max_features=k)`` would keep). Indexing with
     row numbers gives another ``NgramRows`` sharing the matrices' memory plan;
     :func:`represent` turns rows into model inputs for one configuration.
+    ``complete`` names the settings whose matrix holds every n-gram of the
+    training reviews (fewer exist than the largest vocabulary asked for): a larger
+    vocabulary takes them all, as ``CountVectorizer`` would.
 
     Examples:
         >>> import scipy.sparse as sp
@@ -255,6 +258,7 @@ class NgramRows:
     """
 
     counts: dict[int, sp.csr_matrix]
+    complete: frozenset[int] = frozenset()
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -265,24 +269,26 @@ class NgramRows:
         return self.shape[0]
 
     def __getitem__(self, rows: Any) -> NgramRows:
-        return NgramRows({n: m[rows] for n, m in self.counts.items()})
+        return NgramRows({n: m[rows] for n, m in self.counts.items()}, self.complete)
 
     def check(self, *, ngrams: int, vocab_size: int, what: str = "vocab_size") -> None:
         """Refuse n-grams that were not prepared, or a vocabulary larger than the one prepared.
 
         Examples:
             >>> import scipy.sparse as sp
-            >>> NgramRows({1: sp.csr_matrix(np.eye(3, dtype=np.float32))}).check(ngrams=1, vocab_size=4)
+            >>> three = sp.csr_matrix(np.eye(3, dtype=np.float32))
+            >>> NgramRows({1: three}).check(ngrams=1, vocab_size=4)
             Traceback (most recent call last):
             ...
             search.errors.InputError: vocab_size 4 is larger than the 3 n-grams prepared ([data] max_vocab)
+            >>> NgramRows({1: three}, complete=frozenset({1})).check(ngrams=1, vocab_size=4)  # all 3 there are
         """
         if ngrams not in self.counts:
             raise InputError(
                 f"n-grams up to {ngrams} were not prepared (prepared: {sorted(self.counts)}; [data] ngrams)"
             )
         available = self.counts[ngrams].shape[1]
-        if vocab_size > available:
+        if vocab_size > available and ngrams not in self.complete:
             raise InputError(f"{what} {vocab_size} is larger than the {available} n-grams prepared ([data] max_vocab)")
 
 
@@ -324,7 +330,8 @@ def load_imdb_ngrams(*, max_vocab: int = 50000, ngrams: tuple[int, ...] = (1, 2)
         arrays = load_imdb_bow(vocab_size=max_vocab, mode="count", ngrams=n)
         order = np.argsort(-np.asarray(arrays.x_train.sum(axis=0)).ravel(), kind="stable")
         train[n], test[n] = arrays.x_train[:, order], arrays.x_test[:, order]
-    return dataclasses.replace(arrays, x_train=NgramRows(train), x_test=NgramRows(test))
+    complete = frozenset(n for n in ngrams if train[n].shape[1] < max_vocab)  # e.g. 81,540 words at 500,000
+    return dataclasses.replace(arrays, x_train=NgramRows(train, complete), x_test=NgramRows(test, complete))
 
 
 def represent(config: dict[str, Any], fit_rows: NgramRows, *other_rows: NgramRows) -> tuple[sp.csr_matrix, ...]:

@@ -72,6 +72,17 @@ def test_bounds_beyond_the_prepared_data_are_refused() -> None:
         bow.check_data(_rows(), vocab_size=[2, 4], ngrams=[1, 3])
 
 
+def test_a_vocabulary_larger_than_every_ngram_there_is_takes_them_all() -> None:
+    rows = _rows()
+    complete = NgramRows(rows.counts, complete=frozenset({1}))  # the words were all there were; the bigrams not
+    bow.check_data(complete[np.array([0, 2])], vocab_size=[2, 9], ngrams=[1])
+    with pytest.raises(SearchError, match="vocab_size bound 9 is larger than the 4 n-grams prepared"):
+        bow.check_data(complete, vocab_size=[2, 9], ngrams=[2])
+    x_fit, x_other = bow.features({**PARAMS, "vocab_size": 9, "ngrams": 1, "mode": "count"}, complete, complete[[1]])
+    assert x_fit.shape == (3, 4) and x_other.shape == (1, 4)
+    assert (x_fit != rows.counts[1]).nnz == 0
+
+
 def test_features_slice_the_vocabulary_and_weight_by_mode() -> None:
     rows = _rows()
     (hot,) = represent({"vocab_size": 2, "ngrams": 1, "mode": "multi-hot"}, rows)
