@@ -432,7 +432,7 @@ def _save_model(study: optuna.Study, model: Any, store: Artifacts, data: Holdout
     with tempfile.TemporaryDirectory(prefix="search-holdout-") as scratch:
         if data.preprocessor is None:
             path = Path(scratch) / f"{key}.keras"
-            models.save_model(model, path)  # Keras loads on first use
+            models.save_model(model, path)
             preprocessing = None
         else:
             predictor = Predictor(model, data.preprocessor, data.task, data.class_names, data.schema)
