@@ -197,7 +197,9 @@ def save_model(model: keras.Model, path: Any) -> None:
     TensorFlow cannot run sparse inputs through XLA, so a model with sparse inputs
     is saved with ``jit_compile=False`` (its optimizer kept): then TensorFlow
     predicts with it, and :func:`load_model` turns XLA back on under JAX. The
-    model in memory keeps its own choice.
+    model in memory keeps its own choice. A compile config that Keras cannot
+    rebuild in this process (a loss or metric not registered as serializable,
+    which plain loading could not rebuild either) is saved as it is.
 
     Examples:
         >>> import tempfile
@@ -212,8 +214,12 @@ def save_model(model: keras.Model, path: Any) -> None:
     if not (model.compiled and _sparse_inputs(model) and model.get_compile_config().get("jit_compile")):
         model.save(path)
         return
+    try:
+        options = keras.saving.deserialize_keras_object(model.get_compile_config())
+    except (TypeError, ValueError):
+        model.save(path)
+        return
     chosen = model.jit_compile
-    options = keras.saving.deserialize_keras_object(model.get_compile_config())
     model.compile(**{**options, "optimizer": model.optimizer, "jit_compile": False})
     try:
         model.save(path)

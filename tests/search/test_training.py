@@ -135,6 +135,39 @@ def test_models_saved_with_the_earlier_sparse_dropout_name_still_load(tmp_path: 
     np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(model(x)), rtol=1e-6)
 
 
+def _squared_error(y_true: object, y_pred: object) -> object:
+    import keras
+
+    return keras.ops.mean(keras.ops.square(keras.ops.subtract(y_true, y_pred)))
+
+
+def test_sparse_models_save_without_forcing_xla_unless_keras_cannot_rebuild_their_compile_config(
+    tmp_path: Path,
+) -> None:
+    import keras
+
+    from search.models import save_model
+
+    def model(loss: object) -> keras.Model:
+        built = keras.Sequential([keras.Input((3,), sparse=True), keras.layers.Dense(1)])
+        built.compile(optimizer="adam", loss=loss, jit_compile=True)
+        built.optimizer.build(built.trainable_variables)
+        return built
+
+    x, y = sp.csr_matrix(np.eye(3, dtype=np.float32)), np.ones((3, 1), np.float32)
+    known = model("mse")
+    known.fit(x.toarray(), y, verbose=0)  # an optimizer with state, which the file keeps
+    save_model(known, tmp_path / "known.keras")
+    loaded = keras.saving.load_model(tmp_path / "known.keras")
+    assert loaded.get_compile_config()["jit_compile"] is False and known.jit_compile is True
+    assert int(loaded.optimizer.iterations) == int(known.optimizer.iterations) == 1
+    # A loss Keras cannot find by name (not registered): saved as it is, not refused.
+    custom = model(_squared_error)
+    save_model(custom, tmp_path / "custom.keras")
+    reloaded = keras.saving.load_model(tmp_path / "custom.keras", custom_objects={"_squared_error": _squared_error})
+    assert reloaded.get_compile_config()["jit_compile"] is True
+
+
 def test_a_regression_output_starts_at_its_training_targets_level_and_reloads(tmp_path: Path) -> None:
     import keras
 
