@@ -211,11 +211,12 @@ def save_model(model: keras.Model, path: Any) -> None:
         >>> keras.saving.load_model(path).get_compile_config()["jit_compile"], model.jit_compile
         (False, True)
     """
-    if not (model.compiled and _sparse_inputs(model) and model.get_compile_config().get("jit_compile")):
+    config = model.get_compile_config()  # {} for a model never compiled
+    if not (config.get("jit_compile") and _sparse_inputs(model)):
         model.save(path)
         return
     try:
-        options = keras.saving.deserialize_keras_object(model.get_compile_config())
+        options = keras.saving.deserialize_keras_object(config)
     except (TypeError, ValueError):
         model.save(path)
         return
