@@ -5,7 +5,9 @@ dropout, L1, L2, batch size, learning rate), a trial picks the representation:
 vocabulary size (the most frequent ``vocab_size`` n-grams of the training
 reviews, an integer drawn log-uniformly, so that the sampler can learn a trend
 across sizes), n-grams (``1``: words; ``2``: words and bigrams) and weighting
-(``multi-hot``, ``count`` or ``tf-idf``). Inputs stay sparse: the first layer is
+(``multi-hot``, ``count`` or ``tf-idf``; ``nb-multi-hot`` and ``nb-tf-idf`` scale
+each n-gram by its Naive Bayes log-count ratio on the training reviews, as NBSVM
+does). Inputs stay sparse: the first layer is
 a ``Dense`` layer on a sparse input, so its cost follows the words a review
 holds, not the vocabulary size, and input dropout drops the words present.
 
@@ -94,9 +96,14 @@ def check_data(x_train: NgramRows, **bounds: Any) -> None:
         x_train.check(ngrams=n, vocab_size=largest, what="vocab_size bound")
 
 
-def features(config: dict[str, Any], fit_rows: NgramRows, *other_rows: NgramRows) -> tuple[sp.csr_matrix, ...]:
-    """Model inputs for ``config``: see :func:`search.data.represent` (TF-IDF learnt on ``fit_rows``)."""
-    return represent(config, fit_rows, *other_rows)
+def features(
+    config: dict[str, Any], fit_rows: NgramRows, *other_rows: NgramRows, fit_labels: Any = None
+) -> tuple[sp.csr_matrix, ...]:
+    """Model inputs for ``config``: see :func:`search.data.represent`.
+
+    TF-IDF and the Naive Bayes ratios are learnt on ``fit_rows`` (and ``fit_labels``) only.
+    """
+    return represent(config, fit_rows, *other_rows, fit_labels=fit_labels)
 
 
 def build(config: dict[str, Any], *, input_shape: tuple[int, ...], task: Task, sparse: bool = True) -> keras.Model:

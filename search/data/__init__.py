@@ -6,7 +6,7 @@ Examples:
     Task(kind='multiclass', n_classes=3)
 """
 
-from search.data._bow import NgramRows, check_mode, load_imdb_bow, load_imdb_ngrams, represent
+from search.data._bow import NgramRows, check_mode, load_imdb_bow, load_imdb_ngrams, nb_ratio, represent
 from search.data._imdb import find_imdb, read_imdb
 from search.data._loaders import Loader, known_kinds, load_holdout_data, load_search_data, register_loader
 from search.data._memory import (
@@ -63,6 +63,7 @@ __all__ = [
     "load_imdb_ngrams",
     "load_search_data",
     "name_key",
+    "nb_ratio",
     "read_csv",
     "read_imdb",
     "register_loader",

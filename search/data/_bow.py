@@ -31,12 +31,16 @@ __all__ = [
     "imdb_ngrams_dataset",
     "load_imdb_bow",
     "load_imdb_ngrams",
+    "nb_ratio",
     "represent",
 ]
 
 # Bump when tokenization or the cache layout changes, so old entries are not reused.
 _FORMAT = 2
 _MODES = ("multi-hot", "count", "tf-idf")
+# Weightings a searched representation may choose: the loader's, and the two scaled by the
+# Naive Bayes log-count ratio of each n-gram (Wang & Manning 2012, "NBSVM").
+_WEIGHTINGS = (*_MODES, "nb-multi-hot", "nb-tf-idf")
 _SOURCES = ("archive", "keras", "tfds")
 _BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 # Words of any length with their apostrophes ("don't", "i"), and "!" and "?", which
@@ -293,16 +297,16 @@ class NgramRows:
 
 
 def check_mode(mode: str) -> None:
-    """Refuse a weighting other than ``multi-hot``, ``count`` or ``tf-idf``.
+    """Refuse a weighting :func:`represent` does not know.
 
     Examples:
-        >>> check_mode("binary")
+        >>> check_mode("binary")  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        search.errors.InputError: unknown bag-of-words mode 'binary' (known: multi-hot, count, tf-idf)
+        search.errors.InputError: unknown bag-of-words mode 'binary' (known: multi-hot, count, tf-idf, ...)
     """
-    if mode not in _MODES:
-        raise InputError(f"unknown bag-of-words mode {mode!r} (known: {', '.join(_MODES)})")
+    if mode not in _WEIGHTINGS:
+        raise InputError(f"unknown bag-of-words mode {mode!r} (known: {', '.join(_WEIGHTINGS)})")
 
 
 def load_imdb_ngrams(*, max_vocab: int = 50000, ngrams: tuple[int, ...] = (1, 2)) -> BowArrays:
@@ -334,17 +338,28 @@ def load_imdb_ngrams(*, max_vocab: int = 50000, ngrams: tuple[int, ...] = (1, 2)
     return dataclasses.replace(arrays, x_train=NgramRows(train, complete), x_test=NgramRows(test, complete))
 
 
-def represent(config: dict[str, Any], fit_rows: NgramRows, *other_rows: NgramRows) -> tuple[sp.csr_matrix, ...]:
+def represent(
+    config: dict[str, Any], fit_rows: NgramRows, *other_rows: NgramRows, fit_labels: Any = None
+) -> tuple[sp.csr_matrix, ...]:
     """Model inputs for one representation: the first ``vocab_size`` n-grams, weighted by ``mode``.
 
     ``tf-idf`` (sublinear term frequency, L2-normalized rows) learns its inverse
     document frequencies from ``fit_rows`` only; the other rows are transformed.
-    The result stays sparse (``float32`` CSR), whatever the vocabulary size.
+    ``nb-multi-hot`` and ``nb-tf-idf`` scale each column of ``multi-hot`` or
+    ``tf-idf`` by the n-gram's Naive Bayes log-count ratio, learnt from
+    ``fit_rows`` and their ``fit_labels`` only (see :func:`nb_ratio`). The
+    result stays sparse (``float32`` CSR), whatever the vocabulary size.
 
     Args:
-        config: ``vocab_size``, ``ngrams`` and ``mode`` (``multi-hot``, ``count`` or ``tf-idf``).
+        config: ``vocab_size``, ``ngrams`` and ``mode`` (one of ``multi-hot``,
+            ``count``, ``tf-idf``, ``nb-multi-hot``, ``nb-tf-idf``).
         fit_rows: The rows a model is trained on.
         *other_rows: Rows to transform the same way (validation, test).
+        fit_labels: The 0/1 labels of ``fit_rows``; the ``nb-`` modes need them.
+
+    Raises:
+        InputError: An unknown mode, n-grams or a vocabulary the rows do not
+            hold, or an ``nb-`` mode without the labels of a binary task.
 
     Examples:
         >>> import scipy.sparse as sp
@@ -352,12 +367,19 @@ def represent(config: dict[str, Any], fit_rows: NgramRows, *other_rows: NgramRow
         >>> represent({"vocab_size": 2, "ngrams": 1, "mode": "multi-hot"}, rows)[0].toarray()
         array([[1., 1.],
                [0., 1.]], dtype=float32)
+        >>> represent({"vocab_size": 2, "ngrams": 1, "mode": "nb-multi-hot"}, rows, fit_labels=[1, 0])[0].toarray()
+        array([[ 0.40546513, -0.28768212],
+               [ 0.        , -0.28768212]], dtype=float32)
     """
     import scipy.sparse as sp
 
     mode, ngrams, vocab = config["mode"], int(config["ngrams"]), int(config["vocab_size"])
     check_mode(mode)
     fit_rows.check(ngrams=ngrams, vocab_size=vocab)
+    ratio = None
+    if mode.startswith("nb-"):
+        ratio = nb_ratio(fit_rows.counts[ngrams][:, :vocab], fit_labels, mode=mode)
+        mode = mode.removeprefix("nb-")
     parts = [sp.csr_matrix(rows.counts[ngrams][:, :vocab], dtype=np.float32) for rows in (fit_rows, *other_rows)]
     if mode == "multi-hot":
         for part in parts:
@@ -367,7 +389,39 @@ def represent(config: dict[str, Any], fit_rows: NgramRows, *other_rows: NgramRow
 
         tfidf = TfidfTransformer(sublinear_tf=True).fit(parts[0])
         parts = [sp.csr_matrix(tfidf.transform(part), dtype=np.float32) for part in parts]
+    if ratio is not None:
+        parts = [sp.csr_matrix(part.multiply(ratio), dtype=np.float32) for part in parts]
     return tuple(parts)
+
+
+def nb_ratio(counts: sp.csr_matrix, labels: Any, *, mode: str = "nb-multi-hot", alpha: float = 1.0) -> np.ndarray:
+    """Each column's Naive Bayes log-count ratio ``log((p / |p|) / (q / |q|))`` over binarized ``counts``.
+
+    ``p`` (``q``) is ``alpha`` plus the number of positive (negative) rows that
+    hold the n-gram (Wang & Manning 2012, "Baselines and bigrams"): positive
+    for n-grams of positive rows, negative for those of negative ones, near 0
+    for n-grams both hold alike.
+
+    Raises:
+        InputError: No labels, labels other than 0 and 1, or one label missing.
+
+    Examples:
+        >>> import scipy.sparse as sp
+        >>> counts = sp.csr_matrix(np.array([[2, 1, 0], [0, 1, 4]], dtype=np.float32))
+        >>> [round(float(r), 3) for r in nb_ratio(counts, [1, 0])]
+        [0.693, 0.0, -0.693]
+    """
+    if labels is None:
+        raise InputError(
+            f"mode {mode!r} weighs n-grams by their classes: it needs the labels of the rows it learns from"
+        )
+    y = np.asarray(labels).ravel()
+    if len(y) != counts.shape[0] or not np.isin(y, (0, 1)).all() or len(np.unique(y)) != 2:
+        raise InputError(f"mode {mode!r} needs the 0/1 labels of a binary task, both classes present, one per row")
+    present = counts.astype(bool).astype(np.float32)
+    p = alpha + np.asarray(present[y == 1].sum(axis=0)).ravel()
+    q = alpha + np.asarray(present[y == 0].sum(axis=0)).ravel()
+    return (np.log(p / p.sum()) - np.log(q / q.sum())).astype(np.float32)
 
 
 def imdb_bow_dataset(settings: dict[str, Any], seed: int) -> Dataset:

@@ -275,7 +275,7 @@ class Objective:
         from optuna_integration import KerasPruningCallback
 
         config = self.config
-        x_train, x_val = self.space.features(model_config, data.x_train, data.x_val)
+        x_train, x_val = self.space.features(model_config, data.x_train, data.x_val, fit_labels=data.y_train)
 
         written = {"at": -math.inf, "epochs": 0}
 

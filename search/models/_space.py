@@ -79,7 +79,10 @@ class SpaceHooks(Protocol):
     def features(self, config: dict[str, Any], fit_rows: Any, *other_rows: Any) -> tuple[Any, ...]:
         """Turn the loader's rows into model inputs when ``config`` chooses the representation.
 
-        Learns what it needs (a vocabulary, weights) from ``fit_rows`` only.
+        Learns what it needs (a vocabulary, weights) from ``fit_rows`` only. A
+        hook that also learns from their labels (``spaces.bow``'s Naive Bayes
+        weighting) declares a keyword-only ``fit_labels=None``: the engine and
+        the holdout then pass the labels of ``fit_rows``, never those of the others.
         """
         ...
 
@@ -147,21 +150,33 @@ class LoadedSpace:
     @property
     def takes_sparse(self) -> bool:
         """Whether the space's ``build`` has a ``sparse`` option."""
-        try:
-            return "sparse" in inspect.signature(self.space.build).parameters
-        except (TypeError, ValueError):  # a builtin or C callable: no signature to read
-            return False
+        return _declares(self.space.build, "sparse")
 
-    def features(self, config: dict[str, Any], fit_rows: Any, *other_rows: Any) -> tuple[Any, ...]:
-        """The model inputs of ``config``: the space's ``features``, or the rows as they are."""
+    def features(
+        self, config: dict[str, Any], fit_rows: Any, *other_rows: Any, fit_labels: Any = None
+    ) -> tuple[Any, ...]:
+        """The model inputs of ``config``: the space's ``features``, or the rows as they are.
+
+        ``fit_labels`` (the labels of ``fit_rows``) reach the hook only when it declares ``fit_labels``.
+        """
         hook = getattr(self.space, "features", None)
         if not callable(hook):
             return (fit_rows, *other_rows)
+        if _declares(hook, "fit_labels"):
+            return tuple(hook(config, fit_rows, *other_rows, fit_labels=fit_labels))
         return tuple(hook(config, fit_rows, *other_rows))
 
     def group(self, config: dict[str, Any]) -> str | None:
         hook = getattr(self.space, "group", None)
         return hook(config) if callable(hook) else None
+
+
+def _declares(function: Callable[..., Any], option: str) -> bool:
+    """Whether ``function`` has a parameter named ``option``."""
+    try:
+        return option in inspect.signature(function).parameters
+    except (TypeError, ValueError):  # a builtin or C callable: no signature to read
+        return False
 
 
 def load_space(space: str | Space | Callable[..., Any]) -> LoadedSpace:

@@ -217,7 +217,7 @@ def evaluate_holdout(
     epochs = int(best.user_attrs["best_epoch"]) + 1
     space = study_space(config, store)
     start = time.perf_counter()
-    x_train, x_test = space.features(model_config, data.x_train, data.x_test)
+    x_train, x_test = space.features(model_config, data.x_train, data.x_test, fit_labels=data.y_train)
     if ensemble > 1:
         model, result = _ensemble(space, members, data, x_train, x_test, seed=config.seed, progress=show_progress)
     else:
@@ -337,7 +337,7 @@ def _ensemble(
     representations: list[tuple[Any, Any]] = [(x_train, x_test)]
     reads = [0]
     for member in members[1:]:
-        train, test = space.features(member.user_attrs["config"], data.x_train, data.x_test)
+        train, test = space.features(member.user_attrs["config"], data.x_train, data.x_test, fit_labels=data.y_train)
         same = next((j for j, (seen, _) in enumerate(representations) if _same_rows(seen, train)), None)
         if same is None:
             representations.append((train, test))

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import textwrap
+from pathlib import Path
+
 import numpy as np
 import optuna
 import pytest
 import scipy.sparse as sp
 
 from search import SearchError, Task
+from search.data import Dataset
 from search.data._bow import NgramRows, represent
 from search.models import load_space
 from spaces import bow
@@ -106,6 +110,118 @@ def test_tf_idf_learns_document_frequencies_from_the_fit_rows_only() -> None:
     # The same row, transformed with statistics from two different fit sets, differs.
     assert not np.allclose(other_a.toarray(), other_b.toarray())
     assert np.allclose(np.linalg.norm(fit_a.toarray(), axis=1), 1.0)
+
+
+def test_naive_bayes_weighting_learns_its_ratios_from_the_fit_rows_and_their_labels_only() -> None:
+    rows = _rows()  # word 0 is in rows 0 and 2, word 1 in rows 1 and 2, word 2 in row 0, word 3 in row 1
+    config = {"vocab_size": 4, "ngrams": 1, "mode": "nb-multi-hot"}
+    fit, other = represent(config, rows[np.array([0, 1])], rows[np.array([2])], fit_labels=[1, 0])
+    # Learnt on rows 0 (positive) and 1 (negative): words 0 and 2 lean positive, 1 and 3 negative, by log 2.
+    assert np.allclose(fit.toarray(), [[np.log(2), 0, np.log(2), 0], [0, -np.log(2), 0, -np.log(2)]])
+    assert np.allclose(other.toarray(), [[np.log(2), -np.log(2), 0, 0]])
+    flipped = represent(config, rows[np.array([0, 1])], rows[np.array([2])], fit_labels=[0, 1])[1]
+    assert np.allclose(flipped.toarray(), -other.toarray())
+    # nb-tf-idf: the TF-IDF rows scaled column by column by the same ratios.
+    tfidf = represent({**config, "mode": "tf-idf"}, rows[np.array([0, 1])], rows[np.array([2])])[1]
+    nb_tfidf = represent(
+        {**config, "mode": "nb-tf-idf"}, rows[np.array([0, 1])], rows[np.array([2])], fit_labels=[1, 0]
+    )
+    assert np.allclose(nb_tfidf[1].toarray(), tfidf.toarray() * [np.log(2), -np.log(2), 0, 0])
+    assert all(sp.issparse(m) and m.dtype == np.float32 for m in (fit, other, *nb_tfidf))
+    with pytest.raises(SearchError, match="'nb-multi-hot' weighs n-grams by their classes: it needs the labels"):
+        represent(config, rows)
+    for labels in ([1, 0], [0, 1, 2], [1, 1, 1]):  # too few, three classes, one class
+        with pytest.raises(SearchError, match="needs the 0/1 labels of a binary task"):
+            represent(config, rows, fit_labels=labels)
+    bow.check(mode=["nb-multi-hot", "nb-tf-idf"])
+
+
+def _ngram_reviews(settings: dict, seed: int) -> Dataset:
+    """Counts of 40 words in which word 0 leans positive and word 1 negative."""
+    rng = np.random.default_rng(seed)
+
+    def sample(n: int) -> tuple[NgramRows, np.ndarray]:
+        y = np.arange(n) % 2
+        counts = rng.poisson(0.3, size=(n, 40)).astype(np.float32)
+        counts[:, 0] += y * rng.poisson(1.5, n)
+        counts[:, 1] += (1 - y) * rng.poisson(1.5, n)
+        return NgramRows({1: sp.csr_matrix(counts)}), y.astype(np.float32)
+
+    (x_train, y_train), (x_test, y_test) = sample(400), sample(200)
+    return Dataset(
+        x_train=x_train,
+        y_train=y_train,
+        x_test=x_test,
+        y_test=y_test,
+        task=Task("binary"),
+        train_ids=[f"train/{i}" for i in range(400)],
+        test_ids=[f"test/{i}" for i in range(200)],
+    )
+
+
+def test_a_study_of_naive_bayes_weightings_trains_and_tests_with_the_training_labels(tmp_path: Path) -> None:
+    from search import evaluate_holdout, register_loader, run_study
+
+    register_loader("ngram-reviews", _ngram_reviews)
+    definition = tmp_path / "nb.toml"
+    definition.write_text(
+        textwrap.dedent(
+            """
+            name = "nb"
+            metric = "val_accuracy"
+            direction = "maximize"
+            seed = 3
+
+            [data]
+            kind = "ngram-reviews"
+            validation_size = 0.25
+
+            [space]
+            module = "spaces.bow"
+            vocab_size = [20, 40]
+            ngrams = [1]
+            mode = ["nb-multi-hot", "nb-tf-idf"]
+            units = [4, 16]
+            batch_size = [32, 64]
+            learning_rate = [0.01, 0.03]
+
+            [pruner]
+            name = "NopPruner"
+
+            [budget]
+            trials = 2
+            max_epochs = 8
+            patience = 3
+            """
+        )
+    )
+    storage = f"sqlite:///{tmp_path / 'nb.db'}"
+    study = run_study(definition, storage=storage, show_progress=False)
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE] * 2
+    assert {t.params["mode"] for t in study.trials} <= {"nb-multi-hot", "nb-tf-idf"}
+    assert study.best_value > 0.75
+    assert evaluate_holdout("nb", storage=storage, show_progress=False)["accuracy"] > 0.75
+
+
+def test_space_features_pass_the_fit_labels_only_to_hooks_that_declare_them() -> None:
+    seen = []
+
+    class Space:
+        suggest, build = bow.suggest, bow.build
+
+        @staticmethod
+        def features(config: dict, fit_rows: object, *other_rows: object, fit_labels: object = None) -> tuple:
+            seen.append(fit_labels)
+            return (fit_rows, *other_rows)
+
+    load_space(Space()).features({}, "fit", "validation", fit_labels="fit labels")
+    assert seen == ["fit labels"]
+    x = np.zeros((2, 3), np.float32)
+    assert load_space("spaces.mlp").features({}, x, fit_labels=[0, 1])[0] is x
+    labelled = load_space(bow).features(
+        {"vocab_size": 2, "ngrams": 1, "mode": "nb-multi-hot"}, _rows(), fit_labels=[1, 0, 1]
+    )
+    assert labelled[0].shape == (3, 2)
 
 
 def test_space_features_leaves_rows_alone_for_spaces_without_features() -> None:

@@ -42,7 +42,7 @@ def test_short_imdb_ngrams_run_and_holdout(imdb_available: Path, tmp_path: Path)
     assert summary["n_finished"] == 4
     assert 0.6 < summary["best_value"] <= 1.0
     assert 5000 <= summary["best_config"]["vocab_size"] <= 20000
-    assert summary["best_config"]["mode"] in ("multi-hot", "count", "tf-idf")
+    assert summary["best_config"]["mode"] in ("multi-hot", "count", "tf-idf", "nb-multi-hot", "nb-tf-idf")
     import optuna
 
     first = optuna.load_study(study_name="imdb-ngrams", storage=storage).trials[0]
@@ -84,7 +84,9 @@ def test_short_imdb_ngrams_run_and_holdout(imdb_available: Path, tmp_path: Path)
     assert len(model.inputs) == len(inputs)
     config = stored_config(study)
     data = load_holdout_data(config.data, seed=config.seed)
-    x_test = [bow.features(configs[group[0]], data.x_train, data.x_test)[1] for group in inputs]
+    x_test = [
+        bow.features(configs[group[0]], data.x_train, data.x_test, fit_labels=data.y_train)[1] for group in inputs
+    ]
     scores = model.predict(x_test if len(x_test) > 1 else x_test[0], verbose=0)
     accuracy = float(np.mean((scores[:, 0] > 0.5) == data.y_test))
     assert accuracy == pytest.approx(ensemble["accuracy"], abs=1e-6)
