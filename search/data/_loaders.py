@@ -103,11 +103,7 @@ def load_search_data(settings: dict[str, Any], *, seed: int, cv: int = 1) -> Sea
     dataset = _load(settings, seed)
     stratify = dataset.task.kind != "regression"
     if cv > 1:
-        if dataset.x_val is not None:
-            raise InputError("cross-validation (cv) folds all training examples: give no validation set of your own")
-        folds = tuple(
-            _part(dataset, train, val) for train, val in cv_folds(dataset.y_train, k=cv, seed=seed, stratify=stratify)
-        )
+        folds = tuple(_part(dataset, train, val) for train, val in _folds(dataset, cv=cv, seed=seed))
         return dataclasses.replace(folds[0], folds=folds)
     if dataset.x_val is not None:  # the user's own validation set
         n_val = len(dataset.y_val) if dataset.y_val is not None else 0
@@ -116,6 +112,14 @@ def load_search_data(settings: dict[str, Any], *, seed: int, cv: int = 1) -> Sea
     validation_size = settings.get("validation_size", 0.2)
     train, val = split_train_validation(dataset.y_train, validation_size=validation_size, seed=seed, stratify=stratify)
     return _part(dataset, train, val)
+
+
+def _folds(dataset: Dataset, *, cv: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The ``(train, validation)`` row positions of each of ``cv`` folds of the training rows: one computation for
+    the search and the holdout, so that both see the same folds."""
+    if dataset.x_val is not None:
+        raise InputError("cross-validation (cv) folds all training examples: give no validation set of your own")
+    return cv_folds(dataset.y_train, k=cv, seed=seed, stratify=dataset.task.kind != "regression")
 
 
 def _part(dataset: Dataset, train: np.ndarray, val: np.ndarray) -> SearchData:
@@ -146,15 +150,24 @@ def _search_data(
     )
 
 
-def load_holdout_data(settings: dict[str, Any], *, seed: int) -> HoldoutData:
+def load_holdout_data(settings: dict[str, Any], *, seed: int, cv: int = 1) -> HoldoutData:
     """Load all training examples and the untouched test split of a study.
+
+    Args:
+        settings: The study's ``[data]`` table.
+        seed: Seed of the split.
+        cv: The study's folds: with ``cv > 1`` the result's ``folds`` are the
+            row positions of the folds :func:`load_search_data` gives the search.
 
     Examples:
         >>> data = load_holdout_data({"kind": "iris"}, seed=42)
         >>> data.x_train.shape, data.x_test.shape
         ((120, 4), (30, 4))
+        >>> [len(val) for _, val in load_holdout_data({"kind": "iris"}, seed=42, cv=5).folds]
+        [24, 24, 24, 24, 24]
     """
     dataset = _load(settings, seed)
+    folds = tuple(_folds(dataset, cv=cv, seed=seed)) if cv > 1 else ()
     if dataset.x_test is None:
         raise InputError("the study has no test data for a holdout (give test_data= when tuning)")
     x_train, y_train, x_test, fitted = dataset.x_train, dataset.y_train, dataset.x_test, None
@@ -171,4 +184,6 @@ def load_holdout_data(settings: dict[str, Any], *, seed: int) -> HoldoutData:
         class_names=dataset.class_names,
         preprocessor=fitted,
         schema=dataset.schema,
+        folds=folds,
+        train_ids=list(dataset.train_ids) + [f"val/{i}" for i in range(len(y_train) - len(dataset.train_ids))],
     )

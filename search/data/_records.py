@@ -113,7 +113,9 @@ class HoldoutData:
 
     ``preprocessor`` is the loader's preprocessing fitted on all training rows
     (``None`` for data that needs none), as ``task``'s target level is (:meth:`Task.fitted`);
-    ``schema`` describes the raw columns.
+    ``schema`` describes the raw columns. Of a cross-validated study, ``folds``
+    holds the search's ``(train, validation)`` row positions in ``x_train`` of
+    each fold (:func:`cv_folds`), and ``train_ids`` the training rows' ids.
     """
 
     x_train: Any
@@ -124,6 +126,8 @@ class HoldoutData:
     class_names: list[str]
     preprocessor: Any = None
     schema: dict[str, Any] = dataclasses.field(default_factory=dict)
+    folds: tuple[tuple[np.ndarray, np.ndarray], ...] = ()
+    train_ids: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def input_shape(self) -> tuple[int, ...]:

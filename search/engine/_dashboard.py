@@ -25,6 +25,7 @@ __all__ = [
     "confusion_matrix_png",
     "curve_names",
     "holdout_note",
+    "holdout_training",
     "learning_curve_figure",
     "learning_curve_id",
     "model_layers",
@@ -187,6 +188,23 @@ def model_layers(model: Any) -> list[dict[str, Any]]:
             }
         )
     return layers
+
+
+def holdout_training(result: dict[str, Any]) -> str:
+    """How a holdout's model (or an ensemble member, ``result``) was trained, in words.
+
+    Examples:
+        >>> holdout_training({"n_train": 318, "epochs": 41})
+        'retrained on all 318 training examples for 41 epoch(s)'
+        >>> holdout_training({"n_train": 318, "fold_epochs": [30, 41]})
+        'the average of its 2 fold models, each trained as in its trial (best epochs 30, 41)'
+    """
+    folds = result.get("fold_epochs")
+    if folds:
+        shown = ", ".join(str(e) for e in folds)
+        return f"the average of its {len(folds)} fold models, each trained as in its trial (best epochs {shown})"
+    n_train = f" {_fmt(result['n_train'])}" if result.get("n_train") is not None else ""
+    return f"retrained on all{n_train} training examples for {result.get('epochs')} epoch(s)"
 
 
 def _fmt(value: Any) -> str:
@@ -412,12 +430,12 @@ def holdout_note(
     which = "Trial" if result.get("chosen") else "Best trial"  # holdout --trial N: a trial chosen by number
     if ensemble:
         which, chosen = f"The average of {ensemble['k']} trials, best", ""
-        members = ", ".join(f"{m['trial']} ({m['epochs']} epochs)" for m in ensemble["members"])
+        members = ", ".join(f"{m['trial']} ({holdout_training(m)})" for m in ensemble["members"])
         lines += [f"Ensemble of the {ensemble['k']} best distinct configurations: trials {members}.", ""]
     lines.append(
-        f"{which} **{result.get('trial')}**{chosen} retrained on all {_fmt(result.get('n_train'))} training "
-        f"examples for {result.get('epochs')} epoch(s), then evaluated once on {_fmt(result.get('n_test'))} "
-        f"test examples (computed {result.get('computed_at', '?')}, {result.get('train_time_s', '?')} s)."
+        f"{which} **{result.get('trial')}**{chosen}: {holdout_training(result)}, then evaluated once on "
+        f"{_fmt(result.get('n_test'))} test examples (computed {result.get('computed_at', '?')}, "
+        f"{result.get('train_time_s', '?')} s)."
     )
     lines.append("")
     labels = {"accuracy": "accuracy", "precision": "precision", "recall": "recall", "f1": "F1", "rmse": "RMSE"}

@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from search import models
-from search.data import HoldoutData, Task, file_sha256, load_holdout_data
+from search.data import HoldoutData, Task, file_sha256, load_holdout_data, rows
 from search.engine import (
     Artifacts,
+    StudyConfig,
     check_trusted,
     chosen_trial,
     is_feasible,
@@ -212,21 +213,32 @@ def evaluate_holdout(
 
     configure_backend()
     use_backend(config.backend)  # the trials' backend where Keras is not loaded yet; the saved model is portable
-    data = load_holdout_data(study_data(config, store), seed=config.seed)
+    data = load_holdout_data(study_data(config, store), seed=config.seed, cv=config.cv)
     model_config = best.user_attrs["config"]
     epochs = int(best.user_attrs["best_epoch"]) + 1
     space = study_space(config, store)
     start = time.perf_counter()
     x_train, x_test = space.features(model_config, data.x_train, data.x_test, fit_labels=data.y_train)
     if ensemble > 1:
-        model, result = _ensemble(space, members, data, x_train, x_test, seed=config.seed, progress=show_progress)
+        model, result = _ensemble(space, members, data, x_train, x_test, config=config, progress=show_progress)
     else:
         # The first seed is the trial's own initialisation seed; the others are far from any trial's.
         seeds = [config.seed + best.number + REPEAT_SEED_STEP * r for r in range(repeats)]
         runs = []
         for r, seed in enumerate(seeds):
-            bar = _EpochBar(epochs, of=f" {r + 1}/{repeats}" if repeats > 1 else "") if show_progress else None
-            fitted, run = _train_and_test(space, model_config, data, x_train, x_test, epochs=epochs, seed=seed, bar=bar)
+            of = f" {r + 1}/{repeats}" if repeats > 1 else ""
+            fitted, run = _train_and_test(
+                space,
+                model_config,
+                data,
+                x_train,
+                x_test,
+                epochs=epochs,
+                seed=seed,
+                progress=show_progress,
+                of=of,
+                config=config,
+            )
             if r == 0:
                 model, result = fitted, run
             else:
@@ -243,7 +255,7 @@ def evaluate_holdout(
         values=dict(zip(objective_names(study, config.metric), best.values, strict=False)),
         feasible=is_feasible(best),
         chosen=trial is not None,
-        epochs=epochs,
+        epochs=None if data.folds else epochs,
         n_train=len(data.y_train),
         n_test=len(data.y_test),
         train_time_s=round(time.perf_counter() - start, 2),
@@ -267,24 +279,87 @@ def _train_and_test(
     *,
     epochs: int,
     seed: int,
-    bar: _EpochBar | None,
+    progress: bool,
+    of: str = "",
+    config: StudyConfig,
 ) -> tuple[Any, dict[str, Any]]:
-    """Train one model of ``model_config`` on all training rows with ``seed``, test it once: the model, its metrics."""
+    """Train the final model of ``model_config`` with ``seed`` and test it once: the model, its metrics.
+
+    Without folds: one model on all training rows for ``epochs`` epochs. With
+    the folds of a cross-validated study (``data.folds``): the average of one
+    model per fold, each trained as in the trial (the fold's training rows, the
+    seed, early stopping on the fold's validation rows with the study's
+    ``patience`` and ``max_epochs``, its best epoch's weights restored), so that
+    the final model is what cross-validation measured; ``fold_epochs`` in the
+    metrics holds each fold model's best epoch count.
+    """
+    if not data.folds:
+        bar = _EpochBar(epochs, of=of) if progress else None
+        model = _fit(space, model_config, data.task, x_train, data.y_train, epochs=epochs, seed=seed, bar=bar)
+        return model, _test(model, data, x_test)
+    import keras
+
+    members, fold_epochs = [], []
+    for k, (fit_rows, val_rows) in enumerate(data.folds):
+        bar = _EpochBar(config.max_epochs, of=f"{of} fold {k + 1}/{len(data.folds)}") if progress else None
+        stop = keras.callbacks.EarlyStopping(
+            monitor=config.monitored,
+            mode="max" if config.monitor_direction == "maximize" else "min",
+            patience=config.patience,
+            restore_best_weights=True,
+        )
+        y_fit = data.y_train[fit_rows]
+        model = _fit(
+            space,
+            model_config,
+            data.task.fitted(y_fit),
+            rows(x_train, fit_rows),
+            y_fit,
+            epochs=config.max_epochs,
+            seed=seed,
+            bar=bar,
+            validation=(rows(x_train, val_rows), data.y_train[val_rows]),
+            stop=stop,
+        )
+        members.append(keras.Model(model.input, model.output, name=f"fold_{k + 1}"))
+        fold_epochs.append(int(stop.best_epoch) + 1)
+    inputs = keras.Input(shape=example_shape(x_train), sparse=is_sparse(x_train), name="inputs")
+    average = keras.layers.Average(name="average_of_folds")([m(inputs) for m in members])
+    model = keras.Model(inputs, average, name=f"folds_of_{len(members)}")
+    model.compile(loss=data.task.loss, metrics=data.task.metrics())
+    return model, {**_test(model, data, x_test), "fold_epochs": fold_epochs}
+
+
+def _fit(
+    space: Any,
+    model_config: dict[str, Any],
+    task: Task,
+    x: Any,
+    y: np.ndarray,
+    *,
+    epochs: int,
+    seed: int,
+    bar: _EpochBar | None,
+    validation: tuple[Any, np.ndarray] | None = None,
+    stop: Any = None,
+) -> Any:
+    """One model of ``model_config`` trained on ``x``, ``y`` from ``seed``; ``stop`` ends it on ``validation``."""
     set_seed(seed)
-    shape = example_shape(x_train)
-    model = space.build(model_config, input_shape=shape, task=data.task, sparse=is_sparse(x_train))
+    model = space.build(model_config, input_shape=example_shape(x), task=task, sparse=is_sparse(x))
+    callbacks = [epoch_recorder(bar)] if bar else []
     train(
         model,
-        x_train,
-        data.y_train,
+        x,
+        y,
         batch_size=model_config["batch_size"],
         seed=seed,
         epochs=epochs,
-        callbacks=[epoch_recorder(bar)] if bar else [],
+        validation=validation,
+        callbacks=[*callbacks, stop] if stop is not None else callbacks,
     )
     if bar:
         bar.close()
-    return model, _test(model, data, x_test)
+    return model
 
 
 def _test(model: Any, data: HoldoutData, x_test: Any) -> dict[str, Any]:
@@ -321,10 +396,12 @@ def _ensemble(
     x_train: Any,
     x_test: Any,
     *,
-    seed: int,
+    config: StudyConfig,
     progress: bool,
 ) -> tuple[Any, dict[str, Any]]:
     """Retrain each member (its own seed and epochs) and test the average of their outputs once.
+
+    Of a cross-validated study each member is itself the average of its fold models.
 
     Members that read the same model inputs as the first share its input; when
     some read another representation (``imdb-ngrams``: another vocabulary,
@@ -346,13 +423,22 @@ def _ensemble(
     fitted, scores = [], []
     for i, member in enumerate(members):
         epochs = int(member.user_attrs["best_epoch"]) + 1
-        bar = _EpochBar(epochs, of=f" member {i + 1}/{len(members)}") if progress else None
         train, test = representations[reads[i]]
         model, run = _train_and_test(
-            space, member.user_attrs["config"], data, train, test, epochs=epochs, seed=seed + member.number, bar=bar
+            space,
+            member.user_attrs["config"],
+            data,
+            train,
+            test,
+            epochs=epochs,
+            seed=config.seed + member.number,
+            progress=progress,
+            of=f" member {i + 1}/{len(members)}",
+            config=config,
         )
         fitted.append(keras.Model(model.input, model.output, name=f"trial_{member.number}"))
-        scores.append({"trial": member.number, "epochs": epochs, **{k: run[k] for k in SCALAR_METRICS if k in run}})
+        trained = {"fold_epochs": run["fold_epochs"]} if "fold_epochs" in run else {"epochs": epochs}
+        scores.append({"trial": member.number, **trained, **{k: run[k] for k in SCALAR_METRICS if k in run}})
 
     def input_like(model: Any, j: int) -> Any:
         """An input of the member's own structure, shapes, dtypes (strings for text) and sparseness."""
@@ -369,6 +455,8 @@ def _ensemble(
     model.compile(loss=data.task.loss, metrics=data.task.metrics())
     tests = [test for _, test in representations]
     result = _test(model, data, tests[0] if len(tests) == 1 else tests)
+    if "fold_epochs" in scores[0]:
+        result["fold_epochs"] = scores[0]["fold_epochs"]  # the best member's, as a single model's result has
     result["ensemble"] = {
         "k": len(members),
         "trials": [m.number for m in members],

@@ -17,6 +17,7 @@ from search.engine import (
     chosen_trial,
     curve_names,
     curve_trace,
+    holdout_training,
     load_study,
     objective_names,
     pareto_front,
@@ -350,7 +351,7 @@ def _holdout(study: optuna.Study, result: dict[str, Any] | None) -> str:
                     _esc(held["metric"]),
                     _num(held["value"]),
                     _num(r.get("validation_value")),
-                    _esc(r.get("epochs")),
+                    _esc(r.get("epochs") or "/".join(str(e) for e in r.get("fold_epochs", []))),
                 ]
             )
         body += "<h3>Chosen trials</h3>" + _table(["trial", "metric", "test", "validation", "epochs"], rows)
@@ -374,9 +375,8 @@ def _holdout_of_best(study: optuna.Study, result: dict[str, Any] | None) -> str:
             "and evaluates it once; then write the report again."
         )
     intro = (
-        f"<p>Best trial <b>{_esc(result.get('trial'))}</b> retrained on {_num(result.get('n_train'))} training "
-        f"examples for {_esc(result.get('epochs'))} epoch(s) and evaluated once on {_num(result.get('n_test'))} "
-        f"test examples (computed {_esc(result.get('computed_at', '?'))}).</p>"
+        f"<p>Best trial <b>{_esc(result.get('trial'))}</b>: {_esc(holdout_training(result))}, and evaluated once on "
+        f"{_num(result.get('n_test'))} test examples (computed {_esc(result.get('computed_at', '?'))}).</p>"
     )
     labels = {
         "accuracy": "accuracy",

@@ -174,7 +174,7 @@ def format_holdout(name: str, result: dict[str, Any]) -> str:
         which = f"ensemble of {ensemble['k']}, best trial"
     lines = [
         f"Holdout evaluation of study {name!r} ({task + '; ' if task else ''}{which} {result.get('trial')}, "
-        f"{result.get('epochs')} epochs{', stored result' if result.get('cached') else ''})"
+        f"{_epochs(result)}{', stored result' if result.get('cached') else ''})"
     ]
     if result.get("n_train") is not None:
         lines.append(f"  trained on {result['n_train']} examples, tested once on {result.get('n_test')}")
@@ -188,7 +188,7 @@ def format_holdout(name: str, result: dict[str, Any]) -> str:
         lines.append(f"  the average of {ensemble['k']} retrained models; each member alone:")
         for m in ensemble["members"]:
             shown = ", ".join(f"{k} {m[k]:.4f}" for k in ("accuracy", "rmse", "loss") if k in m)
-            lines.append(f"    trial {m['trial']:<6} {m['epochs']:>4} epochs  {shown}")
+            lines.append(f"    trial {m['trial']:<6} {_epochs(m):>11}  {shown}")
     repeats = result.get("repeats")
     if repeats:
         lines.append(f"  over {repeats['n']} seeds {repeats['seeds']} (mean ± standard deviation)")
@@ -233,3 +233,14 @@ def format_value(value: float | None) -> str:
     if value is None:
         return "-"
     return f"{value:,.0f}" if float(value).is_integer() and abs(value) >= 1 else f"{value:.4f}"
+
+
+def _epochs(result: dict[str, Any]) -> str:
+    """The epochs a holdout model (or member) trained: ``41 epochs``, or its fold models' ``epochs 30/41/...``.
+
+    Examples:
+        >>> _epochs({"epochs": 41}), _epochs({"fold_epochs": [30, 41]})
+        ('41 epochs', 'epochs 30/41')
+    """
+    folds = result.get("fold_epochs")
+    return "epochs " + "/".join(str(e) for e in folds) if folds else f"{result.get('epochs')} epochs"

@@ -43,6 +43,21 @@ def test_every_training_row_is_validated_in_exactly_one_fold_and_test_rows_in_no
     assert (data.x_train is data.folds[0].x_train) and data.val_ids == data.folds[0].val_ids
 
 
+def test_the_holdout_sees_the_folds_of_the_search() -> None:
+    """A cross-validated study's final model averages one model per fold: on the very rows of the search's folds."""
+    settings = {"kind": "iris"}
+    raw = search.data._loaders._load(settings, 42)
+    searched = load_search_data(settings, seed=42, cv=5).folds
+    holdout = load_holdout_data(settings, seed=42, cv=5)
+    assert holdout.train_ids == raw.train_ids and len(holdout.folds) == 5
+    for fold, (fit_rows, val_rows) in zip(searched, holdout.folds, strict=True):
+        assert [holdout.train_ids[i] for i in fit_rows] == fold.train_ids
+        assert [holdout.train_ids[i] for i in val_rows] == fold.val_ids
+        assert np.array_equal(holdout.y_train[val_rows], fold.y_val)
+    assert load_holdout_data(settings, seed=42).folds == ()
+    assert load_holdout_data(settings, seed=7, cv=5).train_ids != holdout.train_ids  # the seed draws the test split
+
+
 def test_each_fold_preprocessing_is_fitted_on_its_own_training_rows(auto_mpg_available: Path) -> None:
     settings = {"kind": "auto-mpg"}
     raw = search.data._loaders._load(settings, 42)

@@ -31,6 +31,15 @@ def test_short_iris_run_learns_the_species(storage: str) -> None:
     assert result["accuracy"] >= 0.8
     assert set(result["per_class"]) == {"setosa", "versicolor", "virginica"}
     assert [sum(row) for row in result["confusion_matrix"]] == [10, 10, 10]
+    # 5-fold cross-validated: the final model is the average of the trial's 5 fold models, each early-stopped.
+    assert result["epochs"] is None and len(result["fold_epochs"]) == 5
+    assert all(1 <= epochs <= QUICK["max_epochs"] for epochs in result["fold_epochs"])
+    import keras
+
+    from search.models import load_model
+
+    model = load_model(result["model_path"])
+    assert model.name == "folds_of_5" and sum(isinstance(layer, keras.Model) for layer in model.layers) == 5
 
     predictor = load_predictor("iris", storage=storage)
     flower = {"sepal length (cm)": 5.1, "sepal width (cm)": 3.5, "petal length (cm)": 1.4, "petal width (cm)": 0.2}
