@@ -7,6 +7,12 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from search import Task
+from search.data import Dataset
 
 REPO = Path(__file__).resolve().parents[1]
 # Headless Chromium as root on a machine without a network (background requests would fail by the dozen).
@@ -47,6 +53,20 @@ def cli(
         cwd=cwd,
         env={**os.environ, **(env or {})},
         timeout=timeout,
+    )
+
+
+def binary_dataset(x_train: Any, y_train: np.ndarray, x_test: Any, y_test: np.ndarray, **extra: Any) -> Dataset:
+    """A binary-task :class:`search.data.Dataset` of these rows, with ids ``train/N`` and ``test/N``."""
+    return Dataset(
+        x_train=x_train,
+        y_train=y_train,
+        x_test=x_test,
+        y_test=y_test,
+        task=Task("binary"),
+        train_ids=[f"train/{i}" for i in range(len(y_train))],
+        test_ids=[f"test/{i}" for i in range(len(y_test))],
+        **extra,
     )
 
 

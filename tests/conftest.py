@@ -10,9 +10,8 @@ import numpy as np
 import optuna
 import pytest
 
-from search import Task
 from search.data import Dataset, register_loader
-from tests._helpers import CHROMIUM_ARGS, PostgresServer, postgres_binary
+from tests._helpers import CHROMIUM_ARGS, PostgresServer, binary_dataset, postgres_binary
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("SEARCH_DATA_DIR") or REPO.parent / "shared" / "data")
@@ -31,18 +30,7 @@ def _synthetic(settings: dict, seed: int) -> Dataset:
             x[:] = np.nan  # makes every loss non-finite
         return x.astype(np.float32), y.astype(np.float32)
 
-    x_train, y_train = sample(n_train)
-    x_test, y_test = sample(n_test)
-    return Dataset(
-        x_train=x_train,
-        y_train=y_train,
-        x_test=x_test,
-        y_test=y_test,
-        task=Task("binary"),
-        train_ids=[f"train/{i}" for i in range(n_train)],
-        test_ids=[f"test/{i}" for i in range(n_test)],
-        class_names=["a", "b"],
-    )
+    return binary_dataset(*sample(n_train), *sample(n_test), class_names=["a", "b"])
 
 
 register_loader("synthetic", _synthetic)

@@ -118,7 +118,10 @@ def evaluate_holdout(
     """Retrain the best trial's (or a chosen trial's) configuration on all training data and test it once.
 
     The model trains for the trial's best epoch count (early stopping's
-    choice on the validation split), is evaluated once on the test split, saved
+    choice on the validation split); of a cross-validated study (``cv > 1``) it
+    is the average of one model per fold of the search, each trained as in the
+    trial (the fold's rows, the trial's seed, early stopping on the fold's
+    validation rows), their best epoch counts in ``fold_epochs``. It is evaluated once on the test split, saved
     as ``.keras`` and attached to the study as an Optuna artifact. Data read from
     raw rows (CSV, Iris, Auto MPG) is preprocessed by a preprocessor fitted on all
     training rows; it is saved beside the model as ``<study>.preprocessing.joblib``

@@ -15,6 +15,7 @@ from search.data import Dataset
 from search.data._bow import NgramRows, represent
 from search.models import load_space
 from spaces import bow
+from tests._helpers import binary_dataset
 
 PARAMS = {
     "vocab_size": 3,
@@ -147,16 +148,7 @@ def _ngram_reviews(settings: dict, seed: int) -> Dataset:
         counts[:, 1] += (1 - y) * rng.poisson(1.5, n)
         return NgramRows({1: sp.csr_matrix(counts)}), y.astype(np.float32)
 
-    (x_train, y_train), (x_test, y_test) = sample(400), sample(200)
-    return Dataset(
-        x_train=x_train,
-        y_train=y_train,
-        x_test=x_test,
-        y_test=y_test,
-        task=Task("binary"),
-        train_ids=[f"train/{i}" for i in range(400)],
-        test_ids=[f"test/{i}" for i in range(200)],
-    )
+    return binary_dataset(*sample(400), *sample(200))
 
 
 def test_a_study_of_naive_bayes_weightings_trains_and_tests_with_the_training_labels(tmp_path: Path) -> None:
