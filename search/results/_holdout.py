@@ -324,13 +324,34 @@ def _train_and_test(
             validation=(rows(x_train, val_rows), data.y_train[val_rows]),
             stop=stop,
         )
-        members.append(keras.Model(model.input, model.output, name=f"fold_{k + 1}"))
+        members.append(_nested(model, f"fold_{k + 1}"))
         fold_epochs.append(int(stop.best_epoch) + 1)
-    inputs = keras.Input(shape=example_shape(x_train), sparse=is_sparse(x_train), name="inputs")
+    inputs = _inputs_like(members[0])
     average = keras.layers.Average(name="average_of_folds")([m(inputs) for m in members])
     model = keras.Model(inputs, average, name=f"folds_of_{len(members)}")
     model.compile(loss=data.task.loss, metrics=data.task.metrics())
     return model, {**_test(model, data, x_test), "fold_epochs": fold_epochs}
+
+
+def _inputs_like(model: Any, name: str | None = None) -> Any:
+    """New inputs of ``model``'s own structure, shapes, dtypes (strings for text) and sparseness."""
+    import keras
+
+    try:
+        structure = model.input
+    except AttributeError:  # a Sequential model of one's own: only ``inputs`` is defined
+        structure = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+    return keras.tree.map_structure(
+        lambda t: keras.Input(shape=t.shape[1:], dtype=t.dtype, sparse=t.sparse, name=name), structure
+    )
+
+
+def _nested(model: Any, name: str) -> Any:
+    """``model`` wrapped as a model named ``name``, so that members built alike get distinct names in one ensemble."""
+    import keras
+
+    inputs = _inputs_like(model)
+    return keras.Model(inputs, model(inputs), name=name)
 
 
 def _fit(
@@ -439,17 +460,14 @@ def _ensemble(
             of=f" member {i + 1}/{len(members)}",
             config=config,
         )
-        fitted.append(keras.Model(model.input, model.output, name=f"trial_{member.number}"))
+        fitted.append(_nested(model, f"trial_{member.number}"))
         trained = {"fold_epochs": run["fold_epochs"]} if "fold_epochs" in run else {"epochs": epochs}
         scores.append({"trial": member.number, **trained, **{k: run[k] for k in SCALAR_METRICS if k in run}})
 
     def input_like(model: Any, j: int) -> Any:
         """An input of the member's own structure, shapes, dtypes (strings for text) and sparseness."""
         single = len(representations) == 1 or keras.tree.is_nested(model.input)
-        name = None if single else f"representation_{j}"
-        return keras.tree.map_structure(
-            lambda t: keras.Input(shape=t.shape[1:], dtype=t.dtype, sparse=t.sparse, name=name), model.input
-        )
+        return _inputs_like(model, None if single else f"representation_{j}")
 
     first_reader = [reads.index(j) for j in range(len(representations))]
     inputs = [input_like(fitted[i], j) for j, i in enumerate(first_reader)]

@@ -11,7 +11,7 @@ import optuna
 import pytest
 
 import search.data._loaders
-from search import InputError, load_study_config, tune
+from search import InputError, evaluate_holdout, load_study_config, tune
 from search.data import cv_folds, load_holdout_data, load_search_data
 from search.engine import Objective
 from search.models import load_space
@@ -119,6 +119,20 @@ def test_folds_are_seeded_and_small_classes_fall_back_to_plain_folds() -> None:
         cv_folds(rare, k=30, seed=0)
 
 
+def _learner(trial: optuna.trial.Trial):
+    """A small softmax classifier of the four iris measurements."""
+    import keras
+
+    model = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(3, activation="softmax")]
+    )
+    learning_rate = trial.suggest_float("learning_rate", 0.02, 0.05, log=True)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
+    return model
+
+
 def _build(trial: optuna.trial.Trial):
     """A learner, or a model whose frozen zero weights predict 1/3 for every species."""
     import keras
@@ -183,14 +197,29 @@ def test_tune_cross_validates_a_model_of_ones_own(tmp_path: Path) -> None:
 
     x, y = load_iris(return_X_y=True)
     x = ((x - x.mean(0)) / x.std(0)).astype("float32")
+    shuffled = np.random.default_rng(0).permutation(150)
+    train, test = shuffled[:120], shuffled[120:]
     storage = f"sqlite:///{tmp_path / 'tune.db'}"
     study = tune(
-        _build, x, y, metric="val_accuracy", cv=3, n_trials=1, max_epochs=5, storage=storage, show_progress=False
+        _learner,
+        x[train],
+        y[train],
+        metric="val_accuracy",
+        cv=3,
+        n_trials=1,
+        max_epochs=5,
+        storage=storage,
+        show_progress=False,
+        test_data=(x[test], y[test]),
     )
     trial = study.trials[0]
     assert len(trial.user_attrs["folds"]) == 3 and len(trial.intermediate_values) == 3
     assert math.isclose(trial.value, sum(trial.intermediate_values.values()) / 3, rel_tol=1e-6)
     assert study.user_attrs["config"]["cv"] == 3
+    # The final model of one's own build function: its 3 fold models averaged, each early-stopped on its fold.
+    result = evaluate_holdout(study.study_name, storage=storage, show_progress=False, allow_modules=[__name__])
+    assert len(result["fold_epochs"]) == 3 and all(1 <= e <= 5 for e in result["fold_epochs"])
+    assert result["n_train"] == 120 and result["n_test"] == 30 and result["accuracy"] > 0.7
 
     for bad, message in [
         ({"cv": 0}, "cv must be an integer from 1"),
