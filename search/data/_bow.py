@@ -376,11 +376,9 @@ def represent(
     mode, ngrams, vocab = config["mode"], int(config["ngrams"]), int(config["vocab_size"])
     check_mode(mode)
     fit_rows.check(ngrams=ngrams, vocab_size=vocab)
-    ratio = None
-    if mode.startswith("nb-"):
-        ratio = nb_ratio(fit_rows.counts[ngrams][:, :vocab], fit_labels, mode=mode)
-        mode = mode.removeprefix("nb-")
     parts = [sp.csr_matrix(rows.counts[ngrams][:, :vocab], dtype=np.float32) for rows in (fit_rows, *other_rows)]
+    ratio = nb_ratio(parts[0], fit_labels, mode=mode) if mode.startswith("nb-") else None
+    mode = mode.removeprefix("nb-")
     if mode == "multi-hot":
         for part in parts:
             part.data[:] = 1.0

@@ -26,6 +26,7 @@ from search.engine._config import BACKENDS, PROPERTIES, StudyConfig, available_s
 from search.engine._dashboard import (
     curve_names,
     curve_trace,
+    holdout_epochs,
     holdout_training,
     learning_curve_figure,
     publish_holdout_note,
@@ -101,6 +102,7 @@ __all__ = [
     "default_workers",
     "enqueue_params",
     "grpc_address",
+    "holdout_epochs",
     "holdout_training",
     "infer_direction",
     "is_feasible",

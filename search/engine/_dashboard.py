@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = [
     "confusion_matrix_png",
     "curve_names",
+    "holdout_epochs",
     "holdout_note",
     "holdout_training",
     "learning_curve_figure",
@@ -188,6 +189,17 @@ def model_layers(model: Any) -> list[dict[str, Any]]:
             }
         )
     return layers
+
+
+def holdout_epochs(result: dict[str, Any]) -> str:
+    """The epochs a holdout's model (or an ensemble member) trained: ``41``, or its fold models' ``30/41``.
+
+    Examples:
+        >>> holdout_epochs({"epochs": 41}), holdout_epochs({"fold_epochs": [30, 41]})
+        ('41', '30/41')
+    """
+    folds = result.get("fold_epochs")
+    return "/".join(str(e) for e in folds) if folds else str(result.get("epochs"))
 
 
 def holdout_training(result: dict[str, Any]) -> str:

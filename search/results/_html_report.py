@@ -17,6 +17,7 @@ from search.engine import (
     chosen_trial,
     curve_names,
     curve_trace,
+    holdout_epochs,
     holdout_training,
     load_study,
     objective_names,
@@ -351,7 +352,7 @@ def _holdout(study: optuna.Study, result: dict[str, Any] | None) -> str:
                     _esc(held["metric"]),
                     _num(held["value"]),
                     _num(r.get("validation_value")),
-                    _esc(r.get("epochs") or "/".join(str(e) for e in r.get("fold_epochs", []))),
+                    _esc(holdout_epochs(r)),
                 ]
             )
         body += "<h3>Chosen trials</h3>" + _table(["trial", "metric", "test", "validation", "epochs"], rows)

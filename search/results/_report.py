@@ -9,6 +9,7 @@ from search.engine import (
     chosen_trial,
     count_states,
     default_storage,
+    holdout_epochs,
     is_feasible,
     objective_names,
     open_storage,
@@ -242,5 +243,5 @@ def _epochs(result: dict[str, Any]) -> str:
         >>> _epochs({"epochs": 41}), _epochs({"fold_epochs": [30, 41]})
         ('41 epochs', 'epochs 30/41')
     """
-    folds = result.get("fold_epochs")
-    return "epochs " + "/".join(str(e) for e in folds) if folds else f"{result.get('epochs')} epochs"
+    shown = holdout_epochs(result)
+    return f"epochs {shown}" if result.get("fold_epochs") else f"{shown} epochs"
