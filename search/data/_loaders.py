@@ -106,9 +106,8 @@ def load_search_data(settings: dict[str, Any], *, seed: int, cv: int = 1) -> Sea
         folds = tuple(_part(dataset, train, val) for train, val in _folds(dataset, cv=cv, seed=seed))
         return dataclasses.replace(folds[0], folds=folds)
     if dataset.x_val is not None:  # the user's own validation set
-        n_val = len(dataset.y_val) if dataset.y_val is not None else 0
         own = (dataset.x_train, dataset.y_train, dataset.x_val, dataset.y_val)
-        return _search_data(dataset, *own, dataset.train_ids, [f"val/{i}" for i in range(n_val)])
+        return _search_data(dataset, *own, dataset.train_ids, _own_val_ids(dataset))
     validation_size = settings.get("validation_size", 0.2)
     train, val = split_train_validation(dataset.y_train, validation_size=validation_size, seed=seed, stratify=stratify)
     return _part(dataset, train, val)
@@ -120,6 +119,12 @@ def _folds(dataset: Dataset, *, cv: int, seed: int) -> list[tuple[np.ndarray, np
     if dataset.x_val is not None:
         raise InputError("cross-validation (cv) folds all training examples: give no validation set of your own")
     return cv_folds(dataset.y_train, k=cv, seed=seed, stratify=dataset.task.kind != "regression")
+
+
+def _own_val_ids(dataset: Dataset) -> list[str]:
+    """Ids of the user's own validation rows, ``val/0``, ``val/1``, ... (none without them)."""
+    n_val = len(dataset.y_val) if dataset.x_val is not None and dataset.y_val is not None else 0
+    return [f"val/{i}" for i in range(n_val)]
 
 
 def _part(dataset: Dataset, train: np.ndarray, val: np.ndarray) -> SearchData:
@@ -185,5 +190,5 @@ def load_holdout_data(settings: dict[str, Any], *, seed: int, cv: int = 1) -> Ho
         preprocessor=fitted,
         schema=dataset.schema,
         folds=folds,
-        train_ids=list(dataset.train_ids) + [f"val/{i}" for i in range(len(y_train) - len(dataset.train_ids))],
+        train_ids=[*dataset.train_ids, *_own_val_ids(dataset)],
     )

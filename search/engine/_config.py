@@ -185,6 +185,24 @@ class StudyConfig:
             return self.direction
         return "maximize" if "accuracy" in self.monitored else "minimize"
 
+    @property
+    def early_stopping(self) -> dict[str, Any]:
+        """How a trial's training stops: ``keras.callbacks.EarlyStopping``'s arguments.
+
+        The trial and the fold models of its holdout both stop by these, so that the
+        final model of a cross-validated study is trained as its trials were.
+
+        Examples:
+            >>> load_study_config("iris").early_stopping
+            {'monitor': 'val_loss', 'mode': 'min', 'patience': 20, 'restore_best_weights': True}
+        """
+        return {
+            "monitor": self.monitored,
+            "mode": "max" if self.monitor_direction == "maximize" else "min",
+            "patience": self.patience,
+            "restore_best_weights": True,
+        }
+
     def fingerprint(self) -> dict[str, Any]:
         """Settings that must not change while a study is resumed."""
         fields = {

@@ -305,12 +305,7 @@ def _train_and_test(
     members, fold_epochs = [], []
     for k, (fit_rows, val_rows) in enumerate(data.folds):
         bar = _EpochBar(config.max_epochs, of=f"{of} fold {k + 1}/{len(data.folds)}") if progress else None
-        stop = keras.callbacks.EarlyStopping(
-            monitor=config.monitored,
-            mode="max" if config.monitor_direction == "maximize" else "min",
-            patience=config.patience,
-            restore_best_weights=True,
-        )
+        stop = keras.callbacks.EarlyStopping(**config.early_stopping)  # as the trial's folds stopped
         y_fit = data.y_train[fit_rows]
         model = _fit(
             space,
