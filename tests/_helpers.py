@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sqlite3
 import subprocess
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from search import Task
 from search.data import Dataset
@@ -54,6 +56,44 @@ def cli(
         env={**os.environ, **(env or {})},
         timeout=timeout,
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class Ran:
+    """What a command left: its exit status and what it wrote to stdout and stderr (file descriptors 1 and 2)."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def cli_here(
+    capfd: pytest.CaptureFixture[str], *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> Ran:
+    """``python -m search ARGS`` run in this process through the command line's entry function, as a user sees it.
+
+    Output is captured at the file descriptors (Python's and C libraries' alike).
+    ``env`` and ``cwd`` hold for the call only; the environment is restored whole
+    afterwards (a command may set ``KERAS_BACKEND`` for the process it thinks it owns).
+    """
+    from search.cli import main
+
+    saved, here = dict(os.environ), Path.cwd()
+    capfd.readouterr()  # what came before is not this command's
+    try:
+        os.environ.update(env or {})
+        if cwd is not None:
+            os.chdir(cwd)
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # --help
+            code = int(exc.code or 0)
+        out, err = capfd.readouterr()
+    finally:
+        os.chdir(here)
+        os.environ.clear()
+        os.environ.update(saved)
+    return Ran(code, out, err)
 
 
 def binary_dataset(x_train: Any, y_train: np.ndarray, x_test: Any, y_test: np.ndarray, **extra: Any) -> Dataset:

@@ -10,7 +10,7 @@ import numpy as np
 import optuna
 import pytest
 
-from search.data import Dataset, register_loader
+from search.data import Dataset, check_settings, register_loader
 from tests._helpers import CHROMIUM_ARGS, PostgresServer, binary_dataset, postgres_binary
 
 REPO = Path(__file__).resolve().parents[1]
@@ -18,7 +18,8 @@ SHARED_DATA = Path(os.environ.get("SEARCH_DATA_DIR") or REPO.parent / "shared" /
 
 
 def _synthetic(settings: dict, seed: int) -> Dataset:
-    """Two Gaussian blobs in 20 dimensions: learnable in a few epochs."""
+    """Two Gaussian blobs in 20 dimensions: learnable in a few epochs (its settings checked as the shipped loader's)."""
+    check_settings(settings, {"kind", "validation_size", "n_train", "n_test", "noise", "poison"}, "synthetic")
     rng = np.random.default_rng(1234)
     n_train, n_test = settings.get("n_train", 400), settings.get("n_test", 200)
     centers = rng.normal(size=(2, 20)).astype(np.float32)

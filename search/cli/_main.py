@@ -11,7 +11,7 @@ import tomllib
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from search.engine import (
     ARTIFACTS_ATTR,
@@ -21,10 +21,11 @@ from search.engine import (
     artifacts_at,
     close_storages,
     default_location,
-    default_storage,
     is_proxy,
     join_study,
     open_storage,
+    redact,
+    resolve_storage,
     run_study,
     stop_on_signals,
 )
@@ -105,7 +106,7 @@ def _print_json(value: Any) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    url = args.storage or default_storage()
+    url = resolve_storage(args.storage)
     try:
         with stop_on_signals():
             study = run_study(
@@ -122,12 +123,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
             )
     except KeyboardInterrupt as exc:
         print(
-            f"\ninterrupted: finished trials are saved in {url}; run the same command to resume",
+            f"\ninterrupted: finished trials are saved in {redact(url)}; run the same command to resume",
             file=sys.stderr,
         )
         return _interrupted_status(exc)
     summary = study_summary(study)
-    summary["storage"] = url
+    summary["storage"] = redact(url)
     if args.json:
         _print_json(summary)
     else:
@@ -152,7 +153,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         chosen = " [--trial N]" if "pareto_front" in summary else ""
         print(
             f"next: python -m search holdout {summary['study']}{chosen}"
-            + (f" --storage {args.storage}" if args.storage else "")
+            + (f" --storage {redact(args.storage)}" if args.storage else "")
         )
     return 0
 
@@ -193,7 +194,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
                 n_trials=args.trials,
                 timeout=args.timeout,
                 show_progress=not args.no_progress,
-                memory_limit_mb=args.memory_limit or None,
+                memory_limit_mb=None if args.memory_limit == 0 else args.memory_limit,
                 slot=args.slot,
                 cpus=cpus,
                 allow_modules=args.allow_module,
@@ -245,12 +246,12 @@ def _cmd_holdout(args: argparse.Namespace) -> int:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    url = args.storage or default_storage()
+    url = resolve_storage(args.storage)
     studies = list_studies(url)
     if args.json:
-        _print_json({"storage": url, "studies": studies})
+        _print_json({"storage": redact(url), "studies": studies})
         return 0
-    print(f"studies in {url}")
+    print(f"studies in {redact(url)}")
     for s in studies:
         best = "-" if s["best_value"] is None else f"{s['best_value']:.4f}"
         metric = s.get("metric") or "value"
@@ -304,12 +305,12 @@ def _check_port(host: str, port: int) -> None:
 def _cmd_dashboard(args: argparse.Namespace) -> int:
     import optuna_dashboard
 
-    url = args.storage or default_storage()
+    url = resolve_storage(args.storage)
     _check_port(args.host, args.port)
     storage = open_storage(url, must_exist=True)
     store = _storage_artifacts(url, storage, args.artifacts)
     host = f"[{args.host}]" if ":" in args.host else args.host
-    print(f"optuna-dashboard for {url} (artifacts in {store.location})", file=sys.stderr)
+    print(f"optuna-dashboard for {redact(url)} (artifacts in {redact(store.location)})", file=sys.stderr)
     print(f"open http://{host}:{args.port}/ (Ctrl-C stops it)", file=sys.stderr, flush=True)
     try:
         with contextlib.suppress(KeyboardInterrupt):
@@ -333,7 +334,8 @@ def _storage_artifacts(url: str, storage: Any, given: str | None) -> Artifacts:
     kept = {s.user_attrs.get(ARTIFACTS_ATTR) for s in storage.get_all_studies()} - {None, ""}
     if len(kept) > 1:
         raise InputError(
-            f"the studies in {url} keep their artifacts in {len(kept)} stores ({', '.join(sorted(map(str, kept)))}); "
+            f"the studies in {redact(url)} keep their artifacts in {len(kept)} stores "
+            f"({', '.join(sorted(redact(str(k)) for k in kept))}); "
             "choose one with --artifacts"
         )
     return artifacts_at(str(kept.pop()) if kept else default_location(url))
@@ -344,15 +346,15 @@ def _cmd_proxy(args: argparse.Namespace) -> int:
 
     import optuna
 
-    url = args.storage or default_storage()
+    url = resolve_storage(args.storage)
     if is_proxy(url):
-        raise InputError(f"--storage {url} is itself a proxy: give the database URL")
+        raise InputError(f"--storage {redact(url)} is itself a proxy: give the database URL")
     if args.threads < 1:
         raise InputError(f"--threads must be at least 1, got {args.threads}")
     _check_port(args.host, args.port)
     storage = optuna.storages.get_storage(open_storage(url))  # Optuna's cache in front of the database
     shown = "0.0.0.0" if args.host in ("", "0.0.0.0") else args.host
-    print(f"storage proxy for {url} on {shown}:{args.port}", file=sys.stderr)
+    print(f"storage proxy for {redact(url)} on {shown}:{args.port}", file=sys.stderr)
     print(f"workers join with --storage grpc://{shown}:{args.port} (Ctrl-C stops it)", file=sys.stderr, flush=True)
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=args.threads)
     with contextlib.suppress(KeyboardInterrupt), stop_on_signals(), warnings.catch_warnings():
@@ -435,8 +437,15 @@ def _embeddings_parser(sub: Any) -> None:
     show.set_defaults(func=_cmd_embeddings_show)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, whose errors are this tool's: one ``error:`` line and exit status 2, no usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        raise InputError(f"{message} (see {self.prog} --help)")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m search",
         description="Hyperparameter search for Keras models on Optuna.",
         epilog="Environment: SEARCH_DATA_DIR (data folder), SEARCH_CACHE_DIR (vectorized-data cache), "
@@ -599,11 +608,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         >>> main(["list", "--storage", "sqlite:////no/such/studies.db"])  # the error goes to stderr
         2
     """
-    args = _parser().parse_args(argv)
     try:
+        args = _parser().parse_args(argv)
         return int(args.func(args))
     except SearchError as exc:
-        print("error: " + " ".join(str(exc).split()), file=sys.stderr)  # always one line
+        print("error: " + _scrubbed(" ".join(str(exc).split()), argv), file=sys.stderr)  # always one line
         return 2 if isinstance(exc, InputError) else 1
     finally:
         close_storages()  # SQLite folds its -wal file into the database and removes it and the -shm file
+
+
+def _scrubbed(line: str, argv: Sequence[str] | None) -> str:
+    """``line`` without the secrets of any URL the command was given (a last guard: messages redact URLs themselves).
+
+    Examples:
+        >>> _scrubbed("cannot reach postgresql://ann:pw1@db/x", ["list", "--storage", "postgresql://ann:pw1@db/x"])
+        'cannot reach postgresql://ann:***@db/x'
+    """
+    import os
+
+    given = [*(argv if argv is not None else sys.argv[1:]), os.environ.get("SEARCH_STORAGE", "")]
+    given.append(os.environ.get("SEARCH_ARTIFACTS", ""))
+    for value in given:
+        if "@" in value or "?" in value:
+            line = line.replace(value, redact(value))
+    return line

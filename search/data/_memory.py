@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from search.data._records import Dataset, check_settings, split_train_validation
-from search.data._tabular import make_preprocessor
-from search.data._task import Task
+from search.data._tabular import check_mixed_columns, make_preprocessor
+from search.data._task import Task, check_class_count
 from search.errors import InputError
 
 __all__ = [
@@ -203,6 +203,8 @@ def dataset_from_memory(
         [np.asarray(ys).reshape(len(ys), *np.shape(ys)[1:]) for _, xs, ys in parts if xs is not None]
     )
     kind = infer_task(all_y, task)
+    if kind.kind == "multiclass":
+        check_class_count(kind.n_classes, len(all_y), "y")
     codes, class_names = _labels(all_y, kind)
     n_train, n_val = len(y), 0 if y_val is None else len(y_val)
     y_train, y_val_codes, y_test_codes = codes[:n_train], codes[n_train : n_train + n_val], codes[n_train + n_val :]
@@ -215,6 +217,7 @@ def dataset_from_memory(
         types = pd.api.types
         numeric = [c for c in x.columns if types.is_numeric_dtype(x[c]) and not types.is_bool_dtype(x[c])]
         categorical = [c for c in x.columns if c not in numeric]
+        check_mixed_columns(x, categorical, "the data frame")
         preprocessor = make_preprocessor(list(map(str, numeric)), list(map(str, categorical)))
         schema = {"source": "a data frame", "columns": list(map(str, x.columns)), "numeric": numeric}
         schema |= {"categorical": categorical, "task": kind.kind, "na_values": []}
@@ -294,7 +297,7 @@ def load_stored(settings: dict[str, Any], seed: int) -> Dataset:
     """
     import joblib
 
-    check_settings(settings, {"kind", "file", "sha256", "root", "validation_size"}, "stored")
+    check_settings(settings, {"kind", "file", "sha256", "signature", "root", "validation_size"}, "stored")
     digest = str(settings.get("sha256", ""))
     if digest in _GIVEN:
         return _GIVEN[digest]

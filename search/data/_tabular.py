@@ -18,6 +18,7 @@ object alone turns raw rows (a CSV, a frame, dicts) into model inputs.
 
 from __future__ import annotations
 
+import csv
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,7 +28,7 @@ import numpy as np
 
 from search.data._paths import data_dir
 from search.data._records import Dataset, check_settings, split_train_validation
-from search.data._task import Task
+from search.data._task import Task, check_class_count
 from search.errors import InputError
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AUTO_MPG_COLUMNS",
     "MAX_INPUTS",
+    "check_mixed_columns",
     "coerce_columns",
     "load_auto_mpg",
     "load_csv",
@@ -97,6 +99,11 @@ def read_csv(path: str | Path, *, na_values: Sequence[str] = ("?",)) -> pd.DataF
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"cannot read {path} as CSV: {detail}") from None
+    with path.open(newline="", encoding="utf-8", errors="replace") as handle:
+        header = [name.strip() for name in next(csv.reader(handle), [])]
+    twice = sorted({name for name in header if header.count(name) > 1})
+    if twice:
+        raise InputError(f"{path} names column(s) {', '.join(map(repr, twice))} more than once; give each its own name")
     frame.columns = [str(c).strip() for c in frame.columns]
     if len(frame) == 0:
         raise InputError(f"{path} has a header but no data rows")
@@ -296,6 +303,7 @@ def tabular_dataset(
                 f"target column {target!r} of {source} has a single class ({class_names[0]!r}); "
                 "classification needs at least two"
             )
+        check_class_count(len(class_names), len(labels), f"target column {target!r} of {source}")
         index = {name: i for i, name in enumerate(class_names)}
         codes = np.array([index[label] for label in labels])
         if len(class_names) == 2:
@@ -309,6 +317,7 @@ def tabular_dataset(
         if c not in categorical and pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
     ]
     categories = [c for c in features if c not in numeric]
+    check_mixed_columns(frame, [c for c in categories if c not in categorical], source)
     _check_width(frame, numeric, categories, source)
     rows = np.arange(len(frame))
     train, test = split_train_validation(
@@ -336,6 +345,43 @@ def tabular_dataset(
             "na_values": list(na_values),
         },
     )
+
+
+MOSTLY_NUMBERS = 0.9
+"""A column whose values are at least this share of numbers, and not all, is refused rather than one-hot encoded."""
+
+
+def check_mixed_columns(frame: pd.DataFrame, columns: Sequence[str], source: str) -> None:
+    """Refuse a column of numbers with a few other values, which would silently become one category per number.
+
+    A ``n/a``, a ``-`` or a unit typed into a numeric column makes pandas read it
+    as text; one-hot encoding it then throws the numbers away.
+
+    Raises:
+        search.InputError: The column, an example and the two ways out (missing values, or categories on purpose).
+
+    Examples:
+        >>> import pandas as pd
+        >>> check_mixed_columns(pd.DataFrame({"hp": [str(i) for i in range(30)] + ["n/a"]}), ["hp"], "cars.csv")
+        Traceback (most recent call last):
+        ...
+        search.errors.InputError: column 'hp' of cars.csv holds numbers and 1 other value(s) (e.g. 'n/a'): ...
+    """
+    import pandas as pd
+
+    for column in columns:
+        values = frame[column].dropna()
+        if values.empty:
+            continue
+        parsed = pd.to_numeric(values.astype(str).str.strip(), errors="coerce")
+        numbers = int(parsed.notna().sum())
+        if numbers < len(values) and numbers >= MOSTLY_NUMBERS * len(values):
+            other = values[parsed.isna()]
+            raise InputError(
+                f"column {column!r} of {source} holds numbers and {len(other):,} other value(s) "
+                f"(e.g. {other.iloc[0]!r}): mark those missing (data.na_values) or, to one-hot encode the column "
+                f"on purpose, name it in data.categorical"
+            )
 
 
 def _check_width(frame: pd.DataFrame, numeric: list[str], categorical: list[str], source: str) -> None:

@@ -10,9 +10,32 @@ import numpy as np
 
 from search.errors import InputError
 
-__all__ = ["Task"]
+__all__ = ["Task", "check_class_count"]
 
 _KINDS = ("binary", "multiclass", "regression")
+
+
+def check_class_count(n_classes: int, n_rows: int, what: str) -> None:
+    """Refuse classification targets with more classes than half their rows: most classes would have one example.
+
+    No split can train and test on a class with a single example; such a target is
+    an identifier, or numbers to regress.
+
+    Raises:
+        search.InputError: One line saying so.
+
+    Examples:
+        >>> check_class_count(3, 150, "y")
+        >>> check_class_count(600, 600, "target column 'id'")
+        Traceback (most recent call last):
+        ...
+        search.errors.InputError: target column 'id' holds 600 classes in 600 rows: ...
+    """
+    if n_classes > max(2, n_rows // 2):
+        raise InputError(
+            f"{what} holds {n_classes:,} classes in {n_rows:,} rows: most classes have a single example, which no "
+            "split can both train and test on; is it an identifier, or numbers to predict (task regression)?"
+        )
 
 
 @dataclasses.dataclass(frozen=True)

@@ -32,42 +32,37 @@ from search.engine._dashboard import (
     publish_holdout_note,
     upload_confusion_matrix,
 )
+from search.engine._logs import quiet_optuna
 from search.engine._objective import Objective
-from search.engine._optimize import MemoryLimitReached, count_states, optimize_until_budget, progress_bar
+from search.engine._optimize import MemoryLimitReached, optimize_until_budget, progress_bar
+from search.engine._ranking import (
+    best_by_group,
+    chosen_trial,
+    count_states,
+    is_feasible,
+    objective_names,
+    pareto_front,
+    ranked_trials,
+)
 from search.engine._recovery import enqueue_params, recover_trials, requeue_failed_trial
 from search.engine._run import RESTART_EXIT_STATUS, default_workers, join_study, pin_cores, run_study, worker_cores
+from search.engine._samplers import make_pruner, make_sampler
 from search.engine._signals import Stopped, stop_on_signals, stop_requested
+from search.engine._spaces import check_space, replay, study_data, study_space
 from search.engine._storage import (
     check_storage,
     close_storages,
+    closes_storages,
     default_storage,
     grpc_address,
     is_proxy,
     open_storage,
+    redact,
+    resolve_storage,
     sqlite_path,
 )
-from search.engine._study import (
-    PICKLED,
-    allowed_modules,
-    best_by_group,
-    check_space,
-    check_trusted,
-    chosen_trial,
-    creator_allows,
-    is_feasible,
-    load_study,
-    make_pruner,
-    make_sampler,
-    objective_names,
-    open_trial_storage,
-    pareto_front,
-    quiet_optuna,
-    ranked_trials,
-    replay,
-    stored_config,
-    study_data,
-    study_space,
-)
+from search.engine._study import load_study, open_trial_storage, stored_config
+from search.engine._trust import PICKLED, allowed_modules, check_pickle, check_trusted, creator_allows, sign
 from search.engine._tune import infer_direction, tune
 
 __all__ = [
@@ -88,11 +83,13 @@ __all__ = [
     "available_studies",
     "best_by_group",
     "check_location",
+    "check_pickle",
     "check_space",
     "check_storage",
     "check_trusted",
     "chosen_trial",
     "close_storages",
+    "closes_storages",
     "count_states",
     "creator_allows",
     "curve_names",
@@ -125,9 +122,12 @@ __all__ = [
     "quiet_optuna",
     "ranked_trials",
     "recover_trials",
+    "redact",
     "replay",
     "requeue_failed_trial",
+    "resolve_storage",
     "run_study",
+    "sign",
     "sqlite_path",
     "stop_on_signals",
     "stop_requested",

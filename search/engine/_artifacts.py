@@ -21,7 +21,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, runtime_checkable
 
 from search.data import cache_dir, home_dir, settings_key
-from search.engine._storage import is_proxy, sqlite_path
+from search.engine._storage import is_proxy, redact, sqlite_path
 from search.errors import InputError
 
 if TYPE_CHECKING:
@@ -241,7 +241,7 @@ class S3Artifacts:
             self.client.head_bucket(Bucket=self.bucket)
         except (BotoCoreError, ClientError) as exc:
             detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise InputError(f"cannot use the artifact store {self.location}: {detail}") from None
+            raise InputError(f"cannot use the artifact store {redact(self.location)}: {detail}") from None
 
     def describe(self, name: str) -> str:
         return f"s3://{self.bucket}/{self._key(name)}"
@@ -274,13 +274,18 @@ def check_location(location: str) -> str:
     """
     if location.startswith("s3://"):
         bucket, _, prefix = location.removeprefix("s3://").partition("/")
+        if "@" in bucket or "?" in location:
+            raise InputError(
+                f"artifact store {redact(location)!r}: credentials do not go in an s3:// URL (boto3 reads them from "
+                "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a profile)"
+            )
         if not bucket:
             raise InputError(f"artifact store {location!r} names no bucket (s3://bucket/prefix)")
         return f"s3://{bucket}/{prefix.strip('/')}".rstrip("/")
     if location.startswith("file://"):
         location = location.removeprefix("file://")
     elif "://" in location:
-        raise InputError(f"unsupported artifact store {location!r} (a folder or s3://bucket/prefix)")
+        raise InputError(f"unsupported artifact store {redact(location)!r} (a folder or s3://bucket/prefix)")
     if not location.strip():
         raise InputError("the artifact store is an empty name (a folder or s3://bucket/prefix)")
     return str(Path(location).expanduser().absolute())

@@ -8,7 +8,9 @@ import logging
 import math
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from search.data import SearchData
@@ -164,7 +166,9 @@ class Objective:
         try:
             with _alive(trial, enabled=self.storage_url is not None and is_proxy(self.storage_url)):
                 value = self._train(trial, facts)
-        except Exception:  # pruned or failed: still worth a note; Ctrl-C (BaseException) is not
+        except Exception as exc:  # pruned or failed: still worth a note; Ctrl-C (BaseException) is not
+            if not _is_pruned(exc) and "error" not in trial.user_attrs:  # e.g. a build function that raised
+                _record_error(trial, exc)
             self._publish(trial, facts)
             raise
         if trial.user_attrs.get("stopped_by") != "surplus":  # never really started: nothing to show
@@ -345,13 +349,12 @@ class Objective:
                 for name, got in measured.items():
                     trial.set_user_attr(name, got)
         except BaseException as exc:
-            pruned = type(exc).__name__ == "TrialPruned"
+            pruned = _is_pruned(exc)
             interrupted = isinstance(exc, KeyboardInterrupt)  # Ctrl-C, SIGTERM (Stopped): re-queued with its checkpoint
             kind = "pruned" if pruned else "KeyboardInterrupt" if interrupted else type(exc).__name__
             trial.set_user_attr("stopped_by", kind)
             if not pruned:
-                where = "" if fold is None else f"fold {fold + 1}: "
-                trial.set_user_attr("error", f"{where}{type(exc).__name__}: {exc}"[:500])
+                _record_error(trial, exc, where="" if fold is None else f"fold {fold + 1}: ")
             raise
         finally:
             if len(recorder.history.get("loss", [])) > written["epochs"]:
@@ -535,6 +538,36 @@ def _checkpoint_failed(trial: optuna.trial.Trial) -> Callable[[int, OSError], No
             )
 
     return failed
+
+
+def _is_pruned(exc: BaseException) -> bool:
+    import optuna
+
+    return isinstance(exc, optuna.TrialPruned)
+
+
+def _record_error(trial: optuna.trial.Trial, exc: BaseException, *, where: str = "") -> None:
+    """Keep why a trial failed on it: ``error`` (type and message) and ``error_traceback`` (the user's frames).
+
+    The frames are those outside Python's own library, installed packages and
+    this package: the user's build function or callback, where the fix is.
+    """
+    trial.set_user_attr("error", " ".join(f"{where}{type(exc).__name__}: {exc}".split())[:500])
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if _users(f.filename)]
+    if frames:
+        trial.set_user_attr("error_traceback", "".join(traceback.format_list(frames[-5:]))[-2000:])
+
+
+def _users(filename: str) -> bool:
+    """Whether a traceback frame's file is the user's (not the standard library, a package or this tool)."""
+    import sysconfig
+
+    if filename.startswith("<") and not filename.startswith(("<ipython", "<stdin")):
+        return False  # <frozen ...>, <string> of a library
+    library = {sysconfig.get_path(k) for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    own = str(Path(__file__).resolve().parents[1])
+    path = str(Path(filename).resolve()) if not filename.startswith("<") else filename
+    return not any(path.startswith(folder) for folder in (*library, own) if folder)
 
 
 def _retried_chain(study: optuna.Study, user_attrs: dict[str, Any]) -> list[int]:

@@ -10,15 +10,16 @@ import warnings
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from search.engine._logs import quiet_optuna
+from search.engine._ranking import count_finished, count_states
 from search.engine._recovery import recover_trials
 from search.engine._signals import Stopped, stop_requested
-from search.engine._study import count_finished, quiet_optuna
 from search.errors import RunError
 
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["MemoryLimitReached", "count_states", "optimize_until_budget", "progress_bar"]
+__all__ = ["MemoryLimitReached", "optimize_until_budget", "progress_bar"]
 
 # Stop when this many of this worker's trials fail in a row: the space or the data is broken.
 MAX_FAILURES_IN_A_ROW = 5
@@ -40,14 +41,6 @@ def _rss_mb() -> float:
     import psutil
 
     return float(psutil.Process().memory_info().rss) / 2**20
-
-
-def count_states(study: optuna.Study) -> dict[str, int]:
-    """Number of trials in each state, e.g. ``{"COMPLETE": 3, "RUNNING": 1}``."""
-    counts: dict[str, int] = {}
-    for trial in study.get_trials(deepcopy=False):
-        counts[trial.state.name] = counts.get(trial.state.name, 0) + 1
-    return counts
 
 
 def optimize_until_budget(

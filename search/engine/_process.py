@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import sys
 
@@ -17,20 +18,27 @@ import optuna
 
 from search.engine._optimize import MemoryLimitReached
 from search.engine._run import RESTART_EXIT_STATUS, join_study
-from search.engine._signals import stop_on_signals
+from search.engine._signals import stop_on_signals, stop_with_parent
 from search.engine._storage import close_storages
 from search.errors import InputError, SearchError
 
 __all__ = ["main"]
 
 
+SPEC_ENV = "SEARCH_WORKER_SPEC"
+"""The environment variable that carries a worker's JSON description (not its arguments: ``ps`` shows those)."""
+
+
 def main(argv: list[str]) -> int:
-    """Run the worker that ``argv[0]`` (JSON) describes; return its exit status."""
-    spec = json.loads(argv[0])
+    """Run the worker that ``SEARCH_WORKER_SPEC`` (or ``argv[0]``), a JSON object, describes; return its exit status."""
+    spec = json.loads(argv[0] if argv else os.environ.pop(SPEC_ENV, "{}"))
     if spec.pop("quiet", False):  # its parent shows a progress bar: Optuna's per-trial lines would drown it
         optuna.logging.set_verbosity(logging.WARNING)
+    parent = spec.pop("parent", None)
     try:
         with stop_on_signals():
+            if isinstance(parent, int):
+                stop_with_parent(parent)
             join_study(spec.pop("name"), **spec)
     except MemoryLimitReached:
         return RESTART_EXIT_STATUS

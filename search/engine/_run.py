@@ -28,24 +28,13 @@ from search.engine._artifacts import ARTIFACTS_ATTR, Artifacts, check_location, 
 from search.engine._config import PROPERTIES, StudyConfig, limit_name, load_study_config
 from search.engine._objective import Objective
 from search.engine._optimize import optimize_until_budget, progress_bar
+from search.engine._ranking import best_by_group, count_finished
 from search.engine._recovery import recover_trials
-from search.engine._storage import check_storage, default_storage
-from search.engine._study import (
-    best_by_group,
-    check_space,
-    check_trusted,
-    count_finished,
-    creator_allows,
-    enqueue_definition,
-    load_study,
-    make_pruner,
-    make_sampler,
-    open_study,
-    open_trial_storage,
-    stored_config,
-    study_data,
-    study_space,
-)
+from search.engine._samplers import make_pruner, make_sampler
+from search.engine._spaces import check_space, study_data, study_space
+from search.engine._storage import check_storage, closes_storages, redact, resolve_storage
+from search.engine._study import enqueue_definition, load_study, open_study, open_trial_storage, stored_config
+from search.engine._trust import check_trusted, creator_allows
 from search.errors import InputError, RunError
 from search.models import LoadedSpace, configure_backend, use_backend
 
@@ -67,9 +56,9 @@ RESTART_EXIT_STATUS = 75
 _SEED_STRIDE = 1_000_003  # sampler seeds of workers started together lie this far apart
 _POLL_S = 1.0
 _GPU_GIB_PER_WORKER = 16  # a GPU takes one worker per this much memory (small models), at most 4
-MAX_TRIALS = 1_000_000  # a budget beyond any study; a typo (an extra zero or two) is refused
 
 
+@closes_storages
 def run_study(
     name: str | StudyConfig,
     *,
@@ -153,15 +142,13 @@ def run_study(
             ) from None
     if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
         raise InputError(f"timeout must be a positive number of seconds, got {timeout}")
-    if config.trials > MAX_TRIALS:
-        raise InputError(f"trials must be at most {MAX_TRIALS:,}, got {config.trials:,}")
     if workers is not None and workers < 1:
         raise InputError(f"workers must be at least 1, got {workers}")
     if memory_limit_mb is not None and not (math.isfinite(memory_limit_mb) and memory_limit_mb > 0):
         raise InputError(f"memory limit must be a positive number of MB, got {memory_limit_mb}")
     # Keras already loaded on another backend (e.g. in a notebook): the trials run in a worker process.
     in_process = use_backend(config.backend)
-    url = storage or default_storage()
+    url = resolve_storage(storage)
     check_storage(url)
     explicit = check_location(artifacts) if artifacts else None
     given = explicit or (check_location(env) if (env := os.environ.get("SEARCH_ARTIFACTS")) else None)
@@ -179,7 +166,7 @@ def run_study(
     store = _keep_artifacts(study, url, given, explicit=explicit is not None)
     for relative, blob in (files or {}).items():
         store.put(relative, blob)
-    print(f"study {config.name!r} in {url} (artifacts in {store.location})", file=sys.stderr)
+    print(f"study {config.name!r} in {redact(url)} (artifacts in {redact(store.location)})", file=sys.stderr)
     requeued = recover_trials(study)
     if requeued:
         print(f"re-queued interrupted trial(s) {', '.join(map(str, requeued))}", file=sys.stderr)
@@ -216,6 +203,7 @@ def run_study(
     return study
 
 
+@closes_storages
 def join_study(
     name: str,
     *,
@@ -266,6 +254,12 @@ def join_study(
         >>> len(join_study("synthetic", storage=url, n_trials=2).trials)
         2
     """
+    if slot is not None and (isinstance(slot, bool) or not isinstance(slot, int) or slot < 0):
+        raise InputError(f"slot must be a worker number of 0 or more, got {slot!r}")
+    if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
+        raise InputError(f"timeout must be a positive number of seconds, got {timeout}")
+    if memory_limit_mb is not None and not (math.isfinite(memory_limit_mb) and memory_limit_mb > 0):
+        raise InputError(f"memory limit must be a positive number of MB, got {memory_limit_mb}")
     if cpus:
         pin_cores(cpus)
     configure_backend()
@@ -284,10 +278,10 @@ def join_study(
             raise InputError(f"--trials must be at least 1, got {n_trials}")
         config = config.replace(trials=n_trials)
     store = study_artifacts(url, study, given=check_location(artifacts) if artifacts else None)
-    space = study_space(config, store)
+    space = study_space(config, store, stored=True, allow=allow_modules)
     data = load_search_data(study_data(config, store), seed=config.seed, cv=config.cv)
     if n_trials is not None and study.user_attrs["config"].get("trials") != n_trials:  # stored once all checks passed
-        study.set_user_attr("config", dict(study.user_attrs["config"], trials=n_trials))
+        study.set_user_attr("config", config.stored())
     deadline = None if timeout is None else time.monotonic() + timeout
     _work(
         study,
@@ -315,7 +309,10 @@ def _keep_artifacts(study: optuna.Study, url: str, given: str | None, *, explici
         study.set_user_attr(ARTIFACTS_ATTR, given)
         return study_artifacts(url, study)
     if explicit and given != stored:
-        print(f"artifacts in {given} for this process (the study keeps them in {stored})", file=sys.stderr)
+        print(
+            f"artifacts in {redact(given or '')} for this process (the study keeps them in {redact(str(stored))})",
+            file=sys.stderr,
+        )
         return study_artifacts(url, study, given=given)
     return study_artifacts(url, study)
 
@@ -470,9 +467,12 @@ def spawn_worker(
         "allow_modules": list(allow_modules),
         "artifacts": artifacts,
         "quiet": True,
+        "parent": os.getpid(),  # it stops, keeping its trial for the next run, if this process dies
     }
-    command = [sys.executable, "-m", "search.engine._process", json.dumps(spec)]
-    env = dict(os.environ, KERAS_BACKEND=backend) if backend else None
+    command = [sys.executable, "-m", "search.engine._process"]
+    env = dict(os.environ, SEARCH_WORKER_SPEC=json.dumps(spec))  # the storage URL may hold a password: not in argv
+    if backend:
+        env["KERAS_BACKEND"] = backend
     # Nothing of theirs goes to stdout, which is the caller's; their stderr is the caller's to relay.
     return subprocess.Popen(command, cwd=Path.cwd(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
 

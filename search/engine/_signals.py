@@ -15,10 +15,13 @@ import signal
 import threading
 from collections.abc import Iterator
 
-__all__ = ["Stopped", "stop_on_signals", "stop_requested"]
+__all__ = ["Stopped", "stop_on_signals", "stop_requested", "stop_with_parent"]
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _received: list[int] = []
+_parent: list[int] = []  # the process whose death stops this one (a worker's run), once stop_with_parent is called
+_orphaned: list[int] = []  # SIGTERM, once this process noticed its parent's death before the kernel's signal came
+_PR_SET_PDEATHSIG = 1
 
 
 class Stopped(KeyboardInterrupt):
@@ -40,11 +43,39 @@ def stop_requested() -> int | None:
     stop whose ``KeyboardInterrupt`` was swallowed (raised inside a garbage
     collector's callback, say) still stops the run.
 
+    A worker whose parent (``run``) died counts as asked to stop by SIGTERM (see
+    :func:`stop_with_parent`), so no worker outlives its run.
+
     Examples:
         >>> stop_requested() is None
         True
     """
-    return _received[0] if _received else None
+    if not _received and not _orphaned and _parent and os.getppid() != _parent[0]:
+        _orphaned.append(signal.SIGTERM)
+    return _received[0] if _received else _orphaned[0] if _orphaned else None
+
+
+def stop_with_parent(parent: int) -> None:
+    """Stop this process as on SIGTERM once process ``parent`` is gone (a worker whose ``run`` was killed).
+
+    On Linux the kernel sends SIGTERM at the parent's death (``prctl(PR_SET_PDEATHSIG)``),
+    which wakes this process; :func:`stop_requested` notices between epochs and
+    trials that the parent is gone (everywhere else too) and the stop is as clean
+    as on SIGTERM: the running trial is recorded as interrupted, with its
+    checkpoint, and the next run re-queues it.
+
+    Examples:
+        >>> stop_with_parent(os.getppid())
+        >>> stop_requested() is None
+        True
+    """
+    _parent[:] = [parent]
+    with contextlib.suppress(OSError, AttributeError, TypeError):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+    stop_requested()  # it may have died before the request: then the first check stops this process
 
 
 @contextlib.contextmanager
@@ -63,6 +94,12 @@ def stop_on_signals() -> Iterator[None]:
         return
 
     def on_signal(signum: int, frame: object) -> None:
+        if _parent and os.getppid() != _parent[0]:
+            # The parent's death (the kernel's PR_SET_PDEATHSIG, or a signal after it): stop at the next check
+            # between epochs or trials, never in the middle of storing a trial.
+            if not _orphaned:
+                _orphaned.append(signal.SIGTERM)
+            return
         if _received:
             os._exit(128 + signum)  # the second signal: no more clean-up
         _received.append(signum)
@@ -83,6 +120,8 @@ def stop_on_signals() -> Iterator[None]:
         for log_handler in handlers:
             log_handler.removeFilter(_no_traceback_for_stops)
         _received.clear()
+        _parent.clear()
+        _orphaned.clear()
 
 
 def _no_traceback_for_stops(record: logging.LogRecord) -> bool:

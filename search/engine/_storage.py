@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import functools
+import gc
 import os
+import re
 import sqlite3
+import threading
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from search.data import home_dir
 from search.errors import InputError
@@ -19,8 +24,11 @@ if TYPE_CHECKING:
 __all__ = [
     "check_storage",
     "close_storages",
+    "closes_storages",
     "default_storage",
     "open_storage",
+    "redact",
+    "resolve_storage",
     "sqlite_path",
 ]
 
@@ -66,6 +74,75 @@ def default_storage() -> str:
     return os.environ.get("SEARCH_STORAGE") or f"sqlite:///{home_dir() / 'studies.db'}"
 
 
+def resolve_storage(storage: str | None) -> str:
+    """The storage URL a call means: ``storage``, or :func:`default_storage` when it is ``None``.
+
+    Raises:
+        search.InputError: An empty URL (a variable that expanded to nothing, say), which names no storage.
+
+    Examples:
+        >>> resolve_storage("sqlite:////tmp/x.db")
+        'sqlite:////tmp/x.db'
+        >>> resolve_storage(" ")
+        Traceback (most recent call last):
+        ...
+        search.errors.InputError: the storage URL is empty: give one, or none for the default (SEARCH_STORAGE ...)
+    """
+    if storage is None:
+        return default_storage()
+    if not isinstance(storage, str) or not storage.strip():
+        raise InputError(
+            "the storage URL is empty: give one, or none for the default (SEARCH_STORAGE or a SQLite file)"
+        )
+    return storage
+
+
+# Query parameters whose values are secrets (a password, a token, a signed URL's signature).
+_SECRET = re.compile(r"pass|pwd|secret|token|key|sig|credential|auth", re.IGNORECASE)
+
+
+def redact(url: str) -> str:
+    """``url`` as it may be shown or stored: passwords, user-info secrets and secret-looking query values masked.
+
+    Database URLs go through SQLAlchemy's ``render_as_string(hide_password=True)``;
+    ``grpc://``, ``s3://`` and unparsable URLs get the same mask by hand.
+
+    Examples:
+        >>> redact("postgresql+psycopg2://ann:s3cret@db:5432/studies?password=s3cret")
+        'postgresql+psycopg2://ann:***@db:5432/studies?password=***'
+        >>> redact("grpc://ann:s3cret@proxy:13000"), redact("s3://bucket/x?X-Amz-Signature=abc&region=eu")
+        ('grpc://ann:***@proxy:13000', 's3://bucket/x?X-Amz-Signature=***&region=eu')
+        >>> redact("sqlite:////tmp/studies.db")
+        'sqlite:////tmp/studies.db'
+    """
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    if not isinstance(url, str):
+        return repr(url)
+    if "://" in url and not url.startswith((GRPC_SCHEME, "s3://")):
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        with contextlib.suppress(ArgumentError, ValueError, TypeError):
+            parsed = make_url(url)
+            masked = {k: "***" if _SECRET.search(k) else v for k, v in parsed.query.items()}
+            return str(parsed.set(query=masked).render_as_string(hide_password=True)).replace("%2A%2A%2A", "***")
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return re.sub(r"(//[^/:@]*):[^/@]*@", r"\1:***@", url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        user_info, _, host = netloc.rpartition("@")
+        user, has_password, _ = user_info.partition(":")
+        netloc = f"{user}:***@{host}" if has_password else f"{user}@{host}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = urlencode([(k, "***" if _SECRET.search(k) else v) for k, v in pairs], safe="*")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
 GRPC_SCHEME = "grpc://"
 GRPC_WAIT_S = 30.0
 
@@ -88,7 +165,7 @@ def grpc_address(url: str) -> tuple[str, int]:
     except ValueError:
         host = port = None
     if not host or port is None or parts.path.strip("/"):
-        raise InputError(f"malformed storage URL {url!r} (expected grpc://HOST:PORT)")
+        raise InputError(f"malformed storage URL {redact(url)!r} (expected grpc://HOST:PORT)")
     return host, port
 
 
@@ -113,12 +190,24 @@ def sqlite_path(url: str) -> Path | None:
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError):
-        raise InputError(f"malformed storage URL {url!r} (expected e.g. sqlite:///path/to/studies.db)") from None
+        raise InputError(
+            f"malformed storage URL {redact(url)!r} (expected e.g. sqlite:///path/to/studies.db)"
+        ) from None
     if parsed.get_backend_name() != "sqlite":
         return None
     if not parsed.database or parsed.database == ":memory:":
-        raise InputError(f"storage URL {url!r} names no database file")
+        raise InputError(f"storage URL {redact(url)!r} names no database file")
+    unknown = sorted(set(parsed.query) - _SQLITE_OPTIONS)
+    if unknown:
+        raise InputError(
+            f"storage URL {redact(url)!r}: unknown SQLite option(s) {', '.join(unknown)} "
+            f"(known: {', '.join(sorted(_SQLITE_OPTIONS))})"
+        )
     return Path(parsed.database)
+
+
+# What SQLAlchemy's pysqlite dialect reads from a sqlite:/// URL's query; anything else would be ignored.
+_SQLITE_OPTIONS = frozenset({"timeout", "isolation_level", "detect_types", "check_same_thread", "cached_statements"})
 
 
 CHECK_TIMEOUT_S = 5.0
@@ -334,9 +423,9 @@ def _check_driver(url: str) -> None:
     try:
         create_engine(url).dispose()  # loads the dialect and driver, connects to nothing
     except NoSuchModuleError:
-        raise InputError(f"unsupported storage URL {url!r} (unknown database type)") from None
+        raise InputError(f"unsupported storage URL {redact(url)!r} (unknown database type)") from None
     except (ArgumentError, ImportError, ValueError) as exc:
-        raise InputError(f"unusable storage URL {url!r}: {exc}") from None
+        raise InputError(f"unusable storage URL {redact(url)!r}: {_without(url, exc)}") from None
 
 
 def open_storage(
@@ -387,13 +476,20 @@ def open_storage(
                 grace_period=grace_period(),
                 heartbeat_stale_trial_callback=failed_trial_callback,
             )
-        _OPENED.append(storage)
-        return storage
     except SQLAlchemyError as exc:
         detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        raise InputError(f"cannot open storage {url}: {detail}") from None
+        failure = InputError(f"cannot open storage {redact(url)}: {_without(url, detail)}")
     except (RuntimeError, ValueError, ImportError) as exc:
-        raise InputError(f"cannot open storage {url}: {str(exc).splitlines()[0]}") from None
+        failure = InputError(f"cannot open storage {redact(url)}: {_without(url, str(exc).splitlines()[0])}")
+    else:
+        if not _OPENED:
+            atexit.register(close_storages)
+        _OPENED.append(storage)
+        return storage
+    # The half-made storage (a schema of a newer Optuna, say) still holds connections: collected now, they close,
+    # and SQLite removes the -wal and -shm files it made beside the database.
+    gc.collect()
+    raise failure
 
 
 def _open_proxy(url: str, *, must_exist: bool) -> optuna.storages.BaseStorage:
@@ -410,10 +506,10 @@ def _open_proxy(url: str, *, must_exist: bool) -> optuna.storages.BaseStorage:
         storage.wait_server_ready(timeout=GRPC_WAIT_S)
     except (ConnectionError, grpc.FutureTimeoutError, grpc.RpcError):
         storage.close()
-        raise InputError(f"cannot open storage {url}: no storage proxy answers there") from None
+        raise InputError(f"cannot open storage {redact(url)}: no storage proxy answers there") from None
     if must_exist and not storage.get_all_studies():
         storage.close()
-        raise InputError(f"no study database behind {url} (it holds no study)")
+        raise InputError(f"no study database behind {redact(url)} (it holds no study)")
     return storage
 
 
@@ -432,20 +528,64 @@ def _open_here(path: Path) -> bool:
 
 
 def close_storages() -> None:
-    """Close every storage this process opened: SQLite then removes the ``-wal``/``-shm`` files it made.
+    """Close the connections of every storage this process opened: SQLite then removes its ``-wal``/``-shm`` files.
 
-    Every command and worker process calls it on its way out, whatever the outcome:
+    Every command and worker process calls it on its way out, whatever the outcome,
+    and so does every public function that opens a storage (:func:`closes_storages`):
     a process that ends with its SQLite connections open leaves its ``-wal`` file
-    unmerged, and the next process to close the database rewrites the file.
+    unmerged, and the next process to close the database rewrites the file. A
+    storage stays usable: it opens new connections when it is used again.
 
     Examples:
         >>> close_storages()  # nothing open: nothing to do
     """
-    while _OPENED:
-        storage = _OPENED.pop()
+    for storage in _OPENED:
         with contextlib.suppress(Exception):
             storage.remove_session()
             storage.engine.dispose()
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+_calls = threading.local()
+
+
+def closes_storages(function: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Make a public function close the storages' connections when its outermost call returns or raises.
+
+    So that a Python call (``tune``, ``evaluate_holdout``, ``load_predictor``...)
+    leaves no ``-wal``/``-shm`` file beside a SQLite database, as a command does.
+    """
+
+    @functools.wraps(function)
+    def call(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        depth = getattr(_calls, "depth", 0)
+        _calls.depth = depth + 1
+        try:
+            return function(*args, **kwargs)
+        finally:
+            _calls.depth = depth
+            if depth == 0:
+                close_storages()
+
+    return call
+
+
+def _password(url: str) -> str | None:
+    """The password (or user-info secret) in ``url``, if any."""
+    from urllib.parse import urlsplit
+
+    try:
+        return urlsplit(url).password
+    except ValueError:
+        return None
+
+
+def _without(url: str, detail: object) -> str:
+    """A driver's message about ``url`` with the URL's password masked, should it quote it."""
+    text = str(detail)
+    secret = _password(url)
+    return text.replace(secret, "***") if secret else text
 
 
 _WAL_SET = False

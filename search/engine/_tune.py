@@ -30,9 +30,11 @@ from search.data import (
     rows,
     serialize_dataset,
 )
-from search.engine._config import MAX_FOLDS, StudyConfig, check_name
+from search.engine._config import MAX_FOLDS, SIGNATURE, StudyConfig, check_name
+from search.engine._logs import quiet_optuna
 from search.engine._run import run_study
-from search.engine._study import ARTIFACT_PREFIX, keep_space, quiet_optuna
+from search.engine._storage import closes_storages
+from search.engine._trust import ARTIFACT_PREFIX, REFERENCE, keep_space, sign
 from search.errors import InputError
 from search.models import FunctionSpace, LoadedSpace, Space, configure_backend, load_space
 
@@ -67,6 +69,7 @@ def infer_direction(metric: str) -> str:
     raise InputError(f"cannot tell whether metric {metric!r} is better high or low: give direction='maximize' or ...")
 
 
+@closes_storages
 def tune(
     build: Callable[[optuna.trial.BaseTrial], keras.Model] | str | Space,
     x: Any,
@@ -174,6 +177,10 @@ def tune(
         raise InputError(f"cv must be an integer from 1 (no cross-validation) to {MAX_FOLDS}, got {cv!r}")
     if cv > 1 and (validation_data is not None or validation_split is not None):
         raise InputError("cv folds all of x: give neither validation_data nor validation_split with it")
+    if validation_data is not None and validation_split is not None:
+        raise InputError("give validation_data or validation_split, not both (validation_split splits x)")
+    if direction is not None and direction not in ("maximize", "minimize"):
+        raise InputError(f"direction must be 'maximize' or 'minimize', got {direction!r}")
     if workers is not None and (not isinstance(workers, int) or workers < 1):
         raise InputError(f"workers must be a positive integer, got {workers!r}")
     space = load_space(build)
@@ -215,30 +222,38 @@ def tune(
         blob = serialize_dataset(dataset)
         digest = hashlib.sha256(blob).hexdigest()
         data = {"kind": "stored", "file": f"{name_key(name)}.joblib", "sha256": digest}
+        data[SIGNATURE] = sign(f"data/{data['file']}", digest)  # this user's processes read it without a flag
         files[f"data/{data['file']}"] = blob
     keep_dataset(dataset, digest)
     reference, pickled = _reference(space, name)
     space_table: dict[str, Any] = {"module": reference, **space_bounds}
+    if pickled is None and reference.partition(":")[2]:  # a build function of one's own module: trusted by its author
+        space_table[SIGNATURE] = sign(REFERENCE, reference)
     if pickled is not None:
         space_digest = hashlib.sha256(pickled).hexdigest()
         space_table["sha256"] = space_digest
+        space_table[SIGNATURE] = sign(reference.removeprefix(ARTIFACT_PREFIX), space_digest)
         files[reference.removeprefix(ARTIFACT_PREFIX)] = pickled
         keep_space(space, space_digest)
-    config = StudyConfig(
-        name=name,
-        metric=metric,
-        direction=direction,
-        seed=seed,
-        data=data,
-        space=space_table,
-        sampler=sampler or {"name": "TPESampler", "n_startup_trials": 10, "multivariate": True, "constant_liar": True},
-        pruner=pruner or _default_pruner(cv),
-        trials=n_trials,
-        max_epochs=max_epochs,
-        patience=patience,
-        description=f"tune({space.name})",
-        metrics=logged,
-        cv=cv,
+    config = StudyConfig.checked(
+        {
+            "name": name,
+            "metric": metric,
+            "direction": direction,
+            "seed": seed,
+            "data": data,
+            "space": space_table,
+            "sampler": sampler
+            or {"name": "TPESampler", "n_startup_trials": 10, "multivariate": True, "constant_liar": True},
+            "pruner": pruner or _default_pruner(cv),
+            "trials": n_trials,
+            "max_epochs": max_epochs,
+            "patience": patience,
+            "description": f"tune({space.name})",
+            "metrics": logged,
+            "cv": cv,
+        },
+        source="tune()",
     )
     return run_study(
         config,
@@ -274,9 +289,10 @@ def _function_name(space: LoadedSpace) -> str:
 def _reference(space: LoadedSpace, name: str) -> tuple[str, bytes | None]:
     """How the definition names the space: an import path, or a pickle (bytes) for the artifact folder.
 
-    A function or object is named by ``module:qualified.name`` when that path
-    gives it back in a fresh process; one of ``__main__``, a notebook or a closure
-    is pickled by value (cloudpickle).
+    A function or object defined at the top of a module is named by
+    ``module:name`` when that gives it back in a fresh process; one of
+    ``__main__``, a notebook, a class or a closure is pickled by value
+    (cloudpickle): a stored reference never goes through attributes.
     """
     import cloudpickle
 
@@ -285,7 +301,7 @@ def _reference(space: LoadedSpace, name: str) -> tuple[str, bytes | None]:
     if inspect.ismodule(target):
         return target.__name__, None
     module, qualname = getattr(target, "__module__", None), getattr(target, "__qualname__", "")
-    if module and module != "__main__" and "<" not in qualname and module in sys.modules:
+    if module and module != "__main__" and "<" not in qualname and "." not in qualname and module in sys.modules:
         found: Any = sys.modules[module]
         for part in qualname.split("."):
             found = getattr(found, part, None)
@@ -301,8 +317,13 @@ def _dry_run(space: LoadedSpace, bounds: dict[str, Any], dataset: Dataset) -> li
 
     with quiet_optuna():
         trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
-    config = space.suggest(trial, bounds)
-    model = space.build(config, input_shape=(), task=dataset.task)
+    try:
+        config = space.suggest(trial, bounds)
+        model = space.build(config, input_shape=(), task=dataset.task)
+    except InputError:
+        raise
+    except Exception as exc:  # the user's build function fails: one line with its own error, before any write
+        raise InputError(f"the build function {space.name} fails: {_one_line(exc)}") from None
     try:
         if is_stream(dataset.x_train):
             logs = model.evaluate(dataset.x_val, steps=1, verbose=0, return_dict=True)
@@ -313,7 +334,16 @@ def _dry_run(space: LoadedSpace, bounds: dict[str, Any], dataset: Dataset) -> li
                 _, (_, x_rows) = fit_transform(dataset.preprocessor, dataset.x_train, x_rows)
             logs = model.evaluate(x_rows, dataset.y_train[index], verbose=0, return_dict=True)
     except Exception as exc:  # the user's model and data do not fit together: one line, before any write
-        detail = " ".join(str(exc).split())[:300]
-        raise InputError(f"the model of {space.name} cannot be evaluated on the data: {detail}") from None
+        raise InputError(f"the model of {space.name} cannot be evaluated on the data: {_one_line(exc)}") from None
     keras.backend.clear_session()
     return sorted(logs)
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception as one short line: its type and message.
+
+    Examples:
+        >>> _one_line(ValueError("bad\\n  value"))
+        'ValueError: bad value'
+    """
+    return " ".join(f"{type(exc).__name__}: {exc}".split())[:300]

@@ -13,6 +13,7 @@ import dataclasses
 import importlib
 import inspect
 import operator
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -179,6 +180,10 @@ def _declares(function: Callable[..., Any], option: str) -> bool:
         return False
 
 
+_MODULE = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+_ATTRIBUTE = _MODULE  # a user's own reference may go through attributes (a stored one may not: engine._trust)
+
+
 def load_space(space: str | Space | Callable[..., Any]) -> LoadedSpace:
     """A space by reference or as an object, checked against :class:`Space`.
 
@@ -198,15 +203,26 @@ def load_space(space: str | Space | Callable[..., Any]) -> LoadedSpace:
         Traceback (most recent call last):
         ...
         search.errors.InputError: unknown space module 'spaces.nope'
+        >>> load_space("../x")
+        Traceback (most recent call last):
+        ...
+        search.errors.InputError: space '../x' is not a module name or module:attribute reference
     """
     name = space if isinstance(space, str) else getattr(space, "__name__", None) or repr(space)
     obj: Any = space
     if isinstance(space, str):
         module_name, _, attribute = space.partition(":")
+        if not _MODULE.fullmatch(module_name) or (attribute and not _ATTRIBUTE.fullmatch(attribute)):
+            raise InputError(f"space {space!r} is not a module name or module:attribute reference")
         try:
             obj = importlib.import_module(module_name)
-        except ImportError:
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not (module_name + ".").startswith(exc.name + "."):
+                raise InputError(f"space module {module_name!r} cannot be imported: {exc}") from None
             raise InputError(f"unknown space module {module_name!r}") from None
+        except Exception as exc:  # the module itself fails (a syntax error, an error at import)
+            detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+            raise InputError(f"space module {module_name!r} cannot be imported: {detail}") from None
         if attribute:
             try:
                 obj = operator.attrgetter(attribute)(obj)

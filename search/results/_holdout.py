@@ -21,11 +21,13 @@ from search.engine import (
     StudyConfig,
     check_trusted,
     chosen_trial,
+    closes_storages,
     is_feasible,
     load_study,
     objective_names,
     publish_holdout_note,
     ranked_trials,
+    sign,
     stored_config,
     study_artifacts,
     study_data,
@@ -104,6 +106,7 @@ def holdout_metrics(task: Task, y_true: np.ndarray, y_score: np.ndarray, class_n
     }
 
 
+@closes_storages
 def evaluate_holdout(
     name: str,
     *,
@@ -203,13 +206,15 @@ def evaluate_holdout(
         raise InputError("an ensemble is of the best trials, retrained once each: without --trial or --repeats")
     study, url = load_study(name, storage=storage)
     members = _ensemble_members(study, ensemble) if ensemble > 1 else [_trial_to_evaluate(study, trial)]
+    for member in members:
+        _check_recorded(member, study.study_name)
+    config = stored_config(study)
+    check_trusted(config, allow_modules)
     best = members[0]
     attr = holdout_attr(trial, ensemble=ensemble)
     stored = study.user_attrs.get(attr)
     if stored and not force and (repeats == 1 or stored.get("repeats", {}).get("n") == repeats):
         return dict(stored, cached=True)
-    config = stored_config(study)
-    check_trusted(config, allow_modules)
     key = model_name(study.study_name, trial, ensemble=ensemble)  # the files written below, checked before training
     store = study_artifacts(url, study)
     store.check_writable((f"models/{key}.keras", f"models/{key}{PREPROCESSING_SUFFIX}"))
@@ -219,7 +224,7 @@ def evaluate_holdout(
     data = load_holdout_data(study_data(config, store), seed=config.seed, cv=config.cv)
     model_config = best.user_attrs["config"]
     epochs = int(best.user_attrs["best_epoch"]) + 1
-    space = study_space(config, store)
+    space = study_space(config, store, stored=True, allow=allow_modules)
     start = time.perf_counter()
     x_train, x_test = space.features(model_config, data.x_train, data.x_test, fit_labels=data.y_train)
     if ensemble > 1:
@@ -512,6 +517,15 @@ def _spread(runs: list[dict[str, Any]], seeds: list[int]) -> dict[str, Any]:
     }
 
 
+def _check_recorded(trial: optuna.trial.FrozenTrial, name: str) -> None:
+    """Refuse a trial without what its retraining needs: its configuration (a table) and best epoch (a count)."""
+    config, best = trial.user_attrs.get("config"), trial.user_attrs.get("best_epoch")
+    if not isinstance(config, dict) or not isinstance(config.get("batch_size"), int) or isinstance(best, bool):
+        raise InputError(f"trial {trial.number} of study {name!r} has no recorded configuration to retrain")
+    if not isinstance(best, int) or not 0 <= best < 100_000:
+        raise InputError(f"trial {trial.number} of study {name!r} has no recorded best epoch to retrain for")
+
+
 def _trial_to_evaluate(study: optuna.Study, number: int | None) -> optuna.trial.FrozenTrial:
     """The chosen trial, or trial ``number`` when it is a complete trial of the study."""
     if number is None:
@@ -542,10 +556,13 @@ def _save_model(study: optuna.Study, model: Any, store: Artifacts, data: Holdout
             predictor = Predictor(model, data.preprocessor, data.task, data.class_names, data.schema)
             path, preprocessing = predictor.save(scratch, key)
         saved = _keep(store, study, path, "application/zip")
+        saved["model_sha256"] = file_sha256(path)  # checked by load_predictor before loading
         if preprocessing is not None:
             kept = _keep(store, study, preprocessing, "application/octet-stream")
+            digest = file_sha256(preprocessing)  # checked by load_predictor before unpickling, with the signature
             saved["preprocessing_path"] = kept["model_path"]
-            saved["preprocessing_sha256"] = file_sha256(preprocessing)  # checked by load_predictor before unpickling
+            saved["preprocessing_sha256"] = digest
+            saved["preprocessing_signature"] = sign(f"models/{preprocessing.name}", digest)
             saved["preprocessing_artifact_id"] = kept["artifact_id"]
     return saved
 

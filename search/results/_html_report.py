@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import html
 import json
@@ -15,6 +16,7 @@ from search.data import name_key
 from search.engine import (
     FolderArtifacts,
     chosen_trial,
+    closes_storages,
     curve_names,
     curve_trace,
     holdout_epochs,
@@ -23,6 +25,7 @@ from search.engine import (
     objective_names,
     pareto_front,
     ranked_trials,
+    redact,
     study_artifacts,
 )
 from search.errors import InputError
@@ -159,7 +162,7 @@ def _summary(study: optuna.Study, url: str, states: dict[str, list[Any]]) -> str
             "trials",
             ", ".join(f"{len(v)} {k.lower()}" for k, v in sorted(states.items())) or "none",
         ],
-        ["storage", f"<code>{_esc(url)}</code>"],
+        ["storage", f"<code>{_esc(redact(url))}</code>"],
     ]
     if config:
         budget = (
@@ -499,6 +502,7 @@ def render_report(study: optuna.Study, *, url: str = "") -> str:
     )
 
 
+@closes_storages
 def write_report(name: str, *, storage: str | None = None, out: str | Path | None = None) -> Path | str:
     """Write a self-contained HTML report of a study and return its path.
 
@@ -545,8 +549,15 @@ def write_report(name: str, *, storage: str | None = None, out: str | Path | Non
     if out is None:  # in the study's store: a folder's file, or an object store's URL
         store.put(relative, page.encode("utf-8"))
         return store.path(relative) if isinstance(store, FolderArtifacts) else store.describe(relative)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(page, encoding="utf-8")
+    made = not path.parent.exists()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(page, encoding="utf-8")
+    except OSError as exc:  # e.g. a folder that root may "write" by its mode, such as /proc
+        if made:
+            with contextlib.suppress(OSError):
+                path.parent.rmdir()
+        raise InputError(f"cannot write the report {path}: {exc.strerror or exc}") from None
     return path
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
+import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -13,9 +15,9 @@ import numpy as np
 
 from search import models
 from search.data import Task, as_features, file_sha256, read_csv
-from search.engine import Artifacts, load_study, study_artifacts
+from search.engine import Artifacts, check_pickle, closes_storages, load_study, study_artifacts
 from search.errors import InputError
-from search.results._stored import holdout_attr, holdout_part
+from search.results._stored import holdout_attr, holdout_part, model_name, stored_kinds
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -212,11 +214,15 @@ class Predictor:
                 f"the preprocessing file {preprocessing_path} does not match the SHA-256 recorded with the holdout "
                 "model; refused (run python -m search holdout STUDY --force to write it again)"
             )
-        bundle = joblib.load(preprocessing_path)
+        try:
+            bundle = joblib.load(preprocessing_path)
+        except Exception as exc:  # truncated or not a joblib file
+            detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
+            raise InputError(f"{preprocessing_path} is not a readable preprocessing file ({detail})") from None
         if not isinstance(bundle, dict) or bundle.get("format") != _FORMAT:
             raise InputError(f"{preprocessing_path} is not a preprocessing file of this version")
         return cls(
-            model=models.load_model(model_path),
+            model=_load_model(Path(model_path), "write it again with python -m search holdout STUDY --force"),
             preprocessor=bundle["preprocessor"],
             task=Task(**bundle["task"]),
             class_names=list(bundle["class_names"]),
@@ -224,21 +230,34 @@ class Predictor:
         )
 
 
-def load_predictor(name: str, *, storage: str | None = None, trial: int | None = None, ensemble: int = 1) -> Predictor:
+@closes_storages
+def load_predictor(
+    name: str,
+    *,
+    storage: str | None = None,
+    trial: int | None = None,
+    ensemble: int = 1,
+    allow_modules: Sequence[str] = (),
+) -> Predictor:
     """The holdout model of a study with its fitted preprocessing, ready for raw rows (or ready arrays).
 
-    Reads the files the ``holdout`` step saved; when they were moved, the copies
-    in the study's artifact store are used.
+    Reads the files the ``holdout`` step saved, by the names this tool gives
+    them in the study's artifact store (never a path the database names), each
+    only when its bytes match the SHA-256 the holdout recorded; the
+    preprocessing file, a pickle, also only when this user's key signed its
+    digest (a holdout this user computed) or ``allow_modules`` holds ``pickled``.
 
     Args:
         name: Study name.
         storage: Storage URL; default :func:`search.default_storage`.
         trial: The model of ``holdout --trial N`` (a chosen trial); default: the best trial's.
         ensemble: The ensemble of ``holdout --ensemble K`` (one model averaging K).
+        allow_modules: ``["pickled"]`` to read a preprocessing file this user did not sign
+            (see the trust model in the docs).
 
     Raises:
-        InputError: No such study, no holdout yet, or a preprocessing file that
-            does not match the SHA-256 the holdout recorded.
+        InputError: No such study, no such holdout (the message names those that
+            exist), a file that is missing, altered, unsigned or unreadable.
 
     Examples:
         >>> import tempfile
@@ -255,42 +274,99 @@ def load_predictor(name: str, *, storage: str | None = None, trial: int | None =
     """
     study, url = load_study(name, storage=storage)
     holdout = study.user_attrs.get(holdout_attr(trial, ensemble=ensemble))
-    if not holdout:
-        part = holdout_part(trial, ensemble=ensemble)
-        chosen = f" --{part.replace('-', ' ')}" if part else ""
-        what = f" ({part.replace('-', ' ')})" if part else ""
-        raise InputError(f"study {name!r} has no holdout model{what} yet; run: python -m search holdout {name}{chosen}")
+    if not isinstance(holdout, dict) or not holdout:
+        raise InputError(_no_holdout(study, name, trial, ensemble))
     store = study_artifacts(url, study)
-    with tempfile.TemporaryDirectory() as tmp:
-        model_path = _local(holdout["model_path"], holdout.get("artifact_id"), store, Path(tmp) / "model.keras")
+    key = model_name(study.study_name, trial, ensemble=ensemble)
+    again = _recreate(name, trial, ensemble)
+    model_blob = _proven(store, f"models/{key}.keras", holdout.get("model_sha256"), again, holdout.get("artifact_id"))
+    with tempfile.TemporaryDirectory(prefix="search-predictor-") as tmp:
+        model_path = Path(tmp) / f"{key}.keras"
+        model_path.write_bytes(model_blob)
         if not holdout.get("preprocessing_path"):  # ready arrays: the model reads them as they are
-            names = list(holdout.get("per_class", {}))
-            task = Task("multiclass", len(names)) if holdout["task"] == "multiclass" else Task(holdout["task"])
-            if not model_path.is_file():
-                raise InputError(f"no such file: {model_path}")
-            return _array_predictor(models.load_model(model_path), task, names)
-        preprocessing_path = _local(
-            holdout["preprocessing_path"],
-            holdout.get("preprocessing_artifact_id"),
-            store,
-            Path(tmp) / f"model{PREPROCESSING_SUFFIX}",
+            task = _stored_task(holdout, again)
+            return _array_predictor(
+                _load_model(model_path, again), task, [str(n) for n in holdout.get("per_class", {})]
+            )
+        preprocessing = f"models/{key}{PREPROCESSING_SUFFIX}"
+        digest = holdout.get("preprocessing_sha256")
+        if digest is None:
+            raise InputError(f"the holdout of study {name!r} recorded no SHA-256 of its preprocessing; {again}")
+        check_pickle(
+            "holdout preprocessing", preprocessing, digest, holdout.get("preprocessing_signature"), allow_modules
         )
-        return Predictor.load(model_path, preprocessing_path, sha256=holdout.get("preprocessing_sha256"))
+        preprocessing_path = Path(tmp) / Path(preprocessing).name
+        copy = holdout.get("preprocessing_artifact_id")
+        preprocessing_path.write_bytes(_proven(store, preprocessing, digest, again, copy))
+        return Predictor.load(model_path, preprocessing_path, sha256=digest)
+
+
+def _recreate(name: str, trial: int | None, ensemble: int) -> str:
+    """How to write a holdout's files again: the exact command."""
+    part = holdout_part(trial, ensemble=ensemble)
+    which = f" --{part.replace('-', ' ')}" if part else ""
+    return f"re-create the holdout with: python -m search holdout {name}{which} --force"
+
+
+_ARTIFACT_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def _proven(store: Artifacts, name: str, digest: Any, again: str, copy: Any = None) -> bytes:
+    """The bytes of ``name`` in the study's store, when they match the recorded SHA-256 ``digest``.
+
+    When ``name`` is gone (moved away), its Optuna artifact ``copy`` in the same
+    store is read instead, if ``copy`` is an artifact id (a key Optuna made, never a path).
+
+    Raises:
+        InputError: No digest recorded, no such file, or other bytes.
+    """
+    if not isinstance(digest, str) or not digest:
+        raise InputError(f"no SHA-256 is recorded for {store.describe(name)}, so it is not read; {again}")
+    blob = store.read(name)
+    if blob is None and isinstance(copy, str) and _ARTIFACT_ID.fullmatch(copy):
+        blob = store.read(copy)
+    if blob is None:
+        raise InputError(f"no such file: {store.describe(name)} (the holdout's file in the study's artifacts)")
+    if hashlib.sha256(blob).hexdigest() != digest:
+        raise InputError(
+            f"{store.describe(name)} does not match the SHA-256 recorded with the holdout model; refused ({again})"
+        )
+    return blob
+
+
+def _stored_task(holdout: dict[str, Any], again: str) -> Task:
+    """The task a holdout record names (a multiclass one with its classes)."""
+    kind = holdout.get("task")
+    if kind == "multiclass":
+        return Task("multiclass", max(2, len(holdout.get("per_class") or {})))
+    if kind in ("binary", "regression"):
+        return Task(str(kind))
+    raise InputError(f"the holdout record names no task this tool knows ({kind!r}); {again}")
+
+
+def _load_model(path: Path, again: str) -> Any:
+    """A saved ``.keras`` model (Keras' ``safe_mode``), or one line saying it is not one."""
+    try:
+        return models.load_model(path)
+    except Exception as exc:  # a damaged or foreign file: Keras raises many kinds, with long messages
+        detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
+        raise InputError(f"{path.name} is not a readable .keras model ({detail}); {again}") from None
+
+
+def _no_holdout(study: Any, name: str, trial: int | None, ensemble: int) -> str:
+    """What to say when the asked-for holdout does not exist: which ones do, and the call that loads each."""
+    part = holdout_part(trial, ensemble=ensemble)
+    what = f" ({part.replace('-', ' ')})" if part else ""
+    flag = f" --{part.replace('-', ' ')}" if part else ""
+    calls = []
+    for held_trial, held_ensemble in stored_kinds(study):
+        option = f", trial={held_trial}" if held_trial is not None else ""
+        option += f", ensemble={held_ensemble}" if held_ensemble > 1 else ""
+        calls.append(f"load_predictor({name!r}{option})")
+    exists = f" (it has: {', '.join(calls)})" if calls else ""
+    return f"study {name!r} has no holdout model{what} yet{exists}; run: python -m search holdout {name}{flag}"
 
 
 def _array_predictor(model: Any, task: Task, class_names: list[str]) -> Predictor:
     """A predictor of a model that reads ready arrays (no preprocessing)."""
     return Predictor(model=model, preprocessor=None, task=task, class_names=class_names, schema={})
-
-
-def _local(path: str, artifact_id: str | None, store: Artifacts, fallback: Path) -> Path:
-    """``path`` if it is a file here, else a download of the artifact from the study's store into ``fallback``."""
-    if Path(path).is_file() or not artifact_id:
-        return Path(path)
-    from optuna.artifacts import download_artifact
-
-    try:
-        download_artifact(artifact_store=store, artifact_id=artifact_id, file_path=str(fallback))
-    except Exception:
-        return Path(path)  # reported as a missing file
-    return fallback

@@ -7,13 +7,14 @@ from typing import TYPE_CHECKING, Any
 from search.engine import (
     best_by_group,
     chosen_trial,
+    closes_storages,
     count_states,
-    default_storage,
     holdout_epochs,
     is_feasible,
     objective_names,
     open_storage,
     pareto_front,
+    resolve_storage,
 )
 from search.results._stored import holdout_headline, stored_ensembles, stored_holdouts
 
@@ -135,6 +136,7 @@ def format_headline(headline: dict[str, Any] | None) -> str:
     return text
 
 
+@closes_storages
 def list_studies(storage: str | None = None) -> list[dict[str, Any]]:
     """Summaries of every study in a storage (see :func:`study_summary`).
 
@@ -149,7 +151,7 @@ def list_studies(storage: str | None = None) -> list[dict[str, Any]]:
     """
     import optuna
 
-    storage_obj = open_storage(storage or default_storage(), must_exist=True)
+    storage_obj = open_storage(resolve_storage(storage), must_exist=True)
     names = [s.study_name for s in optuna.get_all_study_summaries(storage_obj, include_best_trial=False)]
     return [study_summary(optuna.load_study(study_name=name, storage=storage_obj)) for name in names]
 

@@ -9,7 +9,15 @@ from search.data import name_key
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["holdout_attr", "holdout_headline", "holdout_part", "model_name", "stored_ensembles", "stored_holdouts"]
+__all__ = [
+    "holdout_attr",
+    "holdout_headline",
+    "holdout_part",
+    "model_name",
+    "stored_ensembles",
+    "stored_holdouts",
+    "stored_kinds",
+]
 
 HOLDOUT_ATTR = "holdout"
 
@@ -76,6 +84,31 @@ def stored_holdouts(study: optuna.Study) -> dict[int, dict[str, Any]]:
         if held and isinstance(value, dict) and isinstance(value.get("trial"), int) and "ensemble" not in value:
             found[value["trial"]] = value
     return dict(sorted(found.items()))
+
+
+def stored_kinds(study: optuna.Study) -> list[tuple[int | None, int]]:
+    """The holdouts a study keeps, as ``(trial, ensemble)``: ``(None, 1)`` the best trial's, ``(N, 1)``, ``(None, K)``.
+
+    Examples:
+        >>> import optuna
+        >>> study = optuna.create_study()
+        >>> study.set_user_attr("holdout:ensemble-3", {"trial": 4})
+        >>> study.set_user_attr("holdout:2", {"trial": 2})
+        >>> stored_kinds(study)
+        [(2, 1), (None, 3)]
+    """
+    kinds: list[tuple[int | None, int]] = []
+    for key, value in sorted(study.user_attrs.items()):
+        part = key.removeprefix(f"{HOLDOUT_ATTR}:")
+        if not isinstance(value, dict):
+            continue
+        if key == HOLDOUT_ATTR:
+            kinds.append((None, 1))
+        elif part.isdigit():
+            kinds.append((int(part), 1))
+        elif part.startswith("ensemble-") and part.removeprefix("ensemble-").isdigit():
+            kinds.append((None, int(part.removeprefix("ensemble-"))))
+    return sorted(kinds, key=lambda kind: (kind[1], -1 if kind[0] is None else kind[0]))
 
 
 def holdout_headline(result: dict[str, Any]) -> dict[str, Any] | None:

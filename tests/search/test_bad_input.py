@@ -1,7 +1,9 @@
 """Every bad input: one ``error:`` line naming the problem, exit status 2, and nothing changed.
 
-One parametrized suite over a table of cases. Each case runs ``python -m search``
-as a user would (a fresh process, its working folder a fresh one) and must end with:
+One parametrized suite over a table of cases. Each case runs the command line's
+entry function in this process, as a user would type it (its working folder a
+fresh one, its environment its own, its output read at the file descriptors),
+and must end with:
 
 - exit status 2 and exactly one line on stderr, starting with ``error:``, no traceback;
 - the study database byte-for-byte as before (its SHA-256), and no ``-wal``/``-shm``
@@ -26,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from tests._helpers import cli
+from tests._helpers import cli, cli_here
 from tests.search.test_workers import tiny_study
 
 NO_STORAGE = "<no --storage>"
@@ -102,6 +104,23 @@ NAMES_AND_FLAGS: dict[str, Case] = {
     ),
     "over-long name": (lambda c: ["run", str(c.study), "--study", "x" * 300], "at most 128 are allowed"),
     "worker for a missing study": (lambda c: ["worker", "ghost"], "no study 'ghost'"),
+    # argparse's own errors: the same one line, exit status 2
+    "trials that are not a number": (
+        lambda c: ["run", str(c.study), "--trials", "abc"],
+        "argument --trials: invalid int value: 'abc' (see python -m search run --help)",
+    ),
+    "unknown command": (lambda c: ["nope", NO_STORAGE], "argument command: invalid choice: 'nope'"),
+    "worker without a storage": (
+        lambda c: ["worker", "kept", NO_STORAGE],
+        "the following arguments are required: --storage",
+    ),
+    "timeout of minus infinity": (lambda c: ["run", str(c.study), "--timeout", "-inf"], "argument --timeout"),
+    "worker slot below 0": (lambda c: ["worker", "kept", "--slot", "-5"], "slot must be a worker number of 0 or more"),
+    "empty storage URL": (lambda c: ["list", "--storage", ""], "the storage URL is empty"),
+    "unknown SQLite URL option": (
+        lambda c: ["list", "--storage", f"{c.url}?cache_size=10"],
+        "unknown SQLite option(s) cache_size",
+    ),
 }
 
 # --- study definitions: the schema, the space's bounds, resuming with another definition ---------
@@ -161,6 +180,22 @@ DEFINITIONS: dict[str, Case] = {
     "unknown space": (
         lambda c: ["run", str(c.edited('module = "spaces.mlp"', 'module = "spaces.nope"'))],
         "unknown space module 'spaces.nope'",
+    ),
+    "space module that is a path": (
+        lambda c: ["run", str(c.edited('module = "spaces.mlp"', 'module = "../x"'))],
+        "space '../x' is not a module name or module:attribute reference",
+    ),
+    "sampler that never starts at random": (
+        lambda c: ["run", str(c.study), "--set", "sampler.n_startup_trials=-5"],
+        "'sampler.n_startup_trials' must be at least 0, got -5",
+    ),
+    "pruner whose percentile is no percentile": (
+        lambda c: ["run", str(c.study), "--set", 'pruner={name="PercentilePruner", percentile=150.0}'],
+        "'pruner.percentile' must be at most 100",
+    ),
+    "negative size limit": (
+        lambda c: ["run", str(c.study), "--set", "constraints={max_params=-1}"],
+        "constraint 'max_params' must be above 0 (params is never negative), got -1.0",
     ),
     "invalid bounds": (lambda c: ["run", str(c.study), "--set", "space.units=[64, 8]"], "space bound 'units'"),
     "unknown sampler": (lambda c: ["run", str(c.study), "--set", "sampler.name=Nope"], "unknown sampler 'Nope'"),
@@ -398,6 +433,18 @@ STORAGE_AND_FILES: dict[str, Case] = {
         lambda c: ["report", "kept", "--out", str(_write(c.scratch / "notes.txt", "mine"))],
         "not a folder",
     ),
+    "report into a folder no one can write in": (
+        lambda c: ["report", "kept", "--out", "/proc"],
+        "cannot write the report /proc/",
+    ),
+    "holdout of a study whose stored space is not loadable": (
+        lambda c: ["holdout", "kept", "--storage", f"sqlite:///{_edited_config(c, space={'dropout': [0.0, 0.5]})}"],
+        "the stored definition of study 'kept': 'space.module' is required",
+    ),
+    "worker on a stored definition edited out of range": (
+        lambda c: ["worker", "kept", "--storage", f"sqlite:///{_edited_config(c, max_epochs=0)}"],
+        "the stored definition of study 'kept': 'max_epochs' must be at least 1, got 0",
+    ),
     "report into a folder that does not exist": (
         lambda c: ["report", "kept", "--out", str(c.scratch / "no" / "such" / "report.html")],
         "does not exist",
@@ -426,6 +473,20 @@ STORAGE_AND_FILES: dict[str, Case] = {
     "CSV whose target has a single class": (
         lambda c: _csv_run(c, "one.csv", "x,y\n" + "".join(f"{i},same\n" for i in range(12))),
         "single class",
+    ),
+    "CSV whose every row is a class of its own": (
+        lambda c: _csv_run(c, "ids.csv", "x,y\n" + "".join(f"{i % 5},row{i}\n" for i in range(600))),
+        "ids.csv holds 600 classes in 600 rows",
+    ),
+    "CSV naming a column twice": (
+        lambda c: _csv_run(c, "twice.csv", "x,x,y\n" + "".join(f"{i},{i},{i % 2}\n" for i in range(20))),
+        "names column(s) 'x' more than once",
+    ),
+    "CSV with a few words in a numeric column": (
+        lambda c: _csv_run(
+            c, "mixed.csv", "x,y\n" + "".join(f"{'unknown' if i % 40 == 0 else i},{i % 2}\n" for i in range(120))
+        ),
+        "mixed.csv holds numbers and 3 other value(s) (e.g. 'unknown')",
     ),
     "CSV with an infinite regression target": (
         lambda c: _csv_run(
@@ -574,6 +635,22 @@ def _other_sqlite(path: Path) -> Path:
     return path
 
 
+def _edited_config(c: Context, **changes: object) -> Path:
+    """A copy of the study database with its stored definition edited (``changes`` set; a ``space`` replaced)."""
+    import json
+
+    path = c.copy_db("edited.db")
+    with sqlite3.connect(path) as conn:
+        ((raw,),) = conn.execute("SELECT value_json FROM study_user_attributes WHERE key = 'config'")
+        config = json.loads(raw)
+        if "space" in changes:
+            config["space"] = changes.pop("space")
+        config.update(changes)
+        conn.execute("UPDATE study_user_attributes SET value_json = ? WHERE key = 'config'", (json.dumps(config),))
+    conn.close()
+    return path
+
+
 def _newer(c: Context) -> Path:
     """A copy of the study database whose schema claims a newer Optuna."""
     path = c.copy_db("newer.db")
@@ -593,7 +670,9 @@ def _env(c: Context, **variables: str) -> list[str]:
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_bad_input_is_one_line_and_changes_nothing(populated: tuple[Path, Path], tmp_path: Path, case: str) -> None:
+def test_bad_input_is_one_line_and_changes_nothing(
+    populated: tuple[Path, Path], tmp_path: Path, case: str, capfd: pytest.CaptureFixture[str]
+) -> None:
     db, study = populated
     scratch = tmp_path / "case"
     (scratch / "cwd").mkdir(parents=True)
@@ -607,7 +686,7 @@ def test_bad_input_is_one_line_and_changes_nothing(populated: tuple[Path, Path],
     elif "--storage" not in argv and argv[0] != "embeddings":
         argv += ["--storage", ctx.url]
     before = {"study": _tree(db.parent), "case": _tree(tmp_path)}
-    line = one_line_error(cli(*argv, env=env, cwd=scratch / "cwd"))
+    line = one_line_error(cli_here(capfd, *argv, env=env, cwd=scratch / "cwd"))
     assert message in line, line
     assert {"study": _tree(db.parent), "case": _tree(tmp_path)} == before
 
@@ -616,3 +695,22 @@ def test_the_suite_covers_every_class_with_sixty_cases() -> None:
     """The acceptance of the bad-input work: at least 60 cases over every class of input."""
     assert len(CASES) >= 60, len(CASES)
     assert all(len(section) >= 5 for section in (NAMES_AND_FLAGS, DEFINITIONS, STORAGE_AND_FILES))
+
+
+# The table runs in this process; a few cases also run as a fresh process, where everything a process prints
+# (TensorFlow's and absl's start-up lines among them) reaches the user.
+IN_A_PROCESS = ("unknown study", "trials that are not a number", "missing IMDB data", "CSV naming a column twice")
+
+
+@pytest.mark.parametrize("case", IN_A_PROCESS)
+def test_bad_input_in_a_fresh_process_is_one_line_too(populated: tuple[Path, Path], tmp_path: Path, case: str) -> None:
+    db, study = populated
+    scratch = tmp_path / "case"
+    (scratch / "cwd").mkdir(parents=True)
+    build, message = CASES[case]
+    argv = build(Context(study=study, db=db, scratch=scratch))
+    env = {a.removeprefix(ENV_MARK).split("=", 1)[0]: a.split("=", 1)[1] for a in argv if a.startswith(ENV_MARK)}
+    argv = [a for a in argv if not a.startswith(ENV_MARK) and a != NO_STORAGE] + ["--storage", f"sqlite:///{db}"]
+    before = _tree(db.parent)
+    assert message in one_line_error(cli(*argv, env=env, cwd=scratch / "cwd"))
+    assert _tree(db.parent) == before

@@ -134,3 +134,39 @@ def test_ten_sigkills_lose_nothing_and_every_interrupted_trial_resumes(tmp_path:
         if recorded >= 2:  # the checkpoint is at most one epoch behind what the killed trial recorded
             assert retries[0].user_attrs.get("resumed_from_epoch", -1) >= recorded - 2
     assert not checkpointed_trials(study_artifacts(storage), "kill")
+
+
+def test_workers_do_not_outlive_a_run_killed_with_sigkill(tmp_path: Path) -> None:
+    """``run --workers 2`` killed at once: its workers stop by themselves and their trials are kept and re-queued."""
+    import psutil
+
+    storage = f"sqlite:///{tmp_path / 'orphans.db'}"
+    path = tiny_study(tmp_path, "orphans", trials=4, max_epochs=400, n_train=6000, patience=400)
+    run = subprocess.Popen(
+        [sys.executable, "-m", "search", "run", str(path), "--storage", storage, "--no-progress", "--workers", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=REPO,
+    )
+    deadline, workers = time.monotonic() + 300, set()
+    while len(workers) < 2 and time.monotonic() < deadline:
+        time.sleep(0.5)
+        try:
+            running = optuna.load_study(study_name="orphans", storage=storage).get_trials(states=(State.RUNNING,))
+        except KeyError:  # not created yet
+            continue
+        workers = {t.user_attrs["worker"]["pid"] for t in running if "history" in t.user_attrs}  # an epoch in
+    assert len(workers) == 2, "two workers did not start training in time"
+    run.kill()  # SIGKILL: the run can clean nothing up
+    run.wait()
+    _, alive = psutil.wait_procs([psutil.Process(pid) for pid in workers], timeout=120)
+    assert not alive, f"workers {[p.pid for p in alive]} outlived their run"
+    study = optuna.load_study(study_name="orphans", storage=storage)
+    stopped = study.get_trials(states=(State.FAIL,))
+    assert len(stopped) == 2 and all(t.user_attrs["stopped_by"] == "KeyboardInterrupt" for t in stopped), [
+        (t.number, t.state.name, t.user_attrs.get("stopped_by")) for t in study.trials
+    ]
+    assert not study.get_trials(states=(State.RUNNING,))  # no trial left running for the grace period to find
+    from search.engine import recover_trials
+
+    assert sorted(recover_trials(study)) == sorted(t.number for t in stopped)  # the next run re-queues both

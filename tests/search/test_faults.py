@@ -25,8 +25,9 @@ import pytest
 from search.engine import FolderArtifacts, study_artifacts
 from search.engine._checkpoint import TrialCheckpoints, checkpointed_trials
 from search.engine._identity import worker_identity
+from search.engine._spaces import study_space
 from search.engine._storage import GRACE_PERIOD_S
-from search.engine._study import load_study, stored_config, study_space
+from search.engine._study import load_study, stored_config
 from tests._helpers import REPO, PostgresServer, cli, postgres_binary
 from tests.search.test_workers import tiny_study
 

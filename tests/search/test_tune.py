@@ -98,10 +98,12 @@ def test_a_build_function_of_a_script_runs_in_two_workers_and_its_holdout_in_a_f
     assert len({t.user_attrs["worker"]["pid"] for t in study.trials}) >= 2  # the trials ran in the workers
     # the function came from __main__: it travelled pickled, with its digest on the study
     assert study.user_attrs["config"]["space"]["module"].startswith("artifact:functions/")
-    # (a stored definition is data: the pickled function and data are read only when this process allows them)
-    refused = cli("holdout", "mine", "--storage", url, "--json", cwd=tmp_path)
+    # (a stored definition is data: the pickled function and data are read only when this user's key signed
+    # them, as here, or the process allows them; a process with another key is refused)
+    other_user = {"SEARCH_KEY_FILE": str(tmp_path / "someone-else.key")}
+    refused = cli("holdout", "mine", "--storage", url, "--json", cwd=tmp_path, env=other_user)
     assert refused.returncode == 2 and "--allow-module pickled" in refused.stderr.strip().splitlines()[-1]
-    holdout = cli("holdout", "mine", "--storage", url, "--json", "--allow-module", "pickled", cwd=tmp_path)
+    holdout = cli("holdout", "mine", "--storage", url, "--json", cwd=tmp_path)
     assert holdout.returncode == 0, holdout.stderr[-3000:]
     result = json.loads(holdout.stdout)
     assert result["n_train"] == 280 and result["n_test"] == 80 and 0.0 <= result["accuracy"] <= 1.0

@@ -1,0 +1,175 @@
+"""A study's space and data settings, resolved from its definition: imported, unpickled or given, and checked."""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from search.engine._artifacts import Artifacts, FolderArtifacts, cached_copy
+from search.engine._config import SIGNATURE, StudyConfig
+from search.engine._logs import quiet_optuna
+from search.engine._trust import ARTIFACT_PREFIX, check_loaded, check_pickle, check_reference, given_space
+from search.errors import InputError
+from search.models import FunctionSpace, LoadedSpace, load_space
+
+if TYPE_CHECKING:
+    import optuna
+
+__all__ = ["check_space", "replay", "space_changes", "study_data", "study_space"]
+
+
+def study_space(
+    config: StudyConfig, artifacts: Artifacts | None = None, *, stored: bool = False, allow: Sequence[str] = ()
+) -> LoadedSpace:
+    """The space of a definition: a module or ``module:attribute`` reference, or a pickled object in the artifacts.
+
+    A pickled space (``artifact:functions/<file>``, a build function from a script's
+    ``__main__`` or a notebook) is read only when this process trusts it (see
+    :func:`search.engine._trust.check_pickle`) and its bytes match the SHA-256 the
+    study recorded (``space.sha256``). A reference of a definition read from
+    storage (``stored``) must name a trusted module, and what it names must be a
+    space or a build function defined in that module.
+
+    Raises:
+        search.InputError: An unknown or untrusted module, or a missing, altered or untrusted pickle.
+    """
+    ref = config.space_module
+    if not ref.startswith(ARTIFACT_PREFIX):
+        if stored:
+            check_reference(ref, allow, config.space.get(SIGNATURE))
+        space = load_space(ref)
+        if stored:
+            check_loaded(ref, space.space.function if isinstance(space.space, FunctionSpace) else space.space)
+        return space
+    digest = config.space.get("sha256")
+    given: LoadedSpace | None = given_space(digest)
+    if given is not None:
+        return given
+    import cloudpickle
+
+    name = ref.removeprefix(ARTIFACT_PREFIX)
+    if artifacts is None or not name.startswith("functions/") or ".." in name.split("/"):
+        raise InputError(f"space {ref!r} is not a file of the study's artifacts")
+    check_pickle("build function", name, digest, config.space.get(SIGNATURE), allow)
+    blob = artifacts.read(name)
+    where = artifacts.describe(name)
+    if blob is None:
+        raise InputError(f"the study's build function {where} is missing (was the artifact store moved?)")
+    if hashlib.sha256(blob).hexdigest() != digest:
+        raise InputError(f"the study's build function {where} does not match the SHA-256 recorded with it; refused")
+    return load_space(cloudpickle.loads(blob))
+
+
+def study_data(config: StudyConfig, artifacts: Artifacts) -> dict[str, Any]:
+    """The definition's ``[data]`` settings, with the local folder that ``stored`` data is read from.
+
+    For a store that is not a folder, the data file is first copied into this
+    machine's cache (its reader checks the SHA-256 the study recorded).
+    """
+    if config.data.get("kind") != "stored":
+        return dict(config.data)
+    file = str(config.data.get("file", ""))
+    if isinstance(artifacts, FolderArtifacts) or not file or "/" in file or file in (".", ".."):
+        root = artifacts.root if isinstance(artifacts, FolderArtifacts) else Path(artifacts.location)
+        return {**config.data, "root": str(root)}
+    copy = cached_copy(artifacts, f"data/{file}")
+    if copy is None:
+        raise InputError(f"the study's data file {artifacts.describe('data/' + file)} is missing")
+    return {**config.data, "root": str(copy.parent.parent)}
+
+
+def check_space(config: StudyConfig, space: LoadedSpace | None = None) -> LoadedSpace:
+    """Load the space and sample it once in memory, so bad bounds fail before any write.
+
+    A space may also define ``check(**bounds)`` to verify what its bounds name
+    (e.g. that embedding modules load) before the study is written, and
+    ``check_data(x_train, **bounds)`` to check its bounds against the loaded data.
+    """
+    import optuna
+
+    space = space or load_space(config.space_module)
+    with quiet_optuna():
+        probe = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+        try:
+            sample = space.suggest(probe.ask(), config.space_bounds)
+        except InputError:
+            raise
+        except Exception as exc:  # a space (or a build function) of one's own that fails: one line, before any write
+            detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+            raise InputError(f"space {space.name!r} fails to sample a configuration: {detail}") from None
+    batch = sample.get("batch_size") if isinstance(sample, dict) else None
+    if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
+        raise InputError(
+            f"space {space.name!r} must return a dict with a positive integer 'batch_size', got {sample!r}"
+        )
+    space.check(config.space_bounds)
+    for number, params in enumerate(config.enqueue, 1):
+        _check_enqueued(params, space, config.space_bounds, where=f"[[enqueue]] set {number}")
+    return space
+
+
+def _check_enqueued(params: dict[str, Any], space: LoadedSpace, bounds: dict[str, Any], *, where: str) -> None:
+    """Refuse a parameter set the space does not have or would not sample (out of its bounds)."""
+    import optuna
+
+    try:  # out-of-range values are reported below, as errors
+        trial = replay(params, space, bounds)
+    except InputError:
+        raise
+    except (TypeError, ValueError) as exc:  # e.g. a choice the space does not offer
+        raise InputError(f"{where}: {exc}") from None
+    unknown = sorted(set(params) - set(trial.params))
+    if unknown:
+        raise InputError(f"{where}: the space samples no parameter {', '.join(map(repr, unknown))}")
+    for name, value in params.items():
+        dist = trial.distributions[name]
+        if isinstance(dist, optuna.distributions.CategoricalDistribution):
+            inside = value in dist.choices
+        else:
+            inside = isinstance(value, (int, float)) and dist.low <= value <= dist.high  # type: ignore[attr-defined]
+        if not inside:
+            raise InputError(f"{where}: {name}={value!r} is outside the space ({dist})")
+
+
+def replay(params: dict[str, Any], space: LoadedSpace, bounds: dict[str, Any]) -> optuna.trial.Trial:
+    """A trial of a throw-away in-memory study on which the space's ``suggest`` took ``params``.
+
+    Raises whatever ``suggest`` raises for them; Optuna's warnings about values
+    outside a distribution are silenced (callers compare the distributions).
+    """
+    import optuna
+
+    with quiet_optuna(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        replay = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+        replay.enqueue_trial(params)
+        trial = replay.ask()
+        space.suggest(trial, bounds)
+    return trial
+
+
+def space_changes(study: optuna.Study, space: LoadedSpace, bounds: dict[str, Any]) -> list[str]:
+    """Parameters whose distribution the current space would sample differently.
+
+    Each earlier trial's parameters are replayed through the current ``suggest``
+    in a throw-away in-memory study, and the distributions compared.
+    """
+    import optuna
+
+    state = optuna.trial.TrialState
+    done = study.get_trials(deepcopy=False, states=(state.COMPLETE, state.PRUNED))
+    changed: set[str] = set()
+    for old in {t.number: t for t in done[:3] + done[-3:]}.values():
+        try:
+            trial = replay(old.params, space, bounds)
+        except Exception:  # a value the new space rejects
+            changed.update(old.params)
+            continue
+        new = trial.distributions
+        for name in set(new) | set(old.distributions):
+            if new.get(name) != old.distributions.get(name):
+                changed.add(name)
+    return sorted(changed)
