@@ -185,7 +185,7 @@ def finished_study(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """
     from search import evaluate_holdout, load_study_config, run_study
     from search.data import load_search_data
-    from search.engine import Objective
+    from search.engine._objective import Objective
     from search.models import load_space
 
     root = tmp_path_factory.mktemp("finished")

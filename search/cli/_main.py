@@ -14,19 +14,13 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from search.engine import (
-    ARTIFACTS_ATTR,
-    RESTART_EXIT_STATUS,
-    Artifacts,
     MemoryLimitReached,
-    artifacts_at,
-    close_storages,
-    default_location,
-    is_proxy,
+    closes_storages,
     join_study,
     open_storage,
-    redact,
-    resolve_storage,
     run_study,
+    shared_store,
+    shown_url,
     stop_on_signals,
 )
 from search.errors import InputError, SearchError
@@ -106,14 +100,14 @@ def _print_json(value: Any) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    url = resolve_storage(args.storage)
+    shown = shown_url(args.storage)
     try:
         with stop_on_signals():
             study = run_study(
                 args.study,
                 n_trials=args.trials,
                 timeout=args.timeout,
-                storage=url,
+                storage=args.storage,
                 allow_changes=args.allow_changes,
                 show_progress=not args.no_progress,
                 overrides=_run_overrides(args),
@@ -123,12 +117,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
             )
     except KeyboardInterrupt as exc:
         print(
-            f"\ninterrupted: finished trials are saved in {redact(url)}; run the same command to resume",
+            f"\ninterrupted: finished trials are saved in {shown}; run the same command to resume",
             file=sys.stderr,
         )
         return _interrupted_status(exc)
     summary = study_summary(study)
-    summary["storage"] = redact(url)
+    summary["storage"] = shown
     if args.json:
         _print_json(summary)
     else:
@@ -153,7 +147,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         chosen = " [--trial N]" if "pareto_front" in summary else ""
         print(
             f"next: python -m search holdout {summary['study']}{chosen}"
-            + (f" --storage {redact(args.storage)}" if args.storage else "")
+            + (f" --storage {shown}" if args.storage else "")
         )
     return 0
 
@@ -202,7 +196,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
             )
     except MemoryLimitReached as exc:
         print(f"worker stops to free memory ({exc}); its trials are saved", file=sys.stderr)
-        return RESTART_EXIT_STATUS
+        return exc.exit_status
     except KeyboardInterrupt as exc:
         print("\nworker interrupted: its finished trials are saved; the interrupted one is re-queued", file=sys.stderr)
         return _interrupted_status(exc)
@@ -246,12 +240,11 @@ def _cmd_holdout(args: argparse.Namespace) -> int:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    url = resolve_storage(args.storage)
-    studies = list_studies(url)
+    studies = list_studies(args.storage)
     if args.json:
-        _print_json({"storage": redact(url), "studies": studies})
+        _print_json({"storage": shown_url(args.storage), "studies": studies})
         return 0
-    print(f"studies in {redact(url)}")
+    print(f"studies in {shown_url(args.storage)}")
     for s in studies:
         best = "-" if s["best_value"] is None else f"{s['best_value']:.4f}"
         metric = s.get("metric") or "value"
@@ -305,12 +298,11 @@ def _check_port(host: str, port: int) -> None:
 def _cmd_dashboard(args: argparse.Namespace) -> int:
     import optuna_dashboard
 
-    url = resolve_storage(args.storage)
     _check_port(args.host, args.port)
-    storage = open_storage(url, must_exist=True)
-    store = _storage_artifacts(url, storage, args.artifacts)
+    storage = open_storage(args.storage, must_exist=True)
+    store = shared_store(storage, args.storage, args.artifacts)
     host = f"[{args.host}]" if ":" in args.host else args.host
-    print(f"optuna-dashboard for {redact(url)} (artifacts in {redact(store.location)})", file=sys.stderr)
+    print(f"optuna-dashboard for {shown_url(args.storage)} (artifacts in {shown_url(store.location)})", file=sys.stderr)
     print(f"open http://{host}:{args.port}/ (Ctrl-C stops it)", file=sys.stderr, flush=True)
     try:
         with contextlib.suppress(KeyboardInterrupt):
@@ -320,41 +312,20 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
     return 0
 
 
-def _storage_artifacts(url: str, storage: Any, given: str | None) -> Artifacts:
-    """The one artifact store that a dashboard on every study of ``storage`` serves.
-
-    ``--artifacts`` if given; else the store the studies keep (they must agree);
-    else the storage's default.
-
-    Raises:
-        InputError: The studies keep their artifacts in different stores.
-    """
-    if given:
-        return artifacts_at(given)
-    kept = {s.user_attrs.get(ARTIFACTS_ATTR) for s in storage.get_all_studies()} - {None, ""}
-    if len(kept) > 1:
-        raise InputError(
-            f"the studies in {redact(url)} keep their artifacts in {len(kept)} stores "
-            f"({', '.join(sorted(redact(str(k)) for k in kept))}); "
-            "choose one with --artifacts"
-        )
-    return artifacts_at(str(kept.pop()) if kept else default_location(url))
-
-
 def _cmd_proxy(args: argparse.Namespace) -> int:
     import concurrent.futures
 
     import optuna
 
-    url = resolve_storage(args.storage)
-    if is_proxy(url):
-        raise InputError(f"--storage {redact(url)} is itself a proxy: give the database URL")
+    if args.storage and args.storage.startswith("grpc://"):
+        raise InputError(f"--storage {shown_url(args.storage)} is itself a proxy: give the database URL")
     if args.threads < 1:
         raise InputError(f"--threads must be at least 1, got {args.threads}")
     _check_port(args.host, args.port)
-    storage = optuna.storages.get_storage(open_storage(url))  # Optuna's cache in front of the database
+    database = open_storage(args.storage, allow_proxy=False)
+    storage = optuna.storages.get_storage(database)  # Optuna's cache in front of the database
     shown = "0.0.0.0" if args.host in ("", "0.0.0.0") else args.host
-    print(f"storage proxy for {redact(url)} on {shown}:{args.port}", file=sys.stderr)
+    print(f"storage proxy for {shown_url(args.storage)} on {shown}:{args.port}", file=sys.stderr)
     print(f"workers join with --storage grpc://{shown}:{args.port} (Ctrl-C stops it)", file=sys.stderr, flush=True)
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=args.threads)
     with contextlib.suppress(KeyboardInterrupt), stop_on_signals(), warnings.catch_warnings():
@@ -593,6 +564,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+@closes_storages  # SQLite folds its -wal file into the database and removes it and the -shm file
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status.
 
@@ -614,8 +586,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SearchError as exc:
         print("error: " + _scrubbed(" ".join(str(exc).split()), argv), file=sys.stderr)  # always one line
         return 2 if isinstance(exc, InputError) else 1
-    finally:
-        close_storages()  # SQLite folds its -wal file into the database and removes it and the -shm file
 
 
 def _scrubbed(line: str, argv: Sequence[str] | None) -> str:
@@ -631,5 +601,5 @@ def _scrubbed(line: str, argv: Sequence[str] | None) -> str:
     given.append(os.environ.get("SEARCH_ARTIFACTS", ""))
     for value in given:
         if "@" in value or "?" in value:
-            line = line.replace(value, redact(value))
+            line = line.replace(value, shown_url(value))
     return line

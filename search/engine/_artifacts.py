@@ -36,6 +36,7 @@ __all__ = [
     "check_location",
     "default_location",
     "study_artifacts",
+    "upload_named",
 ]
 
 # The study user attribute that keeps the location given when the study was created.
@@ -137,15 +138,18 @@ class FolderArtifacts:
 
     def names(self, prefix: str) -> list[str]:
         folder = self.root.joinpath(*_parts(prefix.rstrip("/")))
-        if not folder.is_dir():
-            return []
-        return sorted(
-            str(PurePosixPath(*p.relative_to(self.root).parts))
-            for p in folder.rglob("*")
-            if p.is_file() and not p.name.endswith(".part")
-        )
+        found = []
+        # os.walk skips a folder another worker removes meanwhile (a finished trial's checkpoints); rglob raises.
+        for here, _, files in os.walk(folder):
+            relative = Path(here).relative_to(self.root)
+            found += [str(PurePosixPath(*relative.parts, f)) for f in files if not f.endswith(".part")]
+        return sorted(found)
 
     def remove(self, artifact_id: str) -> None:
+        named = _aliased(self, artifact_id)
+        if named is not None:
+            self.remove(named)
+            artifact_id = _alias(artifact_id)
         path = self.path(artifact_id)
         path.unlink(missing_ok=True)
         with contextlib.suppress(OSError):  # leave no empty folders behind (only those now empty)
@@ -172,7 +176,7 @@ class FolderArtifacts:
         from optuna.artifacts.exceptions import ArtifactNotFound
 
         try:
-            return self.path(artifact_id).open("rb")
+            return self.path(_aliased(self, artifact_id) or artifact_id).open("rb")
         except FileNotFoundError:
             raise ArtifactNotFound(f"no artifact {artifact_id!r} in {self.root}") from None
 
@@ -230,6 +234,10 @@ class S3Artifacts:
         return sorted(found)
 
     def remove(self, artifact_id: str) -> None:
+        named = _aliased(self, artifact_id)
+        if named is not None:
+            self._store.remove(self._key(named))
+            artifact_id = _alias(artifact_id)
         self._store.remove(self._key(artifact_id))
 
     def check_writable(self, names: Sequence[str] = ()) -> None:
@@ -247,13 +255,70 @@ class S3Artifacts:
         return f"s3://{self.bucket}/{self._key(name)}"
 
     def open_reader(self, artifact_id: str) -> BinaryIO:
-        return self._store.open_reader(self._key(artifact_id))
+        return self._store.open_reader(self._key(_aliased(self, artifact_id) or artifact_id))
 
     def write(self, artifact_id: str, content_body: BinaryIO) -> None:
         self._store.write(self._key(artifact_id), content_body)
 
     def __repr__(self) -> str:
         return f"S3Artifacts({self.location!r})"
+
+
+_ALIASES = "aliases/"  # artifact id -> the name its one copy is kept under (see upload_named)
+
+
+def _alias(artifact_id: str) -> str:
+    return f"{_ALIASES}{artifact_id}"
+
+
+def _aliased(store: Artifacts, artifact_id: str) -> str | None:
+    """The name an artifact uploaded with :func:`upload_named` is kept under, ``None`` for other artifacts."""
+    if "/" in artifact_id:
+        return None
+    blob = store.read(_alias(artifact_id))
+    return None if blob is None else blob.decode()
+
+
+class _Named:
+    """The store as Optuna's ``upload_artifact`` sees it for one upload: the file goes under ``name``, once."""
+
+    def __init__(self, store: Artifacts, name: str) -> None:
+        self.store, self.name = store, name
+        _parts(name)
+
+    def write(self, artifact_id: str, content_body: BinaryIO) -> None:
+        self.store.put(self.name, content_body.read())
+        self.store.put(_alias(artifact_id), self.name.encode())
+
+    def open_reader(self, artifact_id: str) -> BinaryIO:
+        return self.store.open_reader(artifact_id)
+
+    def remove(self, artifact_id: str) -> None:
+        self.store.remove(artifact_id)
+
+
+def upload_named(store: Artifacts, study: optuna.Study, path: Path, name: str, *, mimetype: str) -> str:
+    """Attach the file ``path`` to ``study`` as an Optuna artifact, kept once, under ``name`` in the store.
+
+    optuna-dashboard lists it and serves it by its artifact id (an alias to
+    ``name``, resolved by the store's ``open_reader``); this tool and its users
+    find it under ``name`` (``models/<key>.keras``). Returns the artifact id.
+
+    Examples:
+        >>> import tempfile
+        >>> import optuna
+        >>> store = FolderArtifacts(Path(tempfile.mkdtemp()))
+        >>> study = optuna.create_study()
+        >>> source = Path(tempfile.mkdtemp()) / "m.bin"
+        >>> _ = source.write_bytes(b"weights")
+        >>> artifact_id = upload_named(store, study, source, "models/m.bin", mimetype="application/octet-stream")
+        >>> store.read("models/m.bin"), store.open_reader(artifact_id).read()
+        (b'weights', b'weights')
+    """
+    from optuna.artifacts import upload_artifact
+
+    named = _Named(store, name)
+    return str(upload_artifact(artifact_store=named, file_path=str(path), study_or_trial=study, mimetype=mimetype))
 
 
 def check_location(location: str) -> str:

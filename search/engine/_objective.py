@@ -26,6 +26,7 @@ from search.engine._checkpoint import (
 from search.engine._config import PROPERTIES, StudyConfig, limit_name
 from search.engine._dashboard import model_layers, publish_trial
 from search.engine._identity import worker_identity
+from search.engine._records import StoppedBy, TrialOutcome, record
 from search.engine._signals import Stopped, stop_requested
 from search.engine._storage import heartbeat_interval, is_proxy
 from search.models import (
@@ -171,7 +172,7 @@ class Objective:
                 _record_error(trial, exc)
             self._publish(trial, facts)
             raise
-        if trial.user_attrs.get("stopped_by") != "surplus":  # never really started: nothing to show
+        if facts.get("stopped_by") is not StoppedBy.SURPLUS:  # never really started: nothing to show
             self._publish(trial, facts)
         return value
 
@@ -190,18 +191,18 @@ class Objective:
 
         freeze_long_lived()
         config = self.config
-        trial.set_user_attr("worker", worker_identity())
-        trial.set_user_attr("backend", keras.backend.backend())
+        record(trial, worker=worker_identity(), backend=keras.backend.backend())
         if self._surplus(trial):
-            trial.set_user_attr("stopped_by", "surplus")
+            facts["stopped_by"] = StoppedBy.SURPLUS
+            record(trial, stopped_by=StoppedBy.SURPLUS)
             return self._failed()  # FAIL, quietly: other workers had already filled the budget
         # Seeded first: a build function (search.tune) builds its model while it samples.
         set_seed(config.seed + trial.number)
         model_config = self.space.suggest(trial, config.space_bounds)
-        trial.set_user_attr("config", model_config)
+        record(trial, config=model_config)
         group = self.space.group(model_config)
         if group is not None:
-            trial.set_user_attr("group", group)
+            record(trial, group=group)
         start = time.perf_counter()
         try:
             if self.data.folds:
@@ -210,10 +211,10 @@ class Objective:
             fitted = self._fit(trial, model_config, self.data, facts, store=store, resumed=self._resume(trial))
             if fitted is None:
                 return self._failed()  # Optuna marks a NaN objective value FAIL
-            trial.set_user_attr("best_epoch", fitted.best_epoch)
+            record(trial, best_epoch=fitted.best_epoch)
             return self._objective_values(trial, fitted.values)
         finally:
-            trial.set_user_attr("wall_time_s", round(time.perf_counter() - start, 3))
+            record(trial, wall_time_s=round(time.perf_counter() - start, 3))
 
     def _cross_validate(
         self, trial: optuna.trial.Trial, model_config: dict[str, Any], facts: dict[str, Any]
@@ -228,7 +229,7 @@ class Objective:
         config, k = self.config, len(self.data.folds)
         done = self._completed_folds(trial)
         if done:
-            trial.set_user_attr("resumed_from_fold", len(done))
+            record(trial, resumed_from_fold=len(done))
         folds: list[dict[str, Any]] = []
         for index, part in enumerate(self.data.folds):
             if index < len(done):
@@ -240,25 +241,21 @@ class Objective:
                     return self._failed()
                 fold = {"best_epoch": fitted.best_epoch, "epochs": fitted.epochs, "values": fitted.values}
             folds.append(fold)
-            trial.set_user_attr("folds", folds)
+            record(trial, folds=folds)
             if not config.multi_objective:  # trial.report is single-objective
                 trial.report(fold["values"][config.metric], index)
                 if trial.should_prune():
-                    trial.set_user_attr("stopped_by", "pruned")
+                    record(trial, stopped_by=StoppedBy.PRUNED)
                     raise optuna.TrialPruned(f"pruned after fold {index + 1} of {k}")
         # The holdout model trains on all training examples for this many epochs (best_epoch + 1).
-        trial.set_user_attr("best_epoch", round(sum(f["best_epoch"] for f in folds) / k))
+        record(trial, best_epoch=round(sum(f["best_epoch"] for f in folds) / k))
         means = {name: sum(f["values"][name] for f in folds) / k for name in folds[0]["values"]}
         return self._objective_values(trial, means)
 
     def _completed_folds(self, trial: optuna.trial.Trial) -> list[dict[str, Any]]:
-        """The folds completed by the newest trial along the chain this one retries (same parameters)."""
-        by_number = {t.number: t for t in trial.study.get_trials(deepcopy=False)}
-        for number in _retried_chain(trial.study, trial.user_attrs):
-            folds = by_number[number].user_attrs.get("folds") if number in by_number else None
-            if folds:
-                return [dict(f) for f in folds][: len(self.data.folds)]
-        return []
+        """The folds that the trials this one retries completed: handed on to the retry when it was queued."""
+        outcome = TrialOutcome.read(trial.user_attrs, number=trial.number)
+        return [dict(f) for f in outcome.folds][: len(self.data.folds)]
 
     def _fit(
         self,
@@ -285,11 +282,10 @@ class Objective:
 
         def store_history(history: dict[str, list[float]]) -> None:
             epochs = len(history.get("loss", []))
-            trial.set_user_attr("history", history)
-            trial.set_user_attr("epochs_trained", epochs)
+            record(trial, history=history, epochs_trained=epochs)
             written.update(at=time.monotonic(), epochs=epochs)
 
-        def record(epoch: int, history: dict[str, list[float]]) -> None:
+        def after_epoch(epoch: int, history: dict[str, list[float]]) -> None:
             # Two storage writes per epoch cost more than an epoch of a small model (12 ms on SQLite against 7 ms
             # for an iris epoch on JAX): the live curves are written every HISTORY_EVERY_S, the rest once it ends.
             if time.monotonic() - written["at"] >= HISTORY_EVERY_S:
@@ -298,7 +294,7 @@ class Objective:
                 with contextlib.suppress(Exception):  # a display problem must not fail the trial
                     self.on_epoch(trial.number, epoch, history)
 
-        recorder = epoch_recorder(record)
+        recorder = epoch_recorder(after_epoch)
         early = resumable_early_stopping(resumed.early_stopping if resumed else None, **config.early_stopping)
         # No callback here has a batch-end hook: Keras would then copy every step's logs to the host, waiting for
         # each step to finish (40% of fit's time on imdb-bow); with none, steps are dispatched asynchronously.
@@ -322,11 +318,11 @@ class Objective:
             else:
                 model, initial_epoch = resumed.model, resumed.epoch + 1
                 recorder.history.update({k: list(v) for k, v in resumed.history.items()})
-                record(resumed.epoch, recorder.history)
+                after_epoch(resumed.epoch, recorder.history)
             if not model.built and hasattr(x_train, "shape"):  # a Sequential of one's own without an Input
                 model.build((None, *example_shape(x_train)))
             if model.built:
-                trial.set_user_attr("n_params", int(model.count_params()))
+                record(trial, n_params=int(model.count_params()))
             if self.dashboard:
                 facts["layers"] = _layers_or_none(model)
             finished = resumed is not None and resumed.early_stopping["stopped_epoch"] > 0
@@ -346,13 +342,12 @@ class Objective:
                 model.set_weights(early.best_weights)  # what EarlyStopping restores at the end
             if config.measured and recorder.history.get("loss"):
                 measured = measure_model(model, x_val, names=config.measured)
-                for name, got in measured.items():
-                    trial.set_user_attr(name, got)
+                record(trial, **measured)
         except BaseException as exc:
             pruned = _is_pruned(exc)
             interrupted = isinstance(exc, KeyboardInterrupt)  # Ctrl-C, SIGTERM (Stopped): re-queued with its checkpoint
-            kind = "pruned" if pruned else "KeyboardInterrupt" if interrupted else type(exc).__name__
-            trial.set_user_attr("stopped_by", kind)
+            kind = StoppedBy.PRUNED if pruned else StoppedBy.INTERRUPTED if interrupted else StoppedBy.FAILED
+            record(trial, stopped_by=kind)
             if not pruned:
                 _record_error(trial, exc, where="" if fold is None else f"fold {fold + 1}: ")
             raise
@@ -362,13 +357,13 @@ class Objective:
                     store_history(recorder.history)
             free_memory()
         if "n_params" not in trial.user_attrs and model.built:  # built by its first batch (a stream)
-            trial.set_user_attr("n_params", int(model.count_params()))
+            record(trial, n_params=int(model.count_params()))
         history = recorder.history
         losses = history.get("loss", [])
         if not losses or not all(math.isfinite(v) for v in losses):
-            trial.set_user_attr("stopped_by", "diverged")
+            record(trial, stopped_by=StoppedBy.DIVERGED)
             return None
-        trial.set_user_attr("stopped_by", "early_stopping" if len(losses) < config.max_epochs else "max_epochs")
+        record(trial, stopped_by=StoppedBy.EARLY_STOPPING if len(losses) < config.max_epochs else StoppedBy.MAX_EPOCHS)
         best = best_epoch(history[config.monitored], config.monitor_direction)
 
         def value(name: str) -> float:
@@ -403,9 +398,10 @@ class Objective:
         import optuna
 
         artifacts = self.artifacts(study)
-        if artifacts is None or trial.user_attrs.get("stopped_by") == "KeyboardInterrupt":
+        outcome = TrialOutcome.of(trial)
+        if artifacts is None or (outcome.stopped_by is not None and outcome.stopped_by.interrupted):
             return
-        for number in {trial.number, *_retried_chain(study, trial.user_attrs)}:
+        for number in {trial.number, *outcome.retried}:
             TrialCheckpoints(artifacts, self.config.name, number).remove()
         # Leftovers of workers killed after their trial was stored: only trials with files are looked up.
         stored = checkpointed_trials(artifacts, self.config.name)
@@ -435,7 +431,7 @@ class Objective:
         if artifacts is None:
             return None
         checkpoint = None
-        for number in _retried_chain(trial.study, trial.user_attrs):
+        for number in TrialOutcome.read(trial.user_attrs, number=trial.number).retried:
             checkpoint = TrialCheckpoints(artifacts, self.config.name, number).load()
             if checkpoint is not None:
                 break
@@ -444,7 +440,7 @@ class Objective:
         if not self.config.multi_objective:  # a multi-objective trial reports nothing (it is never pruned)
             for epoch, value in enumerate(checkpoint.history.get(self.config.metric, [])):
                 trial.report(value, epoch)
-        trial.set_user_attr("resumed_from_epoch", checkpoint.epoch)
+        record(trial, resumed_from_epoch=checkpoint.epoch)
         return checkpoint
 
     def __repr__(self) -> str:
@@ -470,7 +466,7 @@ def _alive(trial: optuna.trial.Trial, *, enabled: bool) -> Iterator[None]:
     def beat() -> None:
         while True:
             with contextlib.suppress(Exception):  # a lost beat is retried at the next interval
-                trial.set_user_attr("alive_at", time.time())
+                record(trial, alive_at=time.time())
             if stop.wait(interval):
                 return
 
@@ -530,7 +526,7 @@ def _checkpoint_failed(trial: optuna.trial.Trial) -> Callable[[int, OSError], No
         nonlocal logged
         reason = f"epoch {epoch + 1}: {exc.strerror or exc}"
         with contextlib.suppress(Exception):  # the storage may be unreachable too: training goes on regardless
-            trial.set_user_attr("checkpoint_error", reason[:500])
+            record(trial, checkpoint_error=reason[:500])
         if not logged:
             logged = True
             logging.getLogger("search").warning(
@@ -552,10 +548,10 @@ def _record_error(trial: optuna.trial.Trial, exc: BaseException, *, where: str =
     The frames are those outside Python's own library, installed packages and
     this package: the user's build function or callback, where the fix is.
     """
-    trial.set_user_attr("error", " ".join(f"{where}{type(exc).__name__}: {exc}".split())[:500])
+    record(trial, error=" ".join(f"{where}{type(exc).__name__}: {exc}".split())[:500])
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if _users(f.filename)]
     if frames:
-        trial.set_user_attr("error_traceback", "".join(traceback.format_list(frames[-5:]))[-2000:])
+        record(trial, error_traceback="".join(traceback.format_list(frames[-5:]))[-2000:])
 
 
 def _users(filename: str) -> bool:
@@ -568,16 +564,6 @@ def _users(filename: str) -> bool:
     own = str(Path(__file__).resolve().parents[1])
     path = str(Path(filename).resolve()) if not filename.startswith("<") else filename
     return not any(path.startswith(folder) for folder in (*library, own) if folder)
-
-
-def _retried_chain(study: optuna.Study, user_attrs: dict[str, Any]) -> list[int]:
-    """Numbers of the trials a trial retries (``retry_of``), directly or through earlier retries."""
-    by_number = {t.number: t for t in study.get_trials(deepcopy=False)}
-    chain, number = [], user_attrs.get("retry_of")
-    while number is not None and number in by_number and number not in chain:
-        chain.append(int(number))
-        number = by_number[number].user_attrs.get("retry_of")
-    return chain
 
 
 def _layers_or_none(model: Any) -> list[dict[str, Any]] | None:

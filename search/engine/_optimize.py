@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from search.engine._logs import quiet_optuna
 from search.engine._ranking import count_finished, count_states
+from search.engine._records import StoppedBy, TrialOutcome
 from search.engine._recovery import recover_trials
 from search.engine._signals import Stopped, stop_requested
 from search.errors import RunError
@@ -29,12 +30,14 @@ _POLL_S = 1.0
 class MemoryLimitReached(Exception):
     """A worker's resident memory grew past its limit between two trials: restart the process.
 
-    TensorFlow keeps about 4 MB of every compiled Keras model after
-    ``keras.backend.clear_session()`` (measured with plain Keras 3.15 and
-    TensorFlow 2.21, no code of this project involved); only a new process
-    gives it back. Raised after a trial has finished and been stored, so
-    nothing is lost by stopping there.
+    TensorFlow keeps some memory of every compiled Keras model after
+    ``keras.backend.clear_session()`` (see docs/benchmarks.md); only a new
+    process gives it back. Raised after a trial has finished and been stored, so
+    nothing is lost by stopping there. A worker process exits with
+    :attr:`exit_status`, and ``run`` starts it again.
     """
+
+    exit_status = 75  # EX_TEMPFAIL
 
 
 def _rss_mb() -> float:
@@ -107,17 +110,18 @@ def optimize_until_budget(
             elif (growth := _rss_mb() - baseline_mb) > memory_limit_mb:
                 raise MemoryLimitReached(f"resident memory grew by {growth:.0f} MB")
         trial = mine[-1]
-        if trial.state == optuna.trial.TrialState.FAIL and trial.user_attrs.get("stopped_by") != "surplus":
+        outcome = TrialOutcome.of(trial)
+        if trial.state == optuna.trial.TrialState.FAIL and outcome.stopped_by is not StoppedBy.SURPLUS:
             failures += 1
             if failures >= MAX_FAILURES_IN_A_ROW:
-                reason = trial.user_attrs.get("error") or trial.user_attrs.get("stopped_by") or "unknown"
+                reason = outcome.error or (outcome.stopped_by.value if outcome.stopped_by else "unknown")
                 raise RunError(f"{failures} trials in a row failed; the last one: {reason}")
         elif trial.state != optuna.trial.TrialState.FAIL:
             failures = 0
 
 
 def _ran_here(trial: optuna.trial.FrozenTrial) -> bool:
-    worker = trial.user_attrs.get("worker") or {}
+    worker = TrialOutcome.of(trial).worker or {}
     return worker.get("pid") == os.getpid()
 
 

@@ -7,6 +7,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from search.engine._identity import is_dead
+from search.engine._records import TrialOutcome
 from search.engine._storage import grace_period
 
 if TYPE_CHECKING:
@@ -14,8 +15,6 @@ if TYPE_CHECKING:
 
 __all__ = ["enqueue_params", "recover_trials", "requeue_failed_trial", "requeue_stale_trial"]
 
-# How a trial that was stopped from outside (not by its own training) is recorded.
-INTERRUPTED = ("KeyboardInterrupt", "worker_died")
 MAX_STALLED = 3
 
 
@@ -37,17 +36,24 @@ def enqueue_params(
     study.enqueue_trial(params, user_attrs={**user_attrs, "queued_params": params}, skip_if_exists=skip_if_exists)
 
 
-def requeue_failed_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
+def requeue_failed_trial(
+    study: optuna.Study, trial: optuna.trial.FrozenTrial, *, retried: set[int] | None = None
+) -> bool:
     """Enqueue the parameters of a failed trial once more, unless already done.
 
     The parameters are those the trial sampled, over those it was queued with
     (``queued_params``): a worker killed before its trial asked for a parameter
     leaves no ``params``, and a queued set must not be lost with it.
 
-    A retry carries ``retry_of`` (the failed trial's number) and ``stalled``, the
-    number of retries in a row that died without completing a new epoch; after
-    ``MAX_STALLED`` of those (a configuration that kills its worker every time,
-    say) the parameters are not re-queued again. Returns whether it enqueued.
+    A retry carries its lineage on itself: ``retry_of`` (the failed trial's
+    number), ``retry_history`` (every trial it retries, the newest first, as
+    Optuna's ``RetryFailedTrialCallback`` keeps it), the ``folds`` a
+    cross-validated trial completed (so the retry trains only the others) and
+    ``stalled``, the number of retries in a row that died without completing a new
+    epoch; after ``MAX_STALLED`` of those (a configuration that kills its worker
+    every time, say) the parameters are not re-queued again. Returns whether it
+    enqueued. ``retried``: the trials already retried, when the caller knows them
+    (:func:`recover_trials` looks them up once for all the trials it re-queues).
 
     Also the storage's ``failed_trial_callback`` for trials with a stale heartbeat:
     Optuna's heartbeat finds the trials of silent workers on other machines
@@ -72,17 +78,29 @@ def requeue_failed_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -
         >>> study.trials[1].user_attrs["retry_of"], study.trials[1].state.name
         (0, 'WAITING')
     """
-    epochs = int(trial.user_attrs.get("epochs_trained", 0))
-    progressed = epochs > int(trial.user_attrs.get("resumed_from_epoch", -1)) + 1
-    stalled = 0 if progressed else int(trial.user_attrs.get("stalled", 0)) + 1
+    outcome = TrialOutcome.of(trial)
+    progressed = (outcome.epochs_trained or 0) > (
+        -1 if outcome.resumed_from_epoch is None else outcome.resumed_from_epoch
+    ) + 1
+    stalled = 0 if progressed else outcome.stalled + 1
     if stalled >= MAX_STALLED:
         return False
-    done = {t.user_attrs.get("retry_of") for t in study.get_trials(deepcopy=False, states=None)}
-    if trial.number in done:
+    if trial.number in (_retried(study) if retried is None else retried):
         return False
-    params = {**trial.user_attrs.get("queued_params", {}), **trial.params}
-    enqueue_params(study, params, skip_if_exists=False, user_attrs={"retry_of": trial.number, "stalled": stalled})
+    params = {**outcome.queued_params, **trial.params}
+    lineage = {"retry_of": trial.number, "retry_history": [trial.number, *outcome.retried], "stalled": stalled}
+    if outcome.folds:
+        lineage["folds"] = outcome.folds
+    enqueue_params(study, params, skip_if_exists=False, user_attrs=lineage)
+    if retried is not None:
+        retried.add(trial.number)
     return True
+
+
+def _retried(study: optuna.Study) -> set[int]:
+    """The numbers of the trials a retry was queued for."""
+
+    return {n for t in study.get_trials(deepcopy=False) if (n := TrialOutcome.of(t).retry_of) is not None}
 
 
 def requeue_stale_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
@@ -122,6 +140,7 @@ def recover_trials(study: optuna.Study) -> list[int]:
     requeued = []
     now = datetime.datetime.now()
     grace = grace_period()
+    retried = _retried(study)
     for trial in study.get_trials(deepcopy=False, states=(state.RUNNING,)):
         worker = trial.user_attrs.get("worker")
         # The objective records its worker within milliseconds of the start; a trial
@@ -133,9 +152,10 @@ def recover_trials(study: optuna.Study) -> list[int]:
         silent = isinstance(alive_at, int | float) and time.time() - alive_at > grace
         if orphan or silent or is_dead(worker):
             study.tell(trial.number, state=state.FAIL, skip_if_finished=True)
-            if requeue_failed_trial(study, trial):
+            if requeue_failed_trial(study, trial, retried=retried):
                 requeued.append(trial.number)
     for trial in study.get_trials(deepcopy=False, states=(state.FAIL,)):
-        if trial.user_attrs.get("stopped_by") in INTERRUPTED and requeue_failed_trial(study, trial):
+        stopped = TrialOutcome.of(trial).stopped_by
+        if stopped is not None and stopped.interrupted and requeue_failed_trial(study, trial, retried=retried):
             requeued.append(trial.number)
     return requeued

@@ -9,53 +9,34 @@ library function that a worker on another machine runs
 
 from __future__ import annotations
 
-import contextlib
-import json
 import math
 import os
-import shutil
-import signal
-import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from search.data import SearchData, Task, load_search_data
 from search.engine._artifacts import ARTIFACTS_ATTR, Artifacts, check_location, study_artifacts
 from search.engine._config import PROPERTIES, StudyConfig, limit_name, load_study_config
 from search.engine._objective import Objective
+from search.engine._opened import OpenedStudy, open_existing
 from search.engine._optimize import optimize_until_budget, progress_bar
 from search.engine._ranking import best_by_group, count_finished
 from search.engine._recovery import recover_trials
-from search.engine._samplers import make_pruner, make_sampler
-from search.engine._spaces import check_space, study_data, study_space
+from search.engine._spaces import check_study, study_data, study_space
 from search.engine._storage import check_storage, closes_storages, redact, resolve_storage
-from search.engine._study import enqueue_definition, load_study, open_study, open_trial_storage, stored_config
-from search.engine._trust import check_trusted, creator_allows
-from search.errors import InputError, RunError
-from search.models import LoadedSpace, configure_backend, use_backend
+from search.engine._study import enqueue_definition, open_study, open_trial_storage
+from search.engine._supervise import default_workers, pin_cores, run_workers
+from search.errors import InputError
+from search.models import configure_backend, use_backend
 
 if TYPE_CHECKING:
     import optuna
 
-__all__ = [
-    "RESTART_EXIT_STATUS",
-    "default_workers",
-    "join_study",
-    "pin_cores",
-    "run_study",
-    "spawn_worker",
-    "worker_cores",
-]
+__all__ = ["join_study", "run_study"]
 
-# A worker process that stopped at its memory limit exits with this status (EX_TEMPFAIL) to be started again.
-RESTART_EXIT_STATUS = 75
 _SEED_STRIDE = 1_000_003  # sampler seeds of workers started together lie this far apart
-_POLL_S = 1.0
-_GPU_GIB_PER_WORKER = 16  # a GPU takes one worker per this much memory (small models), at most 4
 
 
 @closes_storages
@@ -155,15 +136,14 @@ def run_study(
     store = study_artifacts(url, given=given)
     if given or files:
         store.check_writable(tuple(files or ()))
-    space = check_space(config, study_space(config, store))
-    make_sampler(config)  # unknown names or options fail here, before any write
-    make_pruner(config)
+    space = check_study(config, study_space(config, store))
     # The data are loaded here to check them against the definition before anything is written.
     data = load_search_data(study_data(config, store), seed=config.seed, cv=config.cv)
     _check_metrics(config, data.task)
     space.check_data(data.x_train, config.space_bounds)  # e.g. a vocabulary bound larger than the prepared n-grams
     study = open_study(config, open_trial_storage(url), space, allow_changes=allow_changes)
     store = _keep_artifacts(study, url, given, explicit=explicit is not None)
+    opened = OpenedStudy(study, url, store, config=config, space=space)
     for relative, blob in (files or {}).items():
         store.put(relative, blob)
     print(f"study {config.name!r} in {redact(url)} (artifacts in {redact(store.location)})", file=sys.stderr)
@@ -185,7 +165,7 @@ def run_study(
         print(f"{workers} worker(s): {why} (--workers N to choose)", file=sys.stderr)
     if not done and (workers > 1 or memory_limit_mb is not None or not in_process):
         del data  # each worker process loads its own copy
-        _run_workers(
+        run_workers(
             study,
             config,
             url,
@@ -196,7 +176,7 @@ def run_study(
             artifacts=explicit,
         )
     elif not done:
-        _work(study, config, space, data, url, store, deadline=deadline, show_progress=show_progress)
+        _work(opened, data, deadline=deadline, show_progress=show_progress)
     groups = best_by_group(study)
     if groups and study.user_attrs.get("best_by_group") != groups:  # e.g. frozen vs fine-tuned embeddings
         study.set_user_attr("best_by_group", groups)
@@ -265,9 +245,16 @@ def join_study(
     configure_backend()
     # The stored definition's sampler and pruner: Optuna's defaults would prune from the first epoch.
     offset = (os.getpid() if slot is None else slot) * _SEED_STRIDE % 2**31
-    study, url = load_study(name, storage=storage, for_trials=True, seed_offset=offset)
-    config = stored_config(study)
-    check_trusted(config, allow_modules)
+    opened = open_existing(
+        name,
+        storage=storage,
+        for_trials=True,
+        seed_offset=offset,
+        allow_modules=allow_modules,
+        artifacts=artifacts,
+        trusted=True,
+    )
+    config = opened.config
     if not use_backend(config.backend):
         raise InputError(
             f"study {name!r} trains on the {config.backend} backend, but Keras was loaded on another one "
@@ -277,24 +264,14 @@ def join_study(
         if n_trials < 1:
             raise InputError(f"--trials must be at least 1, got {n_trials}")
         config = config.replace(trials=n_trials)
-    store = study_artifacts(url, study, given=check_location(artifacts) if artifacts else None)
-    space = study_space(config, store, stored=True, allow=allow_modules)
-    data = load_search_data(study_data(config, store), seed=config.seed, cv=config.cv)
-    if n_trials is not None and study.user_attrs["config"].get("trials") != n_trials:  # stored once all checks passed
-        study.set_user_attr("config", config.stored())
+        opened.config = config  # this process's budget; stored below once every check passed
+    _ = opened.space  # loaded now: an untrusted or broken space fails before the data are read
+    data = load_search_data(opened.data_settings(), seed=config.seed, cv=config.cv)
+    if n_trials is not None and opened.study.user_attrs["config"].get("trials") != n_trials:
+        opened.study.set_user_attr("config", config.stored())
     deadline = None if timeout is None else time.monotonic() + timeout
-    _work(
-        study,
-        config,
-        space,
-        data,
-        url,
-        store,
-        deadline=deadline,
-        show_progress=show_progress,
-        memory_limit_mb=memory_limit_mb,
-    )
-    return study
+    _work(opened, data, deadline=deadline, show_progress=show_progress, memory_limit_mb=memory_limit_mb)
+    return opened.study
 
 
 def _keep_artifacts(study: optuna.Study, url: str, given: str | None, *, explicit: bool) -> Artifacts:
@@ -318,25 +295,22 @@ def _keep_artifacts(study: optuna.Study, url: str, given: str | None, *, explici
 
 
 def _work(
-    study: optuna.Study,
-    config: StudyConfig,
-    space: LoadedSpace,
+    opened: OpenedStudy,
     data: SearchData,
-    url: str,
-    store: Artifacts,
     *,
     deadline: float | None,
     show_progress: bool,
     memory_limit_mb: float | None = None,
 ) -> None:
-    """Run this process's trials of ``study`` until its budget is reached: every path trains here."""
+    """Run this process's trials of the opened study until its budget is reached: every path trains here."""
+    config, study = opened.config, opened.study
     with progress_bar(study, config.trials, show=show_progress, max_epochs=config.max_epochs) as bar:
         objective = Objective(
             config,
             data,
-            space,
-            storage_url=url,
-            artifacts=store,
+            opened.space,
+            storage_url=opened.url,
+            artifacts=opened.store,
             budget=config.trials,
             on_epoch=bar.epoch if bar else None,
         )
@@ -362,212 +336,3 @@ def _check_metrics(config: StudyConfig, task: Task) -> None:
     for key, name in named:
         if name not in logged:
             raise InputError(f"{key} {name!r} is not logged {where} (one of: {', '.join(logged)})")
-
-
-def _run_workers(
-    study: optuna.Study,
-    config: StudyConfig,
-    url: str,
-    *,
-    workers: int,
-    deadline: float | None,
-    memory_limit_mb: float | None,
-    show: bool,
-    artifacts: str | None = None,
-) -> None:
-    """Start ``workers`` worker processes on ``study`` and watch them until they end.
-
-    A worker that stopped at its memory limit is started again while work is left.
-    """
-
-    def start(slot: int) -> subprocess.Popen[bytes]:
-        left = None if deadline is None else max(1.0, deadline - time.monotonic())
-        return spawn_worker(
-            config.name,
-            storage=url,
-            allow_modules=creator_allows(config),
-            slot=slot,
-            n_slots=workers,
-            backend=config.backend,
-            timeout=left,
-            memory_limit_mb=memory_limit_mb,
-            artifacts=artifacts,
-        )
-
-    processes = [start(slot) for slot in range(workers)]
-    errors: list[str] = []
-    relays = [_relay(proc, errors) for proc in processes]
-    with progress_bar(study, config.trials, show=show) as bar, supervise(processes):
-        while True:
-            for i, proc in enumerate(processes):
-                done = count_finished(study) >= config.trials or (deadline is not None and time.monotonic() > deadline)
-                if proc.poll() == RESTART_EXIT_STATUS and not done:
-                    processes[i] = start(i)
-                    relays.append(_relay(processes[i], errors))
-            if bar is not None:
-                bar(study, None)
-            if all(p.poll() is not None for p in processes):
-                break
-            time.sleep(_POLL_S)
-    for relay in relays:
-        relay.join(timeout=10)
-    failed = [p.returncode for p in processes if p.returncode not in (0, RESTART_EXIT_STATUS)]
-    if failed:
-        last = f": {errors[-1].removeprefix('error: ')}" if errors else "; see above"
-        raise RunError(f"{len(failed)} of {workers} workers failed (exit status {failed[0]}){last}")
-
-
-def _relay(proc: subprocess.Popen[bytes], errors: list[str]) -> threading.Thread:
-    """Copy a worker's stderr above the progress bar (``tqdm.write``: in a notebook, into the cell's output).
-
-    Its ``error:`` lines are also kept, for the message of a failed run.
-    """
-    from tqdm.auto import tqdm
-
-    def copy() -> None:
-        assert proc.stderr is not None
-        for raw in proc.stderr:
-            line = raw.decode(errors="replace").rstrip("\n")
-            if line.startswith("error: "):
-                errors.append(line)
-            tqdm.write(line, file=sys.stderr)
-
-    thread = threading.Thread(target=copy, daemon=True)
-    thread.start()
-    return thread
-
-
-def spawn_worker(
-    name: str,
-    *,
-    storage: str,
-    slot: int = 0,
-    n_slots: int = 1,
-    backend: str = "",
-    timeout: float | None = None,
-    memory_limit_mb: float | None = None,
-    allow_modules: Sequence[str] = (),
-    artifacts: str | None = None,
-) -> subprocess.Popen[bytes]:
-    """Start one worker process on this machine: :func:`join_study` in a fresh interpreter.
-
-    With several workers on a machine with at least as many cores, worker
-    ``slot`` of ``n_slots`` is pinned to its own share of the cores: a small
-    model gains little from a second core, so two one-core workers train about
-    twice the trials of one two-core worker (benchmarks), and pinned workers do
-    not preempt each other's threads.
-    """
-    spec = {
-        "name": name,
-        "storage": storage,
-        "slot": slot,
-        "timeout": timeout,
-        "memory_limit_mb": memory_limit_mb,
-        "cpus": worker_cores(slot, n_slots),
-        "allow_modules": list(allow_modules),
-        "artifacts": artifacts,
-        "quiet": True,
-        "parent": os.getpid(),  # it stops, keeping its trial for the next run, if this process dies
-    }
-    command = [sys.executable, "-m", "search.engine._process"]
-    env = dict(os.environ, SEARCH_WORKER_SPEC=json.dumps(spec))  # the storage URL may hold a password: not in argv
-    if backend:
-        env["KERAS_BACKEND"] = backend
-    # Nothing of theirs goes to stdout, which is the caller's; their stderr is the caller's to relay.
-    return subprocess.Popen(command, cwd=Path.cwd(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-
-
-def default_workers() -> tuple[int, str]:
-    """How many workers ``python -m search run`` starts on this machine, and why.
-
-    ``SEARCH_WORKERS`` when set; otherwise, on a machine with NVIDIA GPUs
-    (``nvidia-smi`` lists them), one worker per 16 GiB of each GPU's memory (one
-    to four per GPU: small models leave a GPU mostly idle, and JAX and TensorFlow
-    are told to take GPU memory as they need it); otherwise one per core this
-    process may use, each pinned to its core (see :func:`spawn_worker`).
-
-    Raises:
-        search.InputError: ``SEARCH_WORKERS`` is not a positive integer.
-
-    Examples:
-        >>> n, why = default_workers()
-        >>> n >= 1
-        True
-    """
-    value = os.environ.get("SEARCH_WORKERS", "").strip()
-    if value:
-        if not value.isdigit() or int(value) < 1:
-            raise InputError(f"SEARCH_WORKERS must be a positive integer, got {value!r}")
-        return int(value), "SEARCH_WORKERS"
-    gpus = _gpu_memory_gib()
-    if gpus:
-        per_gpu = [max(1, min(4, int(gib // _GPU_GIB_PER_WORKER))) for gib in gpus]
-        return sum(per_gpu), f"{'+'.join(map(str, per_gpu))} on {len(gpus)} GPU(s)"
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return cores, f"one per core ({cores} core(s))"
-
-
-def _gpu_memory_gib() -> list[float]:
-    """Memory (GiB) of each NVIDIA GPU that ``nvidia-smi`` lists; none without the tool or a GPU."""
-    tool = shutil.which("nvidia-smi")
-    if tool is None:
-        return []
-    query = [tool, "--query-gpu=memory.total", "--format=csv,noheader,nounits"]
-    try:
-        out = subprocess.run(query, capture_output=True, text=True, timeout=10, check=True).stdout
-    except (OSError, subprocess.SubprocessError):
-        return []
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    sizes = [float(line) / 1024 for line in out.split() if line.replace(".", "", 1).isdigit()]
-    if visible is not None:  # the GPUs this process may use
-        wanted = [int(i) for i in visible.split(",") if i.strip().isdigit()]
-        sizes = [sizes[i] for i in wanted if i < len(sizes)]
-    return sizes
-
-
-def worker_cores(slot: int, n_slots: int) -> list[int]:
-    """The cores of worker ``slot`` of ``n_slots``: an even share, or ``[]`` (no pinning).
-
-    Examples:
-        >>> worker_cores(0, 1)
-        []
-    """
-    if n_slots < 2 or not hasattr(os, "sched_getaffinity"):
-        return []
-    cores = sorted(os.sched_getaffinity(0))
-    if len(cores) < n_slots:
-        return []
-    share = len(cores) // n_slots
-    return cores[slot * share : (slot + 1) * share]
-
-
-def pin_cores(cores: Sequence[int]) -> None:
-    """Restrict this process, and the threads it starts later, to ``cores``.
-
-    Raises:
-        search.InputError: Not cores of this machine.
-
-    Examples:
-        >>> pin_cores(sorted(os.sched_getaffinity(0)))
-    """
-    try:
-        os.sched_setaffinity(0, set(cores))
-    except (ValueError, OSError, AttributeError) as exc:
-        raise InputError(f"cannot run on cores {list(cores)}: not cores of this machine ({exc})") from None
-
-
-@contextlib.contextmanager
-def supervise(processes: list[subprocess.Popen[bytes]]) -> Iterator[None]:
-    """On leaving (Ctrl-C included), interrupt the workers and wait for them."""
-    try:
-        yield
-    finally:
-        for proc in processes:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-        for proc in processes:
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,14 +10,15 @@ from typing import TYPE_CHECKING, Any
 from search.engine._artifacts import Artifacts, FolderArtifacts, cached_copy
 from search.engine._config import SIGNATURE, StudyConfig
 from search.engine._logs import quiet_optuna
+from search.engine._samplers import make_pruner, make_sampler
 from search.engine._trust import ARTIFACT_PREFIX, check_loaded, check_pickle, check_reference, given_space
 from search.errors import InputError
-from search.models import FunctionSpace, LoadedSpace, load_space
+from search.models import LoadedSpace, load_space
 
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["check_space", "replay", "space_changes", "study_data", "study_space"]
+__all__ = ["check_space", "check_study", "space_changes", "study_data", "study_space"]
 
 
 def study_space(
@@ -42,7 +42,7 @@ def study_space(
             check_reference(ref, allow, config.space.get(SIGNATURE))
         space = load_space(ref)
         if stored:
-            check_loaded(ref, space.space.function if isinstance(space.space, FunctionSpace) else space.space)
+            check_loaded(ref, space.function or space.space)
         return space
     digest = config.space.get("sha256")
     given: LoadedSpace | None = given_space(digest)
@@ -111,12 +111,30 @@ def check_space(config: StudyConfig, space: LoadedSpace | None = None) -> Loaded
     return space
 
 
+def check_study(config: StudyConfig, space: LoadedSpace | None = None) -> LoadedSpace:
+    """Everything of a definition that can be checked without its data: the space sampled once, the sampler and
+    the pruner made; what :func:`search.run_study` checks before anything is written.
+
+    Raises:
+        search.InputError: The first problem, as one line.
+
+    Examples:
+        >>> from search.engine import load_study_config
+        >>> check_study(load_study_config("iris")).name
+        'spaces.mlp'
+    """
+    space = check_space(config, space)
+    make_sampler(config)  # unknown names or options fail here, before any write
+    make_pruner(config)
+    return space
+
+
 def _check_enqueued(params: dict[str, Any], space: LoadedSpace, bounds: dict[str, Any], *, where: str) -> None:
     """Refuse a parameter set the space does not have or would not sample (out of its bounds)."""
     import optuna
 
     try:  # out-of-range values are reported below, as errors
-        trial = replay(params, space, bounds)
+        trial = space.replay(params, bounds)
     except InputError:
         raise
     except (TypeError, ValueError) as exc:  # e.g. a choice the space does not offer
@@ -134,23 +152,6 @@ def _check_enqueued(params: dict[str, Any], space: LoadedSpace, bounds: dict[str
             raise InputError(f"{where}: {name}={value!r} is outside the space ({dist})")
 
 
-def replay(params: dict[str, Any], space: LoadedSpace, bounds: dict[str, Any]) -> optuna.trial.Trial:
-    """A trial of a throw-away in-memory study on which the space's ``suggest`` took ``params``.
-
-    Raises whatever ``suggest`` raises for them; Optuna's warnings about values
-    outside a distribution are silenced (callers compare the distributions).
-    """
-    import optuna
-
-    with quiet_optuna(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        replay = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
-        replay.enqueue_trial(params)
-        trial = replay.ask()
-        space.suggest(trial, bounds)
-    return trial
-
-
 def space_changes(study: optuna.Study, space: LoadedSpace, bounds: dict[str, Any]) -> list[str]:
     """Parameters whose distribution the current space would sample differently.
 
@@ -164,7 +165,7 @@ def space_changes(study: optuna.Study, space: LoadedSpace, bounds: dict[str, Any
     changed: set[str] = set()
     for old in {t.number: t for t in done[:3] + done[-3:]}.values():
         try:
-            trial = replay(old.params, space, bounds)
+            trial = space.replay(old.params, bounds)
         except Exception:  # a value the new space rejects
             changed.update(old.params)
             continue

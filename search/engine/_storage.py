@@ -29,6 +29,7 @@ __all__ = [
     "open_storage",
     "redact",
     "resolve_storage",
+    "shown_url",
     "sqlite_path",
 ]
 
@@ -72,6 +73,16 @@ def default_storage() -> str:
         (True, True)
     """
     return os.environ.get("SEARCH_STORAGE") or f"sqlite:///{home_dir() / 'studies.db'}"
+
+
+def shown_url(storage: str | None) -> str:
+    """The storage a call means (``None``: the default), as messages show it: its secrets masked.
+
+    Examples:
+        >>> shown_url("postgresql://ann:pw@db/studies")
+        'postgresql://ann:***@db/studies'
+    """
+    return redact(resolve_storage(storage))
 
 
 def resolve_storage(storage: str | None) -> str:
@@ -429,10 +440,11 @@ def _check_driver(url: str) -> None:
 
 
 def open_storage(
-    url: str,
+    url: str | None,
     *,
     must_exist: bool = False,
     failed_trial_callback: Callable[[optuna.Study, optuna.trial.FrozenTrial], None] | None = None,
+    allow_proxy: bool = True,
 ) -> optuna.storages.BaseStorage:
     """Open (and on first use create) an Optuna RDB storage with worker heartbeats, or a gRPC proxy's client.
 
@@ -443,6 +455,8 @@ def open_storage(
     A trial whose worker stops sending heartbeats for :func:`grace_period` seconds is marked
     failed; ``failed_trial_callback`` (a policy, as Optuna's
     ``RetryFailedTrialCallback`` is) is then called with it, e.g. to re-queue it.
+    ``allow_proxy=False`` refuses a proxy's URL (what a proxy itself serves);
+    ``None`` opens :func:`default_storage`.
 
     Raises:
         InputError: Bad URL, unreachable server, not a study database, or a
@@ -453,8 +467,11 @@ def open_storage(
 
     from search.engine._reconnect import ReconnectingStorage  # loads optuna: imported here, as optuna is
 
+    url = resolve_storage(url)
     check_storage(url, must_exist=must_exist)
     if is_proxy(url):
+        if not allow_proxy:
+            raise InputError(f"--storage {redact(url)} is itself a proxy: give the database URL")
         return _open_proxy(url, must_exist=must_exist)
     engine_kwargs: dict[str, Any] = {}
     path = sqlite_path(url)

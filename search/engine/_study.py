@@ -24,7 +24,7 @@ from search.models import LoadedSpace
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["enqueue_definition", "load_study", "open_study", "open_trial_storage", "stored_config"]
+__all__ = ["enqueue_definition", "find_study", "load_study", "open_study", "open_trial_storage", "stored_config"]
 
 
 def _name_objectives(study: optuna.Study, names: list[str]) -> None:
@@ -150,6 +150,14 @@ def load_study(
         ...
         search.errors.InputError: no study 'imdb-bowl' in sqlite:///... (studies there: demo)
     """
+    study, url, _ = find_study(name, storage=storage, for_trials=for_trials, seed_offset=seed_offset)
+    return study, url
+
+
+def find_study(
+    name: str, *, storage: str | None = None, for_trials: bool = False, seed_offset: int = 0
+) -> tuple[optuna.Study, str, optuna.storages.BaseStorage]:
+    """:func:`load_study`, with the storage object the study was loaded from."""
     import optuna
 
     url = resolve_storage(storage)
@@ -158,7 +166,7 @@ def load_study(
     if name not in summaries:
         raise InputError(f"no study {name!r} in {redact(url)} (studies there: {', '.join(summaries) or 'none'})")
     if not for_trials:
-        return optuna.load_study(study_name=name, storage=storage_obj), url
+        return optuna.load_study(study_name=name, storage=storage_obj), url, storage_obj
     config = StudyConfig.from_stored(name, summaries[name].user_attrs.get("config"))
     study = optuna.load_study(
         study_name=name,
@@ -166,7 +174,7 @@ def load_study(
         sampler=make_sampler(config, offset=summaries[name].n_trials + seed_offset),
         pruner=make_pruner(config),
     )
-    return study, url
+    return study, url, storage_obj
 
 
 def stored_config(study: optuna.Study) -> StudyConfig:

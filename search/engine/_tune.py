@@ -36,7 +36,7 @@ from search.engine._run import run_study
 from search.engine._storage import closes_storages
 from search.engine._trust import ARTIFACT_PREFIX, REFERENCE, keep_space, sign
 from search.errors import InputError
-from search.models import FunctionSpace, LoadedSpace, Space, configure_backend, load_space
+from search.models import LoadedSpace, Space, configure_backend, load_space
 
 if TYPE_CHECKING:
     import keras
@@ -184,7 +184,7 @@ def tune(
     if workers is not None and (not isinstance(workers, int) or workers < 1):
         raise InputError(f"workers must be a positive integer, got {workers!r}")
     space = load_space(build)
-    function = isinstance(space.space, FunctionSpace)
+    function = space.function is not None
     space_bounds = dict(bounds or {})
     if function:
         if bounds:
@@ -281,8 +281,7 @@ def _default_pruner(cv: int) -> dict[str, Any]:
 
 
 def _function_name(space: LoadedSpace) -> str:
-    inner = space.space
-    function = inner.function if isinstance(inner, FunctionSpace) else inner
+    function = space.function or space.space
     return str(getattr(function, "__name__", None) or space.name).rsplit(".", 1)[-1]
 
 
@@ -296,8 +295,7 @@ def _reference(space: LoadedSpace, name: str) -> tuple[str, bytes | None]:
     """
     import cloudpickle
 
-    inner = space.space
-    target = inner.function if isinstance(inner, FunctionSpace) else inner
+    target = space.function or space.space
     if inspect.ismodule(target):
         return target.__name__, None
     module, qualname = getattr(target, "__module__", None), getattr(target, "__qualname__", "")

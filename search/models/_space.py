@@ -171,6 +171,41 @@ class LoadedSpace:
         hook = getattr(self.space, "group", None)
         return hook(config) if callable(hook) else None
 
+    def replay(self, params: dict[str, Any], bounds: dict[str, Any]) -> optuna.trial.Trial:
+        """A trial of a throw-away in-memory study on which ``suggest`` took ``params``.
+
+        Raises whatever ``suggest`` raises for them; Optuna's logs and its warnings
+        about values outside a distribution are silenced (callers compare the
+        distributions).
+
+        Examples:
+            >>> trial = load_space("spaces.mlp").replay({"depth": 2}, {})
+            >>> trial.params["depth"], trial.distributions["depth"].high
+            (2, 3)
+        """
+        import logging
+        import warnings
+
+        import optuna
+
+        level = optuna.logging.get_verbosity()
+        optuna.logging.set_verbosity(max(level, logging.WARNING))
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+                study.enqueue_trial(params)
+                trial = study.ask()
+                self.suggest(trial, bounds)
+        finally:
+            optuna.logging.set_verbosity(level)
+        return trial
+
+    @property
+    def function(self) -> Callable[..., Any] | None:
+        """The user's build function, for a space made of one (see :class:`FunctionSpace`); ``None`` otherwise."""
+        return self.space.function if isinstance(self.space, FunctionSpace) else None
+
 
 def _declares(function: Callable[..., Any], option: str) -> bool:
     """Whether ``function`` has a parameter named ``option``."""

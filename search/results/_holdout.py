@@ -17,22 +17,14 @@ import numpy as np
 from search import models
 from search.data import HoldoutData, Task, file_sha256, load_holdout_data, rows
 from search.engine import (
-    Artifacts,
+    OpenedStudy,
     StudyConfig,
-    check_trusted,
+    TrialOutcome,
     chosen_trial,
     closes_storages,
     is_feasible,
-    load_study,
-    objective_names,
-    publish_holdout_note,
+    open_existing,
     ranked_trials,
-    sign,
-    stored_config,
-    study_artifacts,
-    study_data,
-    study_space,
-    upload_confusion_matrix,
 )
 from search.errors import InputError
 from search.models import (
@@ -47,8 +39,16 @@ from search.models import (
     train,
     use_backend,
 )
+from search.results._notes import publish_holdout_note, upload_confusion_matrix
 from search.results._predictor import PREPROCESSING_SUFFIX, Predictor
-from search.results._stored import holdout_attr, holdout_part, model_name
+from search.results._stored import (
+    HoldoutResult,
+    holdout_part,
+    model_name,
+    objective_names,
+    read_holdout,
+    write_holdout,
+)
 
 if TYPE_CHECKING:
     import optuna
@@ -204,31 +204,30 @@ def evaluate_holdout(
         raise InputError(f"ensemble must be a whole number from 1 to {MAX_ENSEMBLE}, got {ensemble!r}")
     if ensemble > 1 and (trial is not None or repeats > 1):
         raise InputError("an ensemble is of the best trials, retrained once each: without --trial or --repeats")
-    study, url = load_study(name, storage=storage)
+    opened = open_existing(name, storage=storage, allow_modules=allow_modules)
+    study = opened.study
     members = _ensemble_members(study, ensemble) if ensemble > 1 else [_trial_to_evaluate(study, trial)]
-    for member in members:
-        _check_recorded(member, study.study_name)
-    config = stored_config(study)
-    check_trusted(config, allow_modules)
+    outcomes = [_recorded(member, study.study_name) for member in members]
+    config = opened.config
+    opened.check_trusted()
     best = members[0]
-    attr = holdout_attr(trial, ensemble=ensemble)
-    stored = study.user_attrs.get(attr)
-    if stored and not force and (repeats == 1 or stored.get("repeats", {}).get("n") == repeats):
-        return dict(stored, cached=True)
-    key = model_name(study.study_name, trial, ensemble=ensemble)  # the files written below, checked before training
-    store = study_artifacts(url, study)
-    store.check_writable((f"models/{key}.keras", f"models/{key}{PREPROCESSING_SUFFIX}"))
+    stored = read_holdout(study, trial, ensemble=ensemble)
+    if stored is not None and not force and (repeats == 1 or (stored.repeats and stored.repeats.n == repeats)):
+        return stored.model_copy(update={"cached": True}).returned()
+    key = model_name(study.study_name, trial, ensemble=ensemble)
+    opened.store.check_writable((f"models/{key}.keras", f"models/{key}{PREPROCESSING_SUFFIX}"))  # before training
 
     configure_backend()
     use_backend(config.backend)  # the trials' backend where Keras is not loaded yet; the saved model is portable
-    data = load_holdout_data(study_data(config, store), seed=config.seed, cv=config.cv)
-    model_config = best.user_attrs["config"]
-    epochs = int(best.user_attrs["best_epoch"]) + 1
-    space = study_space(config, store, stored=True, allow=allow_modules)
+    data = load_holdout_data(opened.data_settings(), seed=config.seed, cv=config.cv)
+    model_config, epochs = outcomes[0]
+    space = opened.space
     start = time.perf_counter()
     x_train, x_test = space.features(model_config, data.x_train, data.x_test, fit_labels=data.y_train)
     if ensemble > 1:
-        model, result = _ensemble(space, members, data, x_train, x_test, config=config, progress=show_progress)
+        model, result = _ensemble(
+            space, members, outcomes, data, x_train, x_test, config=config, progress=show_progress
+        )
     else:
         # The first seed is the trial's own initialisation seed; the others are far from any trial's.
         seeds = [config.seed + best.number + REPEAT_SEED_STEP * r for r in range(repeats)]
@@ -269,13 +268,13 @@ def evaluate_holdout(
         train_time_s=round(time.perf_counter() - start, 2),
         computed_at=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     )
-    result.update(_save_model(study, model, store, data, key=key))
+    result.update(_save_model(opened, model, data, key=key))
     free_memory()
-    part = holdout_part(trial, ensemble=ensemble)
-    result.update(upload_confusion_matrix(study, result, url=url, part=part))
-    study.set_user_attr(attr, result)
-    publish_holdout_note(study, result, metric=config.metric, trial=None if trial is None else best)
-    return result
+    held = HoldoutResult.model_validate(result)
+    held = held.model_copy(update=upload_confusion_matrix(opened, held, part=holdout_part(trial, ensemble=ensemble)))
+    write_holdout(study, held, trial, ensemble=ensemble)
+    publish_holdout_note(opened, held, metric=config.metric, trial=trial)
+    return held.returned()
 
 
 def _train_and_test(
@@ -416,6 +415,7 @@ def _ensemble_members(study: optuna.Study, k: int) -> list[optuna.trial.FrozenTr
 def _ensemble(
     space: Any,
     members: list[optuna.trial.FrozenTrial],
+    outcomes: list[tuple[dict[str, Any], int]],
     data: HoldoutData,
     x_train: Any,
     x_test: Any,
@@ -437,20 +437,19 @@ def _ensemble(
 
     representations: list[tuple[Any, Any]] = [(x_train, x_test)]
     reads = [0]
-    for member in members[1:]:
-        train, test = space.features(member.user_attrs["config"], data.x_train, data.x_test, fit_labels=data.y_train)
+    for model_config, _ in outcomes[1:]:
+        train, test = space.features(model_config, data.x_train, data.x_test, fit_labels=data.y_train)
         same = next((j for j, (seen, _) in enumerate(representations) if _same_rows(seen, train)), None)
         if same is None:
             representations.append((train, test))
             same = len(representations) - 1
         reads.append(same)
     fitted, scores = [], []
-    for i, member in enumerate(members):
-        epochs = int(member.user_attrs["best_epoch"]) + 1
+    for i, (member, (model_config, epochs)) in enumerate(zip(members, outcomes, strict=True)):
         train, test = representations[reads[i]]
         model, run = _train_and_test(
             space,
-            member.user_attrs["config"],
+            model_config,
             data,
             train,
             test,
@@ -517,13 +516,22 @@ def _spread(runs: list[dict[str, Any]], seeds: list[int]) -> dict[str, Any]:
     }
 
 
-def _check_recorded(trial: optuna.trial.FrozenTrial, name: str) -> None:
-    """Refuse a trial without what its retraining needs: its configuration (a table) and best epoch (a count)."""
-    config, best = trial.user_attrs.get("config"), trial.user_attrs.get("best_epoch")
-    if not isinstance(config, dict) or not isinstance(config.get("batch_size"), int) or isinstance(best, bool):
+def _recorded(trial: optuna.trial.FrozenTrial, name: str) -> tuple[dict[str, Any], int]:
+    """What a trial's retraining needs, as it recorded them: its configuration and epochs (its best epoch + 1).
+
+    Raises:
+        search.InputError: Neither recorded, or recorded as something else (edited in the database).
+    """
+    try:
+        outcome = TrialOutcome.of(trial)
+    except InputError:
+        outcome = None
+    config = outcome.config if outcome is not None else None
+    if not isinstance(config, dict) or not isinstance(config.get("batch_size"), int):
         raise InputError(f"trial {trial.number} of study {name!r} has no recorded configuration to retrain")
-    if not isinstance(best, int) or not 0 <= best < 100_000:
+    if outcome is None or outcome.best_epoch is None:
         raise InputError(f"trial {trial.number} of study {name!r} has no recorded best epoch to retrain for")
+    return config, outcome.best_epoch + 1
 
 
 def _trial_to_evaluate(study: optuna.Study, number: int | None) -> optuna.trial.FrozenTrial:
@@ -545,8 +553,14 @@ def _trial_to_evaluate(study: optuna.Study, number: int | None) -> optuna.trial.
     return chosen
 
 
-def _save_model(study: optuna.Study, model: Any, store: Artifacts, data: HoldoutData, *, key: str) -> dict[str, str]:
-    """Save the model (and its fitted preprocessing) in the store's ``models/`` and as Optuna artifacts."""
+def _save_model(opened: OpenedStudy, model: Any, data: HoldoutData, *, key: str) -> dict[str, str]:
+    """Save the model (and its fitted preprocessing) as Optuna artifacts of the study, once each.
+
+    The store keeps each once, as ``models/<key>.keras`` (and
+    ``models/<key>.preprocessing.joblib``), which optuna-dashboard also offers for
+    download by its artifact id; its SHA-256 (and, for the pickle, this user's
+    signature) is recorded for :func:`search.load_predictor`.
+    """
     with tempfile.TemporaryDirectory(prefix="search-holdout-") as scratch:
         if data.preprocessor is None:
             path = Path(scratch) / f"{key}.keras"
@@ -555,25 +569,16 @@ def _save_model(study: optuna.Study, model: Any, store: Artifacts, data: Holdout
         else:
             predictor = Predictor(model, data.preprocessor, data.task, data.class_names, data.schema)
             path, preprocessing = predictor.save(scratch, key)
-        saved = _keep(store, study, path, "application/zip")
-        saved["model_sha256"] = file_sha256(path)  # checked by load_predictor before loading
+        saved = opened.upload(path, f"models/{path.name}", mimetype="application/zip")
+        saved["model_sha256"] = file_sha256(path)
         if preprocessing is not None:
-            kept = _keep(store, study, preprocessing, "application/octet-stream")
+            kept = opened.upload(preprocessing, f"models/{preprocessing.name}", mimetype="application/octet-stream")
             digest = file_sha256(preprocessing)  # checked by load_predictor before unpickling, with the signature
             saved["preprocessing_path"] = kept["model_path"]
             saved["preprocessing_sha256"] = digest
-            saved["preprocessing_signature"] = sign(f"models/{preprocessing.name}", digest)
+            saved["preprocessing_signature"] = opened.sign(f"models/{preprocessing.name}", digest)
             saved["preprocessing_artifact_id"] = kept["artifact_id"]
     return saved
-
-
-def _keep(store: Artifacts, study: optuna.Study, path: Path, mimetype: str) -> dict[str, str]:
-    """Put a file in the store's ``models/`` and upload it as an Optuna artifact of the study."""
-    from optuna.artifacts import upload_artifact
-
-    store.put(f"models/{path.name}", path.read_bytes())
-    artifact_id = upload_artifact(artifact_store=store, file_path=str(path), study_or_trial=study, mimetype=mimetype)
-    return {"model_path": store.describe(f"models/{path.name}"), "artifact_id": artifact_id}
 
 
 class _EpochBar:

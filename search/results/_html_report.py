@@ -14,22 +14,26 @@ from typing import TYPE_CHECKING, Any
 
 from search.data import name_key
 from search.engine import (
-    FolderArtifacts,
+    TrialOutcome,
     chosen_trial,
     closes_storages,
-    curve_names,
-    curve_trace,
-    holdout_epochs,
-    holdout_training,
-    load_study,
-    objective_names,
+    count_states,
+    learning_curves,
+    open_existing,
     pareto_front,
     ranked_trials,
-    redact,
-    study_artifacts,
+    shown_url,
 )
 from search.errors import InputError
-from search.results._stored import holdout_headline, stored_ensembles, stored_holdouts
+from search.results._stored import (
+    HoldoutResult,
+    holdout_headline,
+    objective_names,
+    read_holdout,
+    stored_ensembles,
+    stored_holdouts,
+)
+from search.results._view import HoldoutView, holdout_epochs
 
 if TYPE_CHECKING:
     import optuna
@@ -51,7 +55,6 @@ SECTIONS = (
 TOP_TRIALS = 5
 MIN_TRIALS_FOR_IMPORTANCES = 2
 FEW_TRIALS_FOR_IMPORTANCES = 10
-_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
 
 _CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0; color: #1d2733;
@@ -127,13 +130,6 @@ def _section(section_id: str, title: str, body: str) -> str:
     return f'<section id="{section_id}"><h2>{_esc(title)}</h2>\n{body}\n</section>'
 
 
-def _states(study: optuna.Study) -> dict[str, list[optuna.trial.FrozenTrial]]:
-    states: dict[str, list[optuna.trial.FrozenTrial]] = {}
-    for trial in study.get_trials(deepcopy=False):
-        states.setdefault(trial.state.name, []).append(trial)
-    return states
-
-
 def _top_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     """The best complete feasible trials by the (first) objective."""
     return ranked_trials(study)[:TOP_TRIALS]
@@ -146,7 +142,7 @@ def _first(study: optuna.Study, metric: str) -> dict[str, Any]:
     return {"target": lambda t: t.values[0], "target_name": metric}
 
 
-def _summary(study: optuna.Study, url: str, states: dict[str, list[Any]]) -> str:
+def _summary(study: optuna.Study, url: str, states: dict[str, int]) -> str:
     attrs = study.user_attrs
     config = attrs.get("config") or {}
     metric = config.get("metric", "objective")
@@ -160,9 +156,9 @@ def _summary(study: optuna.Study, url: str, states: dict[str, list[Any]]) -> str
         ["objectives" if len(study.directions) > 1 else "objective", objectives],
         [
             "trials",
-            ", ".join(f"{len(v)} {k.lower()}" for k, v in sorted(states.items())) or "none",
+            ", ".join(f"{n} {k.lower()}" for k, n in sorted(states.items())) or "none",
         ],
-        ["storage", f"<code>{_esc(redact(url))}</code>"],
+        ["storage", f"<code>{_esc(shown_url(url))}</code>" if url else "-"],
     ]
     if config:
         budget = (
@@ -239,36 +235,12 @@ def _parallel_coordinates(study: optuna.Study, complete: list[Any], metric: str)
 
 def _learning_curves(study: optuna.Study, complete: list[Any], metric: str) -> str:
     from optuna.visualization import plot_intermediate_values
-    from plotly.subplots import make_subplots
 
     top = [t for t in _top_trials(study) if t.user_attrs.get("history")]
     if not top:
         return _missing("No completed trial with a recorded <code>history</code> yet.")
-    names: list[str] = []
-    for trial in top:
-        names += [n for n in curve_names(trial.user_attrs["history"]) if n not in names]
-    fig = make_subplots(rows=1, cols=len(names), subplot_titles=names, horizontal_spacing=0.08)
-    for rank, trial in enumerate(top):
-        history = trial.user_attrs["history"]
-        color = _COLORS[rank % len(_COLORS)]
-        best = trial.user_attrs.get("best_epoch")
-        for col, name in enumerate(names, start=1):
-            for key, kind, dash in ((f"val_{name}", "validation", "solid"), (name, "train", "dot")):
-                values = history.get(key)
-                if not values:
-                    continue
-                trace = curve_trace(
-                    values,
-                    label=f"trial {trial.number} {kind}",
-                    color=color,
-                    dash=dash,
-                    legendgroup=f"trial {trial.number}",
-                    showlegend=col == 1,
-                    star_at=best if kind == "validation" else None,
-                )
-                fig.add_trace(trace, row=1, col=col)
-            fig.update_xaxes(title_text="epoch", row=1, col=col)
-    fig.update_layout(legend={"groupclick": "togglegroup"})
+    outcomes = [TrialOutcome.of(t) for t in top]
+    fig = learning_curves([(f"trial {t.number}", o.history, o.best_epoch) for t, o in zip(top, outcomes, strict=True)])
     body = (
         f'<p class="note">The {len(top)} best completed trials by {_esc(metric)}: validation solid, training '
         "dotted, a star at the best epoch (the weights early stopping restored).</p>"
@@ -297,7 +269,7 @@ def _pareto_front(study: optuna.Study, metric: str) -> str:
     holdouts = stored_holdouts(study)
     rows = []
     for t in front:
-        held = holdout_headline(holdouts.get(t.number) or {})
+        held = holdout_headline(holdouts.get(t.number))
         rows.append(
             [
                 str(t.number),
@@ -342,8 +314,8 @@ def _confusion_heatmap(matrix: list[list[int]], names: list[str]) -> go.Figure:
     return fig
 
 
-def _holdout(study: optuna.Study, result: dict[str, Any] | None) -> str:
-    chosen = {n: r for n, r in stored_holdouts(study).items() if r.get("chosen")}
+def _holdout(study: optuna.Study, result: HoldoutResult | None) -> str:
+    chosen = {n: r for n, r in stored_holdouts(study).items() if r.chosen}
     body = _holdout_of_best(study, result)
     if chosen:
         rows = []
@@ -354,7 +326,7 @@ def _holdout(study: optuna.Study, result: dict[str, Any] | None) -> str:
                     str(number),
                     _esc(held["metric"]),
                     _num(held["value"]),
-                    _num(r.get("validation_value")),
+                    _num(r.validation_value),
                     _esc(holdout_epochs(r)),
                 ]
             )
@@ -364,73 +336,48 @@ def _holdout(study: optuna.Study, result: dict[str, Any] | None) -> str:
         rows = []
         for k, r in ensembles.items():
             held = holdout_headline(r) or {"metric": "-", "value": None}
-            alone = ", ".join(f"{m['trial']}: {_num(m.get(held['metric']))}" for m in r["ensemble"]["members"])
+            members = r.ensemble.members if r.ensemble else []
+            alone = ", ".join(f"{m['trial']}: {_num(m.get(held['metric']))}" for m in members)
             rows.append([_esc(k), _esc(held["metric"]), _num(held["value"]), _esc(alone)])
         header = ["members", "metric", "ensemble (test)", "each member alone (trial: test)"]
         body += "<h3>Ensembles of the best trials</h3>" + _table(header, rows, left=(3,))
     return body
 
 
-def _holdout_of_best(study: optuna.Study, result: dict[str, Any] | None) -> str:
-    if not result:
+def _holdout_of_best(study: optuna.Study, result: HoldoutResult | None) -> str:
+    if result is None:
         return _missing(
             "Holdout not computed yet. The test split stays untouched until "
             f"<code>python -m search holdout {_esc(study.study_name)}</code> retrains the best configuration "
             "and evaluates it once; then write the report again."
         )
-    intro = (
-        f"<p>Best trial <b>{_esc(result.get('trial'))}</b>: {_esc(holdout_training(result))}, and evaluated once on "
-        f"{_num(result.get('n_test'))} test examples (computed {_esc(result.get('computed_at', '?'))}).</p>"
-    )
-    labels = {
-        "accuracy": "accuracy",
-        "precision": "precision",
-        "recall": "recall",
-        "f1": "F1",
-        "rmse": "RMSE",
-        "mae": "MAE",
-        "r2": "R²",
-        "loss": "loss",
-        "validation_value": "validation value of the trial",
-    }
-    repeats = result.get("repeats") or {}
-    spread = repeats.get("mean", {})
-    header = ["metric", "value"] + ([f"mean ± sd over {repeats['n']} seeds"] if spread else [])
-    rows = [
-        [_esc(label), _num(result[key])]
-        + ([f"{_num(spread[key])} ± {_num(repeats['std'][key])}" if key in spread else "-"] if spread else [])
-        for key, label in labels.items()
-        if result.get(key) is not None
-    ]
+    view = HoldoutView(result)
+    header, rows = view.html_metrics()
     metrics = _table(header, rows)
-    per_class = result.get("per_class") or {}
-    if per_class:
-        rows = [
-            [
-                _esc(name),
-                _num(m.get("precision")),
-                _num(m.get("recall")),
-                _num(m.get("f1-score")),
-                _num(int(m.get("support", 0))),
-            ]
-            for name, m in per_class.items()
-        ]
-        metrics += "<h3>Per class</h3>" + _table(["class", "precision", "recall", "F1", "support"], rows)
-    matrix = result.get("confusion_matrix")
-    body = intro
-    if matrix:
-        names = result.get("class_names") or [str(i) for i in range(len(matrix))]
+    if result.per_class:
+        metrics += "<h3>Per class</h3>" + _table(
+            ["class", "precision", "recall", "F1", "support"], view.html_per_class()
+        )
+    body = view.html_intro()
+    if result.confusion_matrix:
+        names = view.class_names
         size = 320 + 40 * len(names)
-        heatmap = _figure(_confusion_heatmap(matrix, names), "fig-confusion-matrix", height=size)
+        heatmap = _figure(_confusion_heatmap(result.confusion_matrix, names), "fig-confusion-matrix", height=size)
         body += f'<div class="grid"><div>{metrics}</div><div>{heatmap}</div></div>'
     else:
         body += metrics
-    if result.get("model_path"):
+    if result.model_path:
         body += (
-            f'<p class="note">Model: <code>{_esc(result["model_path"])}</code> '
-            f"(Optuna artifact <code>{_esc(result.get('artifact_id'))}</code>, downloadable from optuna-dashboard).</p>"
+            f'<p class="note">Model: <code>{_esc(result.model_path)}</code> '
+            f"(Optuna artifact <code>{_esc(result.artifact_id)}</code>, downloadable from optuna-dashboard).</p>"
         )
     return body
+
+
+def _stopped(trial: optuna.trial.FrozenTrial) -> str:
+    """How a trial's training ended, as the trials table shows it."""
+    stopped = TrialOutcome.of(trial).stopped_by
+    return "-" if stopped is None else stopped.value
 
 
 def _trials_table(trials: list[optuna.trial.FrozenTrial], names: list[str]) -> str:
@@ -448,7 +395,7 @@ def _trials_table(trials: list[optuna.trial.FrozenTrial], names: list[str]) -> s
                 *(_num(v) for v in (t.values or [None] * len(names))),
                 "-" if best is None else str(best + 1),
                 _esc(a.get("epochs_trained", "-")),
-                _esc(a.get("stopped_by", "-")),
+                _esc(_stopped(t)),
                 _num(a.get("n_params")),
                 _num(a.get("wall_time_s"), 3),
                 f'<span style="font-size:.85em">{params}</span>',
@@ -470,10 +417,11 @@ def render_report(study: optuna.Study, *, url: str = "") -> str:
         >>> page.startswith("<!DOCTYPE html>"), 'id="holdout"' in page  # no holdout yet: a notice
         (True, True)
     """
+    import optuna
     from plotly.offline import get_plotlyjs
 
-    states = _states(study)
-    complete = states.get("COMPLETE", [])
+    states = count_states(study)
+    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     config = study.user_attrs.get("config") or {}
     metric = str(config.get("metric", "objective"))
     sections = [
@@ -483,7 +431,7 @@ def render_report(study: optuna.Study, *, url: str = "") -> str:
         _section("param-importances", "Parameter importances", _param_importances(study, complete, metric)),
         _section("parallel-coordinates", "Parallel coordinates", _parallel_coordinates(study, complete, metric)),
         _section("learning-curves", "Learning curves of the top trials", _learning_curves(study, complete, metric)),
-        _section("holdout", "Holdout evaluation", _holdout(study, study.user_attrs.get("holdout"))),
+        _section("holdout", "Holdout evaluation", _holdout(study, read_holdout(study))),
         _section(
             "trials", "All trials", _trials_table(study.get_trials(deepcopy=False), objective_names(study, metric))
         ),
@@ -538,17 +486,18 @@ def write_report(name: str, *, storage: str | None = None, out: str | Path | Non
         >>> write_report("demo", storage=url).relative_to(folder)  # beside the study's artifacts
         PosixPath('studies.db.artifacts/reports/demo-2a97516c354b.html')
     """
-    study, url = load_study(name, storage=storage)
+    opened = open_existing(name, storage=storage)
+    study, store = opened.study, opened.store
+    relative = f"reports/{name_key(study.study_name)}.html"
     if out is not None:
         path = _report_path(Path(out), study.study_name)
     else:
-        store = study_artifacts(url, study)
-        relative = f"reports/{name_key(study.study_name)}.html"
         store.check_writable((relative,))
-    page = render_report(study, url=url)
+    page = render_report(study, url=opened.url)
     if out is None:  # in the study's store: a folder's file, or an object store's URL
         store.put(relative, page.encode("utf-8"))
-        return store.path(relative) if isinstance(store, FolderArtifacts) else store.describe(relative)
+        where = store.describe(relative)
+        return where if "://" in where else Path(where)
     made = not path.parent.exists()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
-import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -15,9 +14,9 @@ import numpy as np
 
 from search import models
 from search.data import Task, as_features, file_sha256, read_csv
-from search.engine import Artifacts, check_pickle, closes_storages, load_study, study_artifacts
+from search.engine import OpenedStudy, closes_storages, open_existing
 from search.errors import InputError
-from search.results._stored import holdout_attr, holdout_part, model_name, stored_kinds
+from search.results._stored import HoldoutResult, holdout_part, model_name, read_holdout, stored_kinds
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -241,11 +240,12 @@ def load_predictor(
 ) -> Predictor:
     """The holdout model of a study with its fitted preprocessing, ready for raw rows (or ready arrays).
 
-    Reads the files the ``holdout`` step saved, by the names this tool gives
-    them in the study's artifact store (never a path the database names), each
-    only when its bytes match the SHA-256 the holdout recorded; the
-    preprocessing file, a pickle, also only when this user's key signed its
-    digest (a holdout this user computed) or ``allow_modules`` holds ``pickled``.
+    Reads the files the ``holdout`` step saved, by the names this tool gives them
+    in the study's artifact store (``models/<key>.keras``; never a path the
+    database names), each only when its bytes match the SHA-256 the holdout
+    recorded; the preprocessing file, a pickle, also only when this user's key
+    signed its digest (a holdout this user computed) or ``allow_modules`` holds
+    ``pickled``.
 
     Args:
         name: Study name.
@@ -272,32 +272,25 @@ def load_predictor(
         >>> predictor.class_names
         ['setosa', 'versicolor', 'virginica']
     """
-    study, url = load_study(name, storage=storage)
-    holdout = study.user_attrs.get(holdout_attr(trial, ensemble=ensemble))
-    if not isinstance(holdout, dict) or not holdout:
-        raise InputError(_no_holdout(study, name, trial, ensemble))
-    store = study_artifacts(url, study)
-    key = model_name(study.study_name, trial, ensemble=ensemble)
+    opened = open_existing(name, storage=storage, allow_modules=allow_modules)
+    holdout = read_holdout(opened.study, trial, ensemble=ensemble)
+    if holdout is None:
+        raise InputError(_no_holdout(opened.study, name, trial, ensemble))
     again = _recreate(name, trial, ensemble)
-    model_blob = _proven(store, f"models/{key}.keras", holdout.get("model_sha256"), again, holdout.get("artifact_id"))
+    key = model_name(opened.name, trial, ensemble=ensemble)
+    model_blob = _proven(opened, f"models/{key}.keras", holdout.model_sha256, again)
     with tempfile.TemporaryDirectory(prefix="search-predictor-") as tmp:
         model_path = Path(tmp) / f"{key}.keras"
         model_path.write_bytes(model_blob)
-        if not holdout.get("preprocessing_path"):  # ready arrays: the model reads them as they are
-            task = _stored_task(holdout, again)
-            return _array_predictor(
-                _load_model(model_path, again), task, [str(n) for n in holdout.get("per_class", {})]
-            )
-        preprocessing = f"models/{key}{PREPROCESSING_SUFFIX}"
-        digest = holdout.get("preprocessing_sha256")
+        if not holdout.preprocessing_path:  # ready arrays: the model reads them as they are
+            names = [str(n) for n in holdout.per_class or {}]
+            return _array_predictor(_load_model(model_path, again), _stored_task(holdout, again), names)
+        kept, digest = f"models/{key}{PREPROCESSING_SUFFIX}", holdout.preprocessing_sha256
         if digest is None:
             raise InputError(f"the holdout of study {name!r} recorded no SHA-256 of its preprocessing; {again}")
-        check_pickle(
-            "holdout preprocessing", preprocessing, digest, holdout.get("preprocessing_signature"), allow_modules
-        )
-        preprocessing_path = Path(tmp) / Path(preprocessing).name
-        copy = holdout.get("preprocessing_artifact_id")
-        preprocessing_path.write_bytes(_proven(store, preprocessing, digest, again, copy))
+        opened.check_pickle("holdout preprocessing", kept, digest, holdout.preprocessing_signature)
+        preprocessing_path = Path(tmp) / f"{key}{PREPROCESSING_SUFFIX}"
+        preprocessing_path.write_bytes(_proven(opened, kept, digest, again))
         return Predictor.load(model_path, preprocessing_path, sha256=digest)
 
 
@@ -308,23 +301,16 @@ def _recreate(name: str, trial: int | None, ensemble: int) -> str:
     return f"re-create the holdout with: python -m search holdout {name}{which} --force"
 
 
-_ARTIFACT_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-
-
-def _proven(store: Artifacts, name: str, digest: Any, again: str, copy: Any = None) -> bytes:
-    """The bytes of ``name`` in the study's store, when they match the recorded SHA-256 ``digest``.
-
-    When ``name`` is gone (moved away), its Optuna artifact ``copy`` in the same
-    store is read instead, if ``copy`` is an artifact id (a key Optuna made, never a path).
+def _proven(opened: OpenedStudy, name: str, digest: Any, again: str) -> bytes:
+    """The bytes of ``name`` in the study's store (a name this tool builds), when they match the recorded SHA-256.
 
     Raises:
         InputError: No digest recorded, no such file, or other bytes.
     """
+    store = opened.store
     if not isinstance(digest, str) or not digest:
         raise InputError(f"no SHA-256 is recorded for {store.describe(name)}, so it is not read; {again}")
     blob = store.read(name)
-    if blob is None and isinstance(copy, str) and _ARTIFACT_ID.fullmatch(copy):
-        blob = store.read(copy)
     if blob is None:
         raise InputError(f"no such file: {store.describe(name)} (the holdout's file in the study's artifacts)")
     if hashlib.sha256(blob).hexdigest() != digest:
@@ -334,14 +320,13 @@ def _proven(store: Artifacts, name: str, digest: Any, again: str, copy: Any = No
     return blob
 
 
-def _stored_task(holdout: dict[str, Any], again: str) -> Task:
+def _stored_task(holdout: HoldoutResult, again: str) -> Task:
     """The task a holdout record names (a multiclass one with its classes)."""
-    kind = holdout.get("task")
-    if kind == "multiclass":
-        return Task("multiclass", max(2, len(holdout.get("per_class") or {})))
-    if kind in ("binary", "regression"):
-        return Task(str(kind))
-    raise InputError(f"the holdout record names no task this tool knows ({kind!r}); {again}")
+    if holdout.task == "multiclass":
+        return Task("multiclass", max(2, len(holdout.per_class or {})))
+    if holdout.task in ("binary", "regression"):
+        return Task(str(holdout.task))
+    raise InputError(f"the holdout record names no task this tool knows ({holdout.task!r}); {again}")
 
 
 def _load_model(path: Path, again: str) -> Any:

@@ -9,21 +9,24 @@ from search.engine import (
     chosen_trial,
     closes_storages,
     count_states,
-    holdout_epochs,
     is_feasible,
-    objective_names,
-    open_storage,
+    open_all,
     pareto_front,
-    resolve_storage,
 )
-from search.results._stored import holdout_headline, stored_ensembles, stored_holdouts
+from search.results._stored import (
+    HoldoutResult,
+    holdout_headline,
+    objective_names,
+    read_holdout,
+    stored_ensembles,
+    stored_holdouts,
+)
+from search.results._view import HoldoutView, format_value
 
 if TYPE_CHECKING:
     import optuna
 
 __all__ = ["format_headline", "format_holdout", "format_value", "list_studies", "study_summary"]
-
-_LABEL = 28  # width of the label column of a holdout report ("precision (positive class)" and a space)
 
 
 def study_summary(study: optuna.Study) -> dict[str, Any]:
@@ -110,8 +113,8 @@ def study_summary(study: optuna.Study) -> dict[str, Any]:
             }
             for t in pareto_front(study)
         ]
-    holdout = study.user_attrs.get("holdout") or {}
-    summary["holdout_accuracy"] = holdout.get("accuracy")
+    holdout = read_holdout(study)
+    summary["holdout_accuracy"] = holdout.accuracy if holdout is not None else None
     headline = holdout_headline(holdout)
     summary["holdout_metric"] = headline["metric"] if headline else None
     summary["holdout_value"] = headline["value"] if headline else None
@@ -149,15 +152,11 @@ def list_studies(storage: str | None = None) -> list[dict[str, Any]]:
         >>> [s["study"] for s in list_studies(url)]
         ['iris', 'auto-mpg']
     """
-    import optuna
-
-    storage_obj = open_storage(resolve_storage(storage), must_exist=True)
-    names = [s.study_name for s in optuna.get_all_study_summaries(storage_obj, include_best_trial=False)]
-    return [study_summary(optuna.load_study(study_name=name, storage=storage_obj)) for name in names]
+    return [study_summary(opened.study) for opened in open_all(storage)]
 
 
-def format_holdout(name: str, result: dict[str, Any]) -> str:
-    """A human-readable holdout report for any task.
+def format_holdout(name: str, result: dict[str, Any] | HoldoutResult) -> str:
+    """A human-readable holdout report for any task (see :meth:`search.results._view.HoldoutView.text`).
 
     Regression: RMSE, MAE and R². Classification: accuracy, precision, recall and
     F1 (of the positive class for binary tasks, macro-averaged otherwise), each
@@ -170,80 +169,5 @@ def format_holdout(name: str, result: dict[str, Any]) -> str:
           mae                      1.9000
           r2                       0.8800
     """
-    task = result.get("task")
-    which = "best trial" if result.get("chosen") is not True else "trial"
-    ensemble = result.get("ensemble") or {}
-    if ensemble:
-        which = f"ensemble of {ensemble['k']}, best trial"
-    lines = [
-        f"Holdout evaluation of study {name!r} ({task + '; ' if task else ''}{which} {result.get('trial')}, "
-        f"{_epochs(result)}{', stored result' if result.get('cached') else ''})"
-    ]
-    if result.get("n_train") is not None:
-        lines.append(f"  trained on {result['n_train']} examples, tested once on {result.get('n_test')}")
-    averaged = " (positive class)" if task == "binary" else " (macro)" if task == "multiclass" else ""
-    labels = {"precision": f"precision{averaged}", "recall": f"recall{averaged}", "f1": f"f1{averaged}"}
-    labels["validation_value"] = f"validation {result['metric']}" if result.get("metric") else "validation_value"
-    for key in ("accuracy", "precision", "recall", "f1", "rmse", "mae", "r2", "loss", "validation_value"):
-        if isinstance(result.get(key), int | float):
-            lines.append(f"  {labels.get(key, key):<{_LABEL}}{result[key]:.4f}")
-    if ensemble:
-        lines.append(f"  the average of {ensemble['k']} retrained models; each member alone:")
-        for m in ensemble["members"]:
-            shown = ", ".join(f"{k} {m[k]:.4f}" for k in ("accuracy", "rmse", "loss") if k in m)
-            lines.append(f"    trial {m['trial']:<6} {_epochs(m):>11}  {shown}")
-    repeats = result.get("repeats")
-    if repeats:
-        lines.append(f"  over {repeats['n']} seeds {repeats['seeds']} (mean ± standard deviation)")
-        for key, mean in repeats["mean"].items():
-            lines.append(f"    {key:<{_LABEL - 2}}{mean:.4f} ± {repeats['std'][key]:.4f}")
-    per_class = result.get("per_class")
-    if per_class:
-        width = max(8, *(len(n) + 1 for n in per_class))
-        lines.append("  per class")
-        lines.append("  " + " " * width + "".join(f"{h:>11}" for h in ("precision", "recall", "f1", "support")))
-        for label, row in per_class.items():
-            values = [f"{row.get(k, 0.0):>11.4f}" for k in ("precision", "recall", "f1-score")]
-            lines.append("  " + f"{label:>{width}}" + "".join(values) + f"{int(row.get('support', 0)):>11}")
-    matrix = result.get("confusion_matrix")
-    if matrix:
-        names = result.get("class_names") or [str(i) for i in range(len(matrix))]
-        width = max(8, *(len(n) + 1 for n in names))
-        lines.append("  confusion matrix (rows: true, columns: predicted)")
-        lines.append("  " + " " * width + "".join(f"{n:>{width}}" for n in names))
-        for label, row in zip(names, matrix, strict=True):
-            lines.append("  " + f"{label:>{width}}" + "".join(f"{v:>{width}}" for v in row))
-    objectives = result.get("values")
-    if isinstance(objectives, dict) and len(objectives) > 1:  # a multi-objective trial: its place on the front
-        shown = ", ".join(f"{k} {format_value(v)}" for k, v in objectives.items())
-        lines.append(f"  {'objectives (validation)':<{_LABEL}}{shown}")
-    if result.get("feasible") is False:
-        lines.append(f"  {'constraints':<{_LABEL}}broken: this trial is infeasible")
-    if result.get("model_path"):
-        lines.append(f"  {'model':<{_LABEL}}{result['model_path']}")
-    if result.get("preprocessing_path"):
-        lines.append(f"  {'preprocessing':<{_LABEL}}{result['preprocessing_path']}")
-    return "\n".join(lines)
-
-
-def format_value(value: float | None) -> str:
-    """A value as a table shows it: whole numbers as such, others to four decimals, ``-`` for none.
-
-    Examples:
-        >>> format_value(10001.0), format_value(0.88123), format_value(None)
-        ('10,001', '0.8812', '-')
-    """
-    if value is None:
-        return "-"
-    return f"{value:,.0f}" if float(value).is_integer() and abs(value) >= 1 else f"{value:.4f}"
-
-
-def _epochs(result: dict[str, Any]) -> str:
-    """The epochs a holdout model (or member) trained: ``41 epochs``, or its fold models' ``epochs 30/41/...``.
-
-    Examples:
-        >>> _epochs({"epochs": 41}), _epochs({"fold_epochs": [30, 41]})
-        ('41 epochs', 'epochs 30/41')
-    """
-    shown = holdout_epochs(result)
-    return f"epochs {shown}" if result.get("fold_epochs") else f"{shown} epochs"
+    held = result if isinstance(result, HoldoutResult) else HoldoutResult.model_validate(result)
+    return HoldoutView(held).text(name)

@@ -1,25 +1,132 @@
-"""Where holdout results and models are kept: study user attributes and file names, per trial."""
+"""What a holdout leaves, typed (:class:`HoldoutResult`), and where: study user attributes and file names.
+
+Every holdout result is written with :func:`write_holdout` and read back with
+:func:`read_holdout` (or the listings built on it), validated the same way by
+every process that reads it: a record edited in the database is one
+:class:`search.InputError` line, never a traceback.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel, ConfigDict, ValidationError
+
 from search.data import name_key
+from search.errors import InputError
 
 if TYPE_CHECKING:
     import optuna
 
 __all__ = [
+    "HoldoutResult",
     "holdout_attr",
     "holdout_headline",
     "holdout_part",
     "model_name",
+    "objective_names",
+    "read_holdout",
     "stored_ensembles",
     "stored_holdouts",
     "stored_kinds",
+    "write_holdout",
 ]
 
 HOLDOUT_ATTR = "holdout"
+
+
+class Repeats(BaseModel):
+    """A holdout retrained with several seeds: each scalar metric's values, mean and standard deviation."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    n: int
+    seeds: list[int]
+    values: dict[str, list[float]]
+    mean: dict[str, float]
+    std: dict[str, float]
+
+
+class Ensemble(BaseModel):
+    """An ensemble holdout: its members (each trial's own test metrics) and which inputs each reads."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    k: int
+    trials: list[int]
+    members: list[dict[str, Any]]
+    inputs: list[list[int]] = []
+
+
+class HoldoutResult(BaseModel):
+    """What one holdout evaluation leaves: metrics on the test split, how the model trained, its files.
+
+    A single model's (the best trial's, or ``--trial N``'s, ``chosen``), one
+    retrained with several seeds (``repeats``), or an ensemble of the best
+    trials (``ensemble``). Keys of other versions are kept as they are.
+
+    Examples:
+        >>> HoldoutResult.model_validate({"task": "binary", "accuracy": 0.9, "trial": 2}).accuracy
+        0.9
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    task: str | None = None
+    metric: str | None = None
+    trial: int | None = None
+    validation_value: float | None = None
+    values: dict[str, float] | None = None
+    feasible: bool | None = None
+    chosen: bool | None = None
+    epochs: int | None = None
+    fold_epochs: list[int] | None = None
+    n_train: int | None = None
+    n_test: int | None = None
+    train_time_s: float | None = None
+    computed_at: str | None = None
+    accuracy: float | None = None
+    precision: float | None = None
+    recall: float | None = None
+    f1: float | None = None
+    rmse: float | None = None
+    mae: float | None = None
+    r2: float | None = None
+    loss: float | None = None
+    per_class: dict[str, dict[str, float]] | None = None
+    confusion_matrix: list[list[int]] | None = None
+    class_names: list[str] = []
+    repeats: Repeats | None = None
+    ensemble: Ensemble | None = None
+    model_path: str | None = None
+    artifact_id: str | None = None
+    model_sha256: str | None = None
+    preprocessing_path: str | None = None
+    preprocessing_sha256: str | None = None
+    preprocessing_signature: str | None = None
+    preprocessing_artifact_id: str | None = None
+    confusion_matrix_png: str | None = None
+    confusion_matrix_artifact_id: str | None = None
+    cached: bool = False  # returned from the study instead of computed (never stored)
+
+    def stored(self) -> dict[str, Any]:
+        """The JSON form kept on the study (and returned by :func:`search.evaluate_holdout`)."""
+        return self.model_dump(mode="json", exclude_none=True, exclude={"cached"})
+
+    def returned(self) -> dict[str, Any]:
+        """What :func:`search.evaluate_holdout` returns: the stored form, ``cached`` when it was."""
+        return {**self.stored(), **({"cached": True} if self.cached else {})}
+
+
+def objective_names(study: optuna.Study, metric: str) -> list[str]:
+    """The names of a study's objectives: those given to Optuna, else ``metric`` alone (older studies).
+
+    Examples:
+        >>> import optuna
+        >>> objective_names(optuna.create_study(), "val_loss")
+        ['val_loss']
+    """
+    return list(study.metric_names or [metric])
 
 
 def holdout_part(trial: int | None = None, *, ensemble: int = 1) -> str:
@@ -55,35 +162,43 @@ def model_name(study_name: str, trial: int | None = None, *, ensemble: int = 1) 
     return name_key(study_name) + (f".{suffix}" if suffix else "")
 
 
-def stored_ensembles(study: optuna.Study) -> dict[int, dict[str, Any]]:
-    """Every stored ensemble holdout by its number of members."""
-    prefix = f"{HOLDOUT_ATTR}:ensemble-"
-    found = {}
-    for key, value in study.user_attrs.items():
-        if key.startswith(prefix) and key.removeprefix(prefix).isdigit() and isinstance(value, dict):
-            found[int(key.removeprefix(prefix))] = value
-    return dict(sorted(found.items()))
+def _parsed(key: str, value: Any, study: str) -> HoldoutResult:
+    try:
+        return HoldoutResult.model_validate(value)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "the record"
+        raise InputError(
+            f"study {study!r} keeps a holdout record ({key}) this tool cannot read: {where!r} "
+            f"{first['msg'].lower().replace('input should be', 'must be')}, got {first['input']!r}"
+        ) from None
 
 
-def stored_holdouts(study: optuna.Study) -> dict[int, dict[str, Any]]:
-    """Every stored holdout result by trial number: the best trial's and those of chosen trials.
+def read_holdout(study: optuna.Study, trial: int | None = None, *, ensemble: int = 1) -> HoldoutResult | None:
+    """The stored holdout of the best trial, of trial ``trial``, or of an ensemble of ``ensemble``; ``None`` if none.
+
+    Raises:
+        search.InputError: A stored record of the wrong form (edited in the database).
 
     Examples:
         >>> import optuna
-        >>> study = optuna.create_study()
-        >>> study.set_user_attr("holdout", {"trial": 4, "accuracy": 0.9})
-        >>> study.set_user_attr("holdout:2", {"trial": 2, "accuracy": 0.8})
-        >>> sorted(stored_holdouts(study))
-        [2, 4]
+        >>> study = optuna.create_study(study_name="demo")
+        >>> read_holdout(study) is None
+        True
+        >>> study.set_user_attr("holdout", {"trial": "first"})
+        >>> read_holdout(study)
+        Traceback (most recent call last):
+        ...
+        search.errors.InputError: study 'demo' keeps a holdout record (holdout) this tool cannot read: 'trial' ...
     """
-    found: dict[int, dict[str, Any]] = {}
-    # The best trial's own holdout first, so that one of the same trial chosen by number (holdout --trial N,
-    # perhaps with --repeats) takes its place.
-    for key, value in sorted(study.user_attrs.items(), key=lambda item: item[0] != HOLDOUT_ATTR):
-        held = key == HOLDOUT_ATTR or key.startswith(f"{HOLDOUT_ATTR}:")
-        if held and isinstance(value, dict) and isinstance(value.get("trial"), int) and "ensemble" not in value:
-            found[value["trial"]] = value
-    return dict(sorted(found.items()))
+    key = holdout_attr(trial, ensemble=ensemble)
+    value = study.user_attrs.get(key)
+    return None if not value else _parsed(key, value, study.study_name)
+
+
+def write_holdout(study: optuna.Study, result: HoldoutResult, trial: int | None = None, *, ensemble: int = 1) -> None:
+    """Keep a holdout result on the study, under the attribute of its kind (see :func:`holdout_attr`)."""
+    study.set_user_attr(holdout_attr(trial, ensemble=ensemble), result.stored())
 
 
 def stored_kinds(study: optuna.Study) -> list[tuple[int | None, int]]:
@@ -111,21 +226,56 @@ def stored_kinds(study: optuna.Study) -> list[tuple[int | None, int]]:
     return sorted(kinds, key=lambda kind: (kind[1], -1 if kind[0] is None else kind[0]))
 
 
-def holdout_headline(result: dict[str, Any]) -> dict[str, Any] | None:
+def stored_ensembles(study: optuna.Study) -> dict[int, HoldoutResult]:
+    """Every stored ensemble holdout by its number of members."""
+    found = {}
+    for trial, k in stored_kinds(study):
+        if k > 1 and trial is None:
+            held = read_holdout(study, ensemble=k)
+            if held is not None:
+                found[k] = held
+    return found
+
+
+def stored_holdouts(study: optuna.Study) -> dict[int, HoldoutResult]:
+    """Every stored single-model holdout by trial number: the best trial's and those of chosen trials.
+
+    Examples:
+        >>> import optuna
+        >>> study = optuna.create_study()
+        >>> study.set_user_attr("holdout", {"trial": 4, "accuracy": 0.9})
+        >>> study.set_user_attr("holdout:2", {"trial": 2, "accuracy": 0.8})
+        >>> sorted(stored_holdouts(study))
+        [2, 4]
+    """
+    found: dict[int, HoldoutResult] = {}
+    # The best trial's own holdout first, so that one of the same trial chosen by number (holdout --trial N,
+    # perhaps with --repeats) takes its place.
+    for trial, k in sorted(stored_kinds(study), key=lambda kind: kind[0] is not None):
+        if k > 1:
+            continue
+        held = read_holdout(study, trial)
+        if held is not None and held.trial is not None and held.ensemble is None:
+            found[held.trial] = held
+    return dict(sorted(found.items()))
+
+
+def holdout_headline(result: HoldoutResult | None) -> dict[str, Any] | None:
     """The headline test metric of a holdout result: accuracy for classification, RMSE for regression.
 
     A repeated holdout adds ``mean``, ``std`` and ``n`` (the number of seeds) of that metric.
 
     Examples:
-        >>> repeats = {"n": 3, "mean": {"accuracy": 0.89}, "std": {"accuracy": 0.01}}
-        >>> holdout_headline({"accuracy": 0.9, "repeats": repeats})
+        >>> repeats = {"n": 3, "seeds": [1, 2, 3], "values": {}, "mean": {"accuracy": 0.89}, "std": {"accuracy": 0.01}}
+        >>> holdout_headline(HoldoutResult.model_validate({"accuracy": 0.9, "repeats": repeats}))
         {'metric': 'accuracy', 'value': 0.9, 'mean': 0.89, 'std': 0.01, 'n': 3}
     """
-    key = "rmse" if "rmse" in result else "accuracy" if "accuracy" in result else None
+    if result is None:
+        return None
+    key = "rmse" if result.rmse is not None else "accuracy" if result.accuracy is not None else None
     if key is None:
         return None
-    headline = {"metric": key, "value": result[key]}
-    repeats = result.get("repeats") or {}
-    if key in repeats.get("mean", {}):
-        headline.update(mean=repeats["mean"][key], std=repeats["std"][key], n=repeats["n"])
+    headline: dict[str, Any] = {"metric": key, "value": getattr(result, key)}
+    if result.repeats and key in result.repeats.mean:
+        headline.update(mean=result.repeats.mean[key], std=result.repeats.std[key], n=result.repeats.n)
     return headline

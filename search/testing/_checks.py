@@ -8,12 +8,15 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from search.data import Task
-from search.engine import load_study_config, make_pruner, make_sampler, quiet_optuna, replay, run_study
+from search.engine import check_study, load_study_config, run_study
 from search.errors import InputError
 from search.models import LoadedSpace, Space, load_space
+
+if TYPE_CHECKING:
+    import optuna
 
 __all__ = ["Check", "space_checks", "study_checks"]
 
@@ -38,10 +41,8 @@ class Check:
 
 def _sample(space: LoadedSpace, bounds: dict[str, Any], *, seed: int, n: int) -> list[tuple[dict[str, Any], Any]]:
     """``n`` configurations and their trials from a seeded random sampler."""
-    import optuna
 
-    with quiet_optuna():
-        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    study = _throwaway(seed)
     samples = []
     for _ in range(n):
         trial = study.ask()
@@ -161,10 +162,20 @@ def space_checks(
 
 
 def _sample_trial() -> Any:
+
+    return _throwaway(0).ask()
+
+
+def _throwaway(seed: int) -> optuna.Study:
+    """A throw-away in-memory study with a seeded random sampler, made without Optuna's INFO line."""
     import optuna
 
-    with quiet_optuna():
-        return optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
+    level = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        return optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    finally:
+        optuna.logging.set_verbosity(level)
 
 
 def study_checks(study: str | Path) -> list[Check]:
@@ -190,15 +201,13 @@ def study_checks(study: str | Path) -> list[Check]:
         assert config.trials >= 1 and config.max_epochs >= 1
 
     def sampler_and_pruner() -> None:
-        config = load_study_config(study)
-        make_sampler(config)
-        make_pruner(config)
+        check_study(load_study_config(study))
 
     def replays() -> None:
         config = load_study_config(study)
         space = load_space(config.space_module)  # its check() hook may load modules: not a contract of the study
         for original, trial in _sample(space, config.space_bounds, seed=3, n=5):
-            again = replay(trial.params, space, config.space_bounds)
+            again = space.replay(trial.params, config.space_bounds)
             assert again.distributions == trial.distributions, f"{label}: replaying {trial.params} changed the space"
             assert space.suggest(again, config.space_bounds) == original
 

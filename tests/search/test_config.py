@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from search import InputError, SearchError, available_studies, load_study_config
-from search.engine import make_pruner, make_sampler
+from search.engine._samplers import make_pruner, make_sampler
 
 
 def test_imdb_bow_definition() -> None:

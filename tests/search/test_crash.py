@@ -13,7 +13,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from search.engine import study_artifacts
+from search.engine._artifacts import study_artifacts
 from search.engine._checkpoint import TrialCheckpoints, checkpointed_trials
 from tests._helpers import REPO
 from tests.search.test_workers import tiny_study
@@ -167,6 +167,6 @@ def test_workers_do_not_outlive_a_run_killed_with_sigkill(tmp_path: Path) -> Non
         (t.number, t.state.name, t.user_attrs.get("stopped_by")) for t in study.trials
     ]
     assert not study.get_trials(states=(State.RUNNING,))  # no trial left running for the grace period to find
-    from search.engine import recover_trials
+    from search.engine._recovery import recover_trials
 
     assert sorted(recover_trials(study)) == sorted(t.number for t in stopped)  # the next run re-queues both

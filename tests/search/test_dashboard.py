@@ -22,8 +22,8 @@ import pytest
 
 from search import evaluate_holdout, load_study, load_study_config, run_study
 from search.data import load_search_data, name_key
-from search.engine import Objective
 from search.engine._dashboard import learning_curve_id, trial_note
+from search.engine._objective import Objective
 from search.models import load_space
 from tests._helpers import MLP_PARAMS
 

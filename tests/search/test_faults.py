@@ -22,7 +22,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from search.engine import FolderArtifacts, study_artifacts
+from search.engine._artifacts import FolderArtifacts, study_artifacts
 from search.engine._checkpoint import TrialCheckpoints, checkpointed_trials
 from search.engine._identity import worker_identity
 from search.engine._spaces import study_space

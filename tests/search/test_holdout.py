@@ -10,7 +10,7 @@ import pytest
 import search.data._loaders
 from search import SearchError, Task, evaluate_holdout, load_study, run_study
 from search.data import load_holdout_data
-from search.engine import stored_config
+from search.engine._study import stored_config
 from search.results import holdout_metrics
 
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from search import InputError
-from search.engine import default_workers
 from search.engine._checkpoint import checkpoint_callback, checkpoint_interval
+from search.engine._supervise import default_workers
 from tests._helpers import cli
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from search.engine import FolderArtifacts
+from search.engine._artifacts import FolderArtifacts
 from search.engine._checkpoint import TrialCheckpoints, checkpointed_trials
 from tests._helpers import REPO, cli
 from tests.search.test_workers import TINY, tiny_study
@@ -281,7 +281,7 @@ def _objects(prefix: str) -> list[str]:
 def test_a_study_in_s3_resumes_a_killed_trial_and_serves_its_model(tmp_path: Path, s3_endpoint: str) -> None:
     from search import load_predictor
     from search.data import name_key
-    from search.engine import S3Artifacts
+    from search.engine._artifacts import S3Artifacts
 
     name, budget = "in-s3", 2
     path = tiny_study(tmp_path, name, trials=budget, max_epochs=6, n_train=6000, patience=6)

@@ -11,7 +11,7 @@ import pytest
 
 from search import load_study_config
 from search.data import load_search_data
-from search.engine import Objective
+from search.engine._objective import Objective
 from search.models import load_space
 
 FIXED = {

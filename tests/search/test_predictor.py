@@ -13,7 +13,7 @@ import search.data._loaders
 import search.results._holdout
 from search import Predictor, SearchError, evaluate_holdout, load_predictor, load_study, run_study
 from search.data import load_holdout_data
-from search.engine import stored_config
+from search.engine._study import stored_config
 from search.results import holdout_metrics
 from spaces import mlp
 
@@ -86,9 +86,13 @@ def test_holdout_saves_preprocessing_and_load_predictor_reproduces_it(
     with pytest.raises(SearchError, match="missing column\\(s\\) x2"):
         predictor.predict({"x1": 1.0, "color": "red", "size": 2, "label": "no"})
 
-    # Moved model files: the copies in the artifact store are used.
+    # The store keeps each file once: moved away, it is named in one line; moved back, it serves again.
     for key in ("model_path", "preprocessing_path"):
         Path(result[key]).rename(Path(result[key]).with_suffix(".moved"))
+        with pytest.raises(SearchError, match=f"no such file: {Path(result[key])}") as info:
+            load_predictor("table", storage=storage)
+        assert "\n" not in str(info.value)
+        Path(result[key]).with_suffix(".moved").rename(result[key])
     assert np.allclose(load_predictor("table", storage=storage).predict(records), values[:3], atol=1e-5)
 
 
@@ -114,5 +118,5 @@ def test_load_predictor_refuses_an_altered_preprocessing_file(storage: str) -> N
     path.write_bytes(original + b"\0")  # a pickle changed after the holdout wrote it: never unpickled
     with pytest.raises(SearchError, match="does not match the SHA-256 recorded with the holdout model; refused"):
         load_predictor("iris", storage=storage)
-    path.unlink()  # moved away: the copy in the artifact store is checked as well, and is the original
+    path.write_bytes(original)  # the file the holdout wrote: served again
     assert load_predictor("iris", storage=storage).class_names == ["setosa", "versicolor", "virginica"]

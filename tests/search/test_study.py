@@ -14,9 +14,11 @@ import psutil
 import pytest
 
 from search import SearchError, load_study, run_study
-from search.engine import check_storage, open_storage, sqlite_path, stored_config
+from search.engine import open_storage
 from search.engine._recovery import enqueue_params
-from search.engine._study import space_changes
+from search.engine._spaces import space_changes
+from search.engine._storage import check_storage, sqlite_path
+from search.engine._study import stored_config
 from search.models import load_space
 from spaces import mlp
 

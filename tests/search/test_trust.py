@@ -11,7 +11,8 @@ import optuna
 import pytest
 
 from search import InputError, evaluate_holdout, join_study, load_predictor, run_study, tune
-from search.engine import default_location, stored_config
+from search.engine._artifacts import default_location
+from search.engine._study import stored_config
 from tests._helpers import cli, sqlite_rows
 
 

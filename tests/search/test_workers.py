@@ -238,7 +238,7 @@ def test_a_worker_prunes_and_samples_as_the_stored_definition_says(tmp_path: Pat
 def test_workers_are_pinned_to_their_own_cores() -> None:
     import os
 
-    from search.engine._run import worker_cores
+    from search.engine._supervise import worker_cores
 
     cores = sorted(os.sched_getaffinity(0))
     assert worker_cores(0, 1) == []

@@ -67,7 +67,8 @@ def test_short_imdb_ngrams_run_and_holdout(imdb_available: Path, tmp_path: Path)
     import numpy as np
 
     from search.data import load_holdout_data
-    from search.engine import load_study, stored_config
+    from search.engine import load_study
+    from search.engine._study import stored_config
     from spaces import bow
 
     result = cli("holdout", "imdb-ngrams", "--storage", storage, "--ensemble", "3", "--json")

@@ -1,0 +1,248 @@
+"""Worker processes on this machine: started, relayed, restarted at their memory limit, stopped with their run.
+
+:func:`run_study` hands its trials to :func:`run_workers` when it runs them in
+worker processes; each worker is :func:`search.engine._run.join_study` in a fresh
+interpreter (``search.engine._process``). How many workers a machine gets
+(:func:`default_workers`, ``nvidia-smi``'s GPUs) and which cores each is pinned to
+(:func:`worker_cores`) are decided here too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from search.engine._config import StudyConfig
+from search.engine._optimize import MemoryLimitReached, progress_bar
+from search.engine._ranking import count_finished
+from search.engine._trust import creator_allows
+from search.errors import InputError, RunError
+
+if TYPE_CHECKING:
+    import optuna
+
+__all__ = ["RESTART_EXIT_STATUS", "default_workers", "pin_cores", "run_workers", "spawn_worker", "worker_cores"]
+
+# A worker process that stopped at its memory limit exits with this status (EX_TEMPFAIL) to be started again.
+RESTART_EXIT_STATUS = MemoryLimitReached.exit_status
+_POLL_S = 1.0
+_GPU_GIB_PER_WORKER = 16  # a GPU takes one worker per this much memory (small models), at most 4
+
+
+def run_workers(
+    study: optuna.Study,
+    config: StudyConfig,
+    url: str,
+    *,
+    workers: int,
+    deadline: float | None,
+    memory_limit_mb: float | None,
+    show: bool,
+    artifacts: str | None = None,
+) -> None:
+    """Start ``workers`` worker processes on ``study`` and watch them until they end.
+
+    A worker that stopped at its memory limit is started again while work is left.
+    """
+
+    def start(slot: int) -> subprocess.Popen[bytes]:
+        left = None if deadline is None else max(1.0, deadline - time.monotonic())
+        return spawn_worker(
+            config.name,
+            storage=url,
+            allow_modules=creator_allows(config),
+            slot=slot,
+            n_slots=workers,
+            backend=config.backend,
+            timeout=left,
+            memory_limit_mb=memory_limit_mb,
+            artifacts=artifacts,
+        )
+
+    processes = [start(slot) for slot in range(workers)]
+    errors: list[str] = []
+    relays = [_relay(proc, errors) for proc in processes]
+    with progress_bar(study, config.trials, show=show) as bar, supervise(processes):
+        while True:
+            for i, proc in enumerate(processes):
+                done = count_finished(study) >= config.trials or (deadline is not None and time.monotonic() > deadline)
+                if proc.poll() == RESTART_EXIT_STATUS and not done:
+                    processes[i] = start(i)
+                    relays.append(_relay(processes[i], errors))
+            if bar is not None:
+                bar(study, None)
+            if all(p.poll() is not None for p in processes):
+                break
+            time.sleep(_POLL_S)
+    for relay in relays:
+        relay.join(timeout=10)
+    failed = [p.returncode for p in processes if p.returncode not in (0, RESTART_EXIT_STATUS)]
+    if failed:
+        last = f": {errors[-1].removeprefix('error: ')}" if errors else "; see above"
+        raise RunError(f"{len(failed)} of {workers} workers failed (exit status {failed[0]}){last}")
+
+
+def _relay(proc: subprocess.Popen[bytes], errors: list[str]) -> threading.Thread:
+    """Copy a worker's stderr above the progress bar (``tqdm.write``: in a notebook, into the cell's output).
+
+    Its ``error:`` lines are also kept, for the message of a failed run.
+    """
+    from tqdm.auto import tqdm
+
+    def copy() -> None:
+        assert proc.stderr is not None
+        for raw in proc.stderr:
+            line = raw.decode(errors="replace").rstrip("\n")
+            if line.startswith("error: "):
+                errors.append(line)
+            tqdm.write(line, file=sys.stderr)
+
+    thread = threading.Thread(target=copy, daemon=True)
+    thread.start()
+    return thread
+
+
+def spawn_worker(
+    name: str,
+    *,
+    storage: str,
+    slot: int = 0,
+    n_slots: int = 1,
+    backend: str = "",
+    timeout: float | None = None,
+    memory_limit_mb: float | None = None,
+    allow_modules: Sequence[str] = (),
+    artifacts: str | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start one worker process on this machine: :func:`join_study` in a fresh interpreter.
+
+    With several workers on a machine with at least as many cores, worker
+    ``slot`` of ``n_slots`` is pinned to its own share of the cores: a small
+    model gains little from a second core, so two one-core workers train about
+    twice the trials of one two-core worker (benchmarks), and pinned workers do
+    not preempt each other's threads.
+    """
+    spec = {
+        "name": name,
+        "storage": storage,
+        "slot": slot,
+        "timeout": timeout,
+        "memory_limit_mb": memory_limit_mb,
+        "cpus": worker_cores(slot, n_slots),
+        "allow_modules": list(allow_modules),
+        "artifacts": artifacts,
+        "quiet": True,
+        "parent": os.getpid(),  # it stops, keeping its trial for the next run, if this process dies
+    }
+    command = [sys.executable, "-m", "search.engine._process"]
+    env = dict(os.environ, SEARCH_WORKER_SPEC=json.dumps(spec))  # the storage URL may hold a password: not in argv
+    if backend:
+        env["KERAS_BACKEND"] = backend
+    # Nothing of theirs goes to stdout, which is the caller's; their stderr is the caller's to relay.
+    return subprocess.Popen(command, cwd=Path.cwd(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+
+
+def default_workers() -> tuple[int, str]:
+    """How many workers ``python -m search run`` starts on this machine, and why.
+
+    ``SEARCH_WORKERS`` when set; otherwise, on a machine with NVIDIA GPUs
+    (``nvidia-smi`` lists them), one worker per 16 GiB of each GPU's memory (one
+    to four per GPU: small models leave a GPU mostly idle, and JAX and TensorFlow
+    are told to take GPU memory as they need it); otherwise one per core this
+    process may use, each pinned to its core (see :func:`spawn_worker`).
+
+    Raises:
+        search.InputError: ``SEARCH_WORKERS`` is not a positive integer.
+
+    Examples:
+        >>> n, why = default_workers()
+        >>> n >= 1
+        True
+    """
+    value = os.environ.get("SEARCH_WORKERS", "").strip()
+    if value:
+        if not value.isdigit() or int(value) < 1:
+            raise InputError(f"SEARCH_WORKERS must be a positive integer, got {value!r}")
+        return int(value), "SEARCH_WORKERS"
+    gpus = _gpu_memory_gib()
+    if gpus:
+        per_gpu = [max(1, min(4, int(gib // _GPU_GIB_PER_WORKER))) for gib in gpus]
+        return sum(per_gpu), f"{'+'.join(map(str, per_gpu))} on {len(gpus)} GPU(s)"
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return cores, f"one per core ({cores} core(s))"
+
+
+def _gpu_memory_gib() -> list[float]:
+    """Memory (GiB) of each NVIDIA GPU that ``nvidia-smi`` lists; none without the tool or a GPU."""
+    tool = shutil.which("nvidia-smi")
+    if tool is None:
+        return []
+    query = [tool, "--query-gpu=memory.total", "--format=csv,noheader,nounits"]
+    try:
+        out = subprocess.run(query, capture_output=True, text=True, timeout=10, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    sizes = [float(line) / 1024 for line in out.split() if line.replace(".", "", 1).isdigit()]
+    if visible is not None:  # the GPUs this process may use
+        wanted = [int(i) for i in visible.split(",") if i.strip().isdigit()]
+        sizes = [sizes[i] for i in wanted if i < len(sizes)]
+    return sizes
+
+
+def worker_cores(slot: int, n_slots: int) -> list[int]:
+    """The cores of worker ``slot`` of ``n_slots``: an even share, or ``[]`` (no pinning).
+
+    Examples:
+        >>> worker_cores(0, 1)
+        []
+    """
+    if n_slots < 2 or not hasattr(os, "sched_getaffinity"):
+        return []
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < n_slots:
+        return []
+    share = len(cores) // n_slots
+    return cores[slot * share : (slot + 1) * share]
+
+
+def pin_cores(cores: Sequence[int]) -> None:
+    """Restrict this process, and the threads it starts later, to ``cores``.
+
+    Raises:
+        search.InputError: Not cores of this machine.
+
+    Examples:
+        >>> pin_cores(sorted(os.sched_getaffinity(0)))
+    """
+    try:
+        os.sched_setaffinity(0, set(cores))
+    except (ValueError, OSError, AttributeError) as exc:
+        raise InputError(f"cannot run on cores {list(cores)}: not cores of this machine ({exc})") from None
+
+
+@contextlib.contextmanager
+def supervise(processes: list[subprocess.Popen[bytes]]) -> Iterator[None]:
+    """On leaving (Ctrl-C included), interrupt the workers and wait for them."""
+    try:
+        yield
+    finally:
+        for proc in processes:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+        for proc in processes:
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
