@@ -5,8 +5,9 @@ dropout 0.2, learning rate 1e-3), trained on the study's own split (15,000
 partial-train / 10,000 validation reviews, 10,000-word multi-hot rows) for
 ``--epochs`` epochs, validation included, in a fresh process per way pinned to one
 core. The ways: ``dense`` (dense rows, :func:`search.models.train`), ``sparse-fit``
-(sparse rows through ``model.fit(**fit_arguments(...))``: Keras' loop, one compiled
-step per Python call) and ``sparse`` (sparse rows, :func:`search.models.train`: one
+(sparse rows through ``model.fit(**fit_arguments(...))``: Keras' own loop on the SciPy
+rows as they are, one step per Python call, compiled again on JAX for each new number of
+stored values in a batch) and ``sparse`` (sparse rows, :func:`search.models.train`: one
 compiled call per epoch, what the framework trains with). "first" includes
 compiling; "later" is the median of the other epochs.
 
@@ -39,7 +40,8 @@ def _child(way: str, units: list[int], batches: list[int], epochs: int) -> None:
 
     from search.data import load_search_data
     from search.engine import load_study_config
-    from search.models import epoch_recorder, fit_arguments, free_memory, set_seed, train
+    from search.models import epoch_recorder, free_memory, set_seed, train
+    from search.models._training import fit_arguments
     from spaces import mlp
 
     sparse = way != "dense"
@@ -55,7 +57,7 @@ def _child(way: str, units: list[int], batches: list[int], epochs: int) -> None:
             recorder = epoch_recorder()
             if way == "sparse-fit":
                 model.fit(
-                    **fit_arguments(data.x_train, y_train, batch_size=batch, seed=0, validation=(data.x_val, y_val)),
+                    **fit_arguments(data.x_train, y_train, batch_size=batch, validation=(data.x_val, y_val)),
                     epochs=epochs,
                     callbacks=[recorder],
                     verbose=0,

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from search.data import NgramRows, Task, check_mode, represent
+from search.data import NgramRows, Task
 from search.errors import InputError
 from search.models import Limit, check_bounds
 from spaces import mlp
@@ -81,7 +81,7 @@ def check(**bounds: Any) -> None:
     if not whole or len(sizes) != 2 or not 2 <= sizes[0] <= sizes[1]:
         raise InputError(f"space bound 'vocab_size' must be [low, high], integers 2 <= low <= high, got {sizes!r}")
     for mode in bounds.get("mode", DEFAULT_BOUNDS["mode"]):
-        check_mode(mode)
+        NgramRows.check_mode(mode)
 
 
 def check_data(x_train: NgramRows, **bounds: Any) -> None:
@@ -99,11 +99,11 @@ def check_data(x_train: NgramRows, **bounds: Any) -> None:
 def features(
     config: dict[str, Any], fit_rows: NgramRows, *other_rows: NgramRows, fit_labels: Any = None
 ) -> tuple[sp.csr_matrix, ...]:
-    """Model inputs for ``config``: see :func:`search.data.represent`.
+    """Model inputs for ``config``: see :meth:`search.data.NgramRows.represent`.
 
     TF-IDF and the Naive Bayes ratios are learnt on ``fit_rows`` (and ``fit_labels``) only.
     """
-    return represent(config, fit_rows, *other_rows, fit_labels=fit_labels)
+    return fit_rows.represent(config, *other_rows, fit_labels=fit_labels)
 
 
 def build(config: dict[str, Any], *, input_shape: tuple[int, ...], task: Task, sparse: bool = True) -> keras.Model:

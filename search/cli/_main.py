@@ -24,14 +24,7 @@ from search.engine import (
     stop_on_signals,
 )
 from search.errors import InputError, SearchError
-from search.models import (
-    configure_backend,
-    export_text_embedding,
-    import_hub,
-    load_text_module,
-    pretrain_text_embedding,
-    read_word_vectors,
-)
+from search.models import configure_backend, export_text_embedding, load_text_module, pretrain_text_embedding
 from search.results import (
     evaluate_holdout,
     format_headline,
@@ -335,8 +328,6 @@ def _cmd_proxy(args: argparse.Namespace) -> int:
 
 
 def _cmd_embeddings_pretrain(args: argparse.Namespace) -> int:
-    import_hub()  # TensorFlow's start-up lines hidden
-
     path = pretrain_text_embedding(
         args.out,
         dim=args.dim,
@@ -349,8 +340,7 @@ def _cmd_embeddings_pretrain(args: argparse.Namespace) -> int:
 
 
 def _cmd_embeddings_export(args: argparse.Namespace) -> int:
-    tokens, vectors = read_word_vectors(args.vectors)
-    path = export_text_embedding(tokens, vectors, args.out, num_oov_buckets=args.oov_buckets)
+    path = export_text_embedding(args.vectors, None, args.out, num_oov_buckets=args.oov_buckets)
     return _print_module(str(path), args.json)
 
 

@@ -26,13 +26,11 @@ if TYPE_CHECKING:
 __all__ = [
     "BowArrays",
     "NgramRows",
-    "check_mode",
     "imdb_bow_dataset",
     "imdb_ngrams_dataset",
     "load_imdb_bow",
     "load_imdb_ngrams",
     "nb_ratio",
-    "represent",
 ]
 
 # Bump when tokenization or the cache layout changes, so old entries are not reused.
@@ -249,7 +247,7 @@ class NgramRows:
     corpus frequency, so that the top-``k`` vocabulary is the first ``k``
     columns (what ``CountVectorizer(max_features=k)`` would keep). Indexing with
     row numbers gives another ``NgramRows`` sharing the matrices' memory plan;
-    :func:`represent` turns rows into model inputs for one configuration.
+    :meth:`represent` turns rows into model inputs for one configuration.
     ``complete`` names the settings whose matrix holds every n-gram of the
     training reviews (fewer exist than the largest vocabulary asked for): a larger
     vocabulary takes them all, as ``CountVectorizer`` would.
@@ -295,18 +293,74 @@ class NgramRows:
         if vocab_size > available and ngrams not in self.complete:
             raise InputError(f"{what} {vocab_size} is larger than the {available} n-grams prepared ([data] max_vocab)")
 
+    @staticmethod
+    def check_mode(mode: str) -> None:
+        """Refuse a weighting :meth:`represent` does not know.
 
-def check_mode(mode: str) -> None:
-    """Refuse a weighting :func:`represent` does not know.
+        Examples:
+            >>> NgramRows.check_mode("binary")  # doctest: +ELLIPSIS
+            Traceback (most recent call last):
+            ...
+            search.errors.InputError: unknown bag-of-words mode 'binary' (known: multi-hot, count, tf-idf, ...)
+        """
+        if mode not in _WEIGHTINGS:
+            raise InputError(f"unknown bag-of-words mode {mode!r} (known: {', '.join(_WEIGHTINGS)})")
 
-    Examples:
-        >>> check_mode("binary")  # doctest: +ELLIPSIS
-        Traceback (most recent call last):
-        ...
-        search.errors.InputError: unknown bag-of-words mode 'binary' (known: multi-hot, count, tf-idf, ...)
-    """
-    if mode not in _WEIGHTINGS:
-        raise InputError(f"unknown bag-of-words mode {mode!r} (known: {', '.join(_WEIGHTINGS)})")
+    def represent(
+        self, config: dict[str, Any], *other_rows: NgramRows, fit_labels: Any = None
+    ) -> tuple[sp.csr_matrix, ...]:
+        """Model inputs for one representation: the first ``vocab_size`` n-grams, weighted by ``mode``.
+
+        These rows are the ones a model is trained on (the fit rows).
+        ``tf-idf`` (sublinear term frequency, L2-normalized rows) learns its inverse
+        document frequencies from them only; the other rows are transformed.
+        ``nb-multi-hot`` and ``nb-tf-idf`` scale each column of ``multi-hot`` or
+        ``tf-idf`` by the n-gram's Naive Bayes log-count ratio, learnt from these
+        rows and their ``fit_labels`` only (see :func:`nb_ratio`). The result stays
+        sparse (``float32`` CSR), whatever the vocabulary size.
+
+        Args:
+            config: ``vocab_size``, ``ngrams`` and ``mode`` (one of ``multi-hot``,
+                ``count``, ``tf-idf``, ``nb-multi-hot``, ``nb-tf-idf``).
+            *other_rows: Rows to transform the same way (validation, test).
+            fit_labels: The 0/1 labels of these rows; the ``nb-`` modes need them.
+
+        Returns:
+            The model inputs of these rows, then those of each of ``other_rows``.
+
+        Raises:
+            InputError: An unknown mode, n-grams or a vocabulary the rows do not
+                hold, or an ``nb-`` mode without the labels of a binary task.
+
+        Examples:
+            >>> import scipy.sparse as sp
+            >>> rows = NgramRows({1: sp.csr_matrix(np.array([[2, 1, 0], [0, 3, 1]], dtype=np.float32))})
+            >>> rows.represent({"vocab_size": 2, "ngrams": 1, "mode": "multi-hot"})[0].toarray()
+            array([[1., 1.],
+                   [0., 1.]], dtype=float32)
+            >>> rows.represent({"vocab_size": 2, "ngrams": 1, "mode": "nb-multi-hot"}, fit_labels=[1, 0])[0].toarray()
+            array([[ 0.40546513, -0.28768212],
+                   [ 0.        , -0.28768212]], dtype=float32)
+        """
+        import scipy.sparse as sp
+
+        mode, ngrams, vocab = config["mode"], int(config["ngrams"]), int(config["vocab_size"])
+        self.check_mode(mode)
+        self.check(ngrams=ngrams, vocab_size=vocab)
+        parts = [sp.csr_matrix(rows.counts[ngrams][:, :vocab], dtype=np.float32) for rows in (self, *other_rows)]
+        ratio = nb_ratio(parts[0], fit_labels, mode=mode) if mode.startswith("nb-") else None
+        mode = mode.removeprefix("nb-")
+        if mode == "multi-hot":
+            for part in parts:
+                part.data[:] = 1.0
+        elif mode == "tf-idf":
+            from sklearn.feature_extraction.text import TfidfTransformer
+
+            tfidf = TfidfTransformer(sublinear_tf=True).fit(parts[0])
+            parts = [sp.csr_matrix(tfidf.transform(part), dtype=np.float32) for part in parts]
+        if ratio is not None:
+            parts = [sp.csr_matrix(part.multiply(ratio), dtype=np.float32) for part in parts]
+        return tuple(parts)
 
 
 def load_imdb_ngrams(*, max_vocab: int = 50000, ngrams: tuple[int, ...] = (1, 2)) -> BowArrays:
@@ -336,60 +390,6 @@ def load_imdb_ngrams(*, max_vocab: int = 50000, ngrams: tuple[int, ...] = (1, 2)
         train[n], test[n] = arrays.x_train[:, order], arrays.x_test[:, order]
     complete = frozenset(n for n in ngrams if train[n].shape[1] < max_vocab)  # e.g. 81,540 words at 500,000
     return dataclasses.replace(arrays, x_train=NgramRows(train, complete), x_test=NgramRows(test, complete))
-
-
-def represent(
-    config: dict[str, Any], fit_rows: NgramRows, *other_rows: NgramRows, fit_labels: Any = None
-) -> tuple[sp.csr_matrix, ...]:
-    """Model inputs for one representation: the first ``vocab_size`` n-grams, weighted by ``mode``.
-
-    ``tf-idf`` (sublinear term frequency, L2-normalized rows) learns its inverse
-    document frequencies from ``fit_rows`` only; the other rows are transformed.
-    ``nb-multi-hot`` and ``nb-tf-idf`` scale each column of ``multi-hot`` or
-    ``tf-idf`` by the n-gram's Naive Bayes log-count ratio, learnt from
-    ``fit_rows`` and their ``fit_labels`` only (see :func:`nb_ratio`). The
-    result stays sparse (``float32`` CSR), whatever the vocabulary size.
-
-    Args:
-        config: ``vocab_size``, ``ngrams`` and ``mode`` (one of ``multi-hot``,
-            ``count``, ``tf-idf``, ``nb-multi-hot``, ``nb-tf-idf``).
-        fit_rows: The rows a model is trained on.
-        *other_rows: Rows to transform the same way (validation, test).
-        fit_labels: The 0/1 labels of ``fit_rows``; the ``nb-`` modes need them.
-
-    Raises:
-        InputError: An unknown mode, n-grams or a vocabulary the rows do not
-            hold, or an ``nb-`` mode without the labels of a binary task.
-
-    Examples:
-        >>> import scipy.sparse as sp
-        >>> rows = NgramRows({1: sp.csr_matrix(np.array([[2, 1, 0], [0, 3, 1]], dtype=np.float32))})
-        >>> represent({"vocab_size": 2, "ngrams": 1, "mode": "multi-hot"}, rows)[0].toarray()
-        array([[1., 1.],
-               [0., 1.]], dtype=float32)
-        >>> represent({"vocab_size": 2, "ngrams": 1, "mode": "nb-multi-hot"}, rows, fit_labels=[1, 0])[0].toarray()
-        array([[ 0.40546513, -0.28768212],
-               [ 0.        , -0.28768212]], dtype=float32)
-    """
-    import scipy.sparse as sp
-
-    mode, ngrams, vocab = config["mode"], int(config["ngrams"]), int(config["vocab_size"])
-    check_mode(mode)
-    fit_rows.check(ngrams=ngrams, vocab_size=vocab)
-    parts = [sp.csr_matrix(rows.counts[ngrams][:, :vocab], dtype=np.float32) for rows in (fit_rows, *other_rows)]
-    ratio = nb_ratio(parts[0], fit_labels, mode=mode) if mode.startswith("nb-") else None
-    mode = mode.removeprefix("nb-")
-    if mode == "multi-hot":
-        for part in parts:
-            part.data[:] = 1.0
-    elif mode == "tf-idf":
-        from sklearn.feature_extraction.text import TfidfTransformer
-
-        tfidf = TfidfTransformer(sublinear_tf=True).fit(parts[0])
-        parts = [sp.csr_matrix(tfidf.transform(part), dtype=np.float32) for part in parts]
-    if ratio is not None:
-        parts = [sp.csr_matrix(part.multiply(ratio), dtype=np.float32) for part in parts]
-    return tuple(parts)
 
 
 def nb_ratio(counts: sp.csr_matrix, labels: Any, *, mode: str = "nb-multi-hot", alpha: float = 1.0) -> np.ndarray:
@@ -426,7 +426,7 @@ def imdb_bow_dataset(settings: dict[str, Any], seed: int) -> Dataset:
     """The ``imdb-bow`` loader: vectorized reviews as sparse (CSR) ``float32`` rows (dense with ``sparse = false``).
 
     On sparse rows the MLP's first layer costs what the words of a review cost
-    (about 130 of the 10,000), not the vocabulary (see :func:`search.models.fit_arguments`):
+    (about 130 of the 10,000), not the vocabulary (see :func:`search.models.train`):
     2.4x the trials of dense rows in 600 s on this project's 2-core machine (docs/benchmarks.md).
     """
     keys = {"kind", "source", "vocab_size", "mode", "ngrams", "validation_size", "subset", "sparse"}

@@ -1,6 +1,6 @@
 """A user's own data in memory: arrays, data frames and streams, as a :class:`Dataset`, and stored once as a file.
 
-Arrays and frames travel: :func:`serialize_dataset` gives the one file whose
+Arrays and frames travel: :func:`keep_dataset` gives the one file whose
 SHA-256 the study records, and the ``stored`` loader reads that file back in any
 process, on any machine, refusing a file whose digest differs. Streams
 (``tf.data.Dataset``, ``keras.utils.PyDataset``, generator functions) stay in the
@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from search.data._paths import name_key
 from search.data._records import Dataset, check_settings, split_train_validation
 from search.data._tabular import check_mixed_columns, make_preprocessor
 from search.data._task import Task, check_class_count
@@ -29,7 +30,6 @@ __all__ = [
     "is_stream",
     "keep_dataset",
     "load_stored",
-    "serialize_dataset",
 ]
 
 _FORMAT = 1
@@ -245,16 +245,10 @@ def dataset_from_memory(
     )
 
 
-def serialize_dataset(dataset: Dataset) -> bytes:
-    """The bytes of the file that the ``stored`` loader reads: arrays or frames, not streams.
-
-    Raises:
-        search.InputError: Streamed data, which cannot leave this process.
-    """
+def _serialize(dataset: Dataset) -> bytes:
+    """The bytes of the file that the ``stored`` loader reads: arrays or frames, not streams."""
     import joblib
 
-    if is_stream(dataset.x_train):
-        raise InputError("streamed data (tf.data, PyDataset, generators) cannot be stored for other processes")
     buffer = io.BytesIO()
     fields = {k: getattr(dataset, k) for k in ("x_train", "y_train", "x_test", "y_test", "x_val", "y_val")}
     fields |= {"task": [dataset.task.kind, dataset.task.n_classes], "class_names": dataset.class_names}
@@ -263,13 +257,34 @@ def serialize_dataset(dataset: Dataset) -> bytes:
     return buffer.getvalue()
 
 
-def keep_dataset(dataset: Dataset, digest: str) -> None:
-    """Let the ``stored`` loader of this process return ``dataset`` for ``digest`` without reading a file.
+def keep_dataset(dataset: Dataset, name: str) -> tuple[str, bytes | None]:
+    """Keep ``dataset`` of study ``name`` for this process: the digest its study records, and its file's bytes.
 
-    The process that was given the data (``tune``) reads it from memory; other
-    processes read the file. Streams exist only here.
+    The ``stored`` loader of this process returns ``dataset`` for that digest
+    without reading a file: the process that was given the data (``tune``) reads
+    it from memory; other processes read the file, whose bytes are returned (the
+    digest is their SHA-256). Streams exist only here: their digest is
+    ``memory-<name key>``, and they have no file (``None``).
+
+    Examples:
+        >>> x, y = np.random.default_rng(0).normal(size=(10, 3)), np.arange(10) % 2
+        >>> digest, blob = keep_dataset(dataset_from_memory(x, y), "my-study")
+        >>> digest == hashlib.sha256(blob).hexdigest(), digest in given_digests()
+        (True, True)
+        >>> stream = Dataset(x_train=lambda: iter([]), y_train=None, x_test=None, y_test=None, task=Task("binary"),
+        ...                  train_ids=[], test_ids=[])
+        >>> digest, blob = keep_dataset(stream, "streamed")
+        >>> digest.startswith("memory-streamed-"), blob
+        (True, None)
     """
+    blob: bytes | None = None
+    if is_stream(dataset.x_train):
+        digest = f"memory-{name_key(name)}"
+    else:
+        blob = _serialize(dataset)
+        digest = hashlib.sha256(blob).hexdigest()
     _GIVEN[digest] = dataset
+    return digest, blob
 
 
 _GIVEN: dict[str, Dataset] = {}
@@ -290,7 +305,7 @@ def file_sha256(path: Path) -> str:
 
 
 def load_stored(settings: dict[str, Any], seed: int) -> Dataset:
-    """The ``stored`` loader: a file written by :func:`save_dataset`, read only if its SHA-256 matches.
+    """The ``stored`` loader: a file of :func:`keep_dataset`, read only if its SHA-256 matches.
 
     ``settings["root"]`` is the folder of the study's artifacts, added by the
     engine when it loads the data (it is not part of the stored definition).

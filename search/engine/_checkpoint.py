@@ -233,8 +233,8 @@ def checkpoint_interval() -> float:
     """Seconds of training between two checkpoints of a trial: ``SEARCH_CHECKPOINT_EVERY`` or 10.
 
     ``0`` checkpoints every epoch. A checkpoint (model, optimizer state, curves)
-    costs about 60 ms for an ``imdb-bow`` MLP, a tenth of a short epoch on its
-    sparse path; a worker that dies loses at most this much training.
+    costs a fraction of a short ``imdb-bow`` epoch (docs/benchmarks.md); a
+    worker that dies loses at most this much training.
 
     Raises:
         search.InputError: Not a number of seconds.

@@ -31,12 +31,9 @@ from search.engine._signals import Stopped, stop_requested
 from search.engine._storage import heartbeat_interval, is_proxy
 from search.models import (
     LoadedSpace,
-    best_epoch,
     epoch_recorder,
-    example_shape,
     free_memory,
     freeze_long_lived,
-    is_sparse,
     measure_model,
     set_seed,
     train,
@@ -255,7 +252,12 @@ class Objective:
     def _completed_folds(self, trial: optuna.trial.Trial) -> list[dict[str, Any]]:
         """The folds that the trials this one retries completed: handed on to the retry when it was queued."""
         outcome = TrialOutcome.read(trial.user_attrs, number=trial.number)
-        return [dict(f) for f in outcome.folds][: len(self.data.folds)]
+        folds = outcome.folds
+        if not folds and not outcome.retry_history and outcome.retry_of is not None:
+            # A retry queued by an earlier version handed nothing on: its trial's folds, looked up once.
+            retried = trial.study.get_trials(deepcopy=False)[outcome.retry_of]
+            folds = TrialOutcome.of(retried).folds
+        return [dict(f) for f in folds][: len(self.data.folds)]
 
     def _fit(
         self,
@@ -286,8 +288,8 @@ class Objective:
             written.update(at=time.monotonic(), epochs=epochs)
 
         def after_epoch(epoch: int, history: dict[str, list[float]]) -> None:
-            # Two storage writes per epoch cost more than an epoch of a small model (12 ms on SQLite against 7 ms
-            # for an iris epoch on JAX): the live curves are written every HISTORY_EVERY_S, the rest once it ends.
+            # Two storage writes per epoch cost more than an epoch of a small model (docs/benchmarks.md, overhead):
+            # the live curves are written every HISTORY_EVERY_S, the rest once it ends.
             if time.monotonic() - written["at"] >= HISTORY_EVERY_S:
                 store_history(history)
             if self.on_epoch is not None:
@@ -297,7 +299,7 @@ class Objective:
         recorder = epoch_recorder(after_epoch)
         early = resumable_early_stopping(resumed.early_stopping if resumed else None, **config.early_stopping)
         # No callback here has a batch-end hook: Keras would then copy every step's logs to the host, waiting for
-        # each step to finish (40% of fit's time on imdb-bow); with none, steps are dispatched asynchronously.
+        # each step to finish (a large share of fit's time on imdb-bow); with none, steps are dispatched asynchronously.
         callbacks = [recorder, _stop_on_nan(), early, _stop_on_signal()]
         if store is not None:
             on_error = _checkpoint_failed(trial)
@@ -312,15 +314,14 @@ class Objective:
         measured: dict[str, Any] = {}
         try:
             if resumed is None:
-                shape = example_shape(x_train)
-                model = self.space.build(model_config, input_shape=shape, task=data.task, sparse=is_sparse(x_train))
+                model = self.space.build_for(model_config, x_train, task=data.task)
                 initial_epoch = 0
             else:
                 model, initial_epoch = resumed.model, resumed.epoch + 1
                 recorder.history.update({k: list(v) for k, v in resumed.history.items()})
                 after_epoch(resumed.epoch, recorder.history)
             if not model.built and hasattr(x_train, "shape"):  # a Sequential of one's own without an Input
-                model.build((None, *example_shape(x_train)))
+                model.build((None, *x_train.shape[1:]))
             if model.built:
                 record(trial, n_params=int(model.count_params()))
             if self.dashboard:
@@ -364,7 +365,7 @@ class Objective:
             record(trial, stopped_by=StoppedBy.DIVERGED)
             return None
         record(trial, stopped_by=StoppedBy.EARLY_STOPPING if len(losses) < config.max_epochs else StoppedBy.MAX_EPOCHS)
-        best = best_epoch(history[config.monitored], config.monitor_direction)
+        best = recorder.best_epoch(config.monitored, config.monitor_direction)
 
         def value(name: str) -> float:
             if name in PROPERTIES:

@@ -22,7 +22,9 @@ stays exact.
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -31,7 +33,7 @@ import optuna
 import tenacity
 from sqlalchemy import exc as sqlalchemy_exc
 
-__all__ = ["RECONNECT_TIMEOUT_S", "ReconnectingStorage", "lost_connection"]
+__all__ = ["RECONNECT_TIMEOUT_S", "RETRIED", "ReconnectingStorage", "lost_connection"]
 
 # How long a storage call waits for the database server to come back before it fails.
 RECONNECT_TIMEOUT_S = 120.0
@@ -69,36 +71,46 @@ def lost_connection(exc: BaseException) -> bool:
 class ReconnectingStorage(optuna.storages.RDBStorage):
     """``optuna.storages.RDBStorage`` whose calls wait for a database server that went away (see the module).
 
-    Opening it is not retried: a wrong URL or a server that is down at the start fails at once.
+    Every method of Optuna's public storage interface (``optuna.storages.BaseStorage``,
+    and ``record_heartbeat``) is retried, at the outermost call only: a public method
+    that calls another retries once, not once per level. Opening it is not retried:
+    a wrong URL or a server that is down at the start fails at once.
     """
 
     reconnect_timeout_s: float = RECONNECT_TIMEOUT_S
     _quiet_until = 0.0
 
     def _retry(self, name: str, method: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
-        if self.engine.dialect.name == "sqlite":
+        if self.engine.dialect.name == "sqlite" or getattr(_calls, "inside", False):
             return method(self, *args, **kwargs)
-        for attempt in tenacity.Retrying(
-            retry=tenacity.retry_if_exception(lost_connection),
-            wait=tenacity.wait_exponential(multiplier=_FIRST_PAUSE_S, max=_LONGEST_PAUSE_S),
-            stop=tenacity.stop_after_delay(self.reconnect_timeout_s),
-            before_sleep=functools.partial(_warn_once, self.reconnect_timeout_s),
-            reraise=True,
-        ):
-            with attempt:
-                retried = attempt.retry_state.attempt_number > 1
-                try:
-                    return method(self, *args, **kwargs)
-                except optuna.exceptions.UpdateFinishedTrialError:
-                    if retried and name == "set_trial_state_values" and _already_set(self, *args, **kwargs):
-                        return True  # type: ignore[return-value]  # its first attempt committed
-                    raise
-                except optuna.exceptions.DuplicatedStudyError:
-                    study_name = kwargs.get("study_name", args[1] if len(args) > 1 else None)
-                    if retried and name == "create_new_study" and study_name is not None:
-                        return self.get_study_id_from_name(study_name)  # type: ignore[return-value]
-                    raise
+        _calls.inside = True
+        try:
+            for attempt in tenacity.Retrying(
+                retry=tenacity.retry_if_exception(lost_connection),
+                wait=tenacity.wait_exponential(multiplier=_FIRST_PAUSE_S, max=_LONGEST_PAUSE_S),
+                stop=tenacity.stop_after_delay(self.reconnect_timeout_s),
+                before_sleep=functools.partial(_warn_once, self.reconnect_timeout_s),
+                reraise=True,
+            ):
+                with attempt:
+                    retried = attempt.retry_state.attempt_number > 1
+                    try:
+                        return method(self, *args, **kwargs)
+                    except optuna.exceptions.UpdateFinishedTrialError:
+                        if retried and name == "set_trial_state_values" and _already_set(self, *args, **kwargs):
+                            return True  # type: ignore[return-value]  # its first attempt committed
+                        raise
+                    except optuna.exceptions.DuplicatedStudyError:
+                        study_name = kwargs.get("study_name", args[1] if len(args) > 1 else None)
+                        if retried and name == "create_new_study" and study_name is not None:
+                            return self.get_study_id_from_name(study_name)  # type: ignore[return-value]
+                        raise
+        finally:
+            _calls.inside = False
         raise AssertionError("unreachable: tenacity re-raises the last error")
+
+
+_calls = threading.local()  # whether this thread is inside a retried call already
 
 
 def _warn_once(timeout_s: float, state: tenacity.RetryCallState) -> None:
@@ -137,34 +149,18 @@ def _retrying(name: str) -> Callable[..., Any]:
     return call
 
 
-# Every method that talks to the database, at the lowest level (the public ones that only call
-# one of these are left alone, so that no call is retried inside a retry).
-_RETRIED = (
-    "create_new_study",
-    "delete_study",
-    "set_study_user_attr",
-    "set_study_system_attr",
-    "get_study_id_from_name",
-    "get_study_name_from_id",
-    "get_study_directions",
-    "get_study_user_attrs",
-    "get_study_system_attrs",
-    "get_trial_user_attrs",
-    "get_trial_system_attrs",
-    "get_all_studies",
-    "_create_new_trial",
-    "_set_trial_param",
-    "get_trial_param",
-    "set_trial_state_values",
-    "set_trial_intermediate_value",
-    "set_trial_user_attr",
-    "set_trial_system_attr",
-    "get_trial_id_from_study_id_trial_number",
-    "get_trial",
-    "_get_trials",
-    "_get_best_trial_id",
-    "record_heartbeat",
-    "_get_stale_trial_ids",
+# Optuna's public storage interface: every method that reaches the database (remove_session and
+# check_trial_is_updatable do not), and the heartbeat's writer.
+RETRIED = tuple(
+    sorted(
+        {
+            name
+            for name, member in inspect.getmembers(optuna.storages.BaseStorage)
+            if not name.startswith("_") and callable(member)
+        }
+        - {"remove_session", "check_trial_is_updatable"}
+        | {"record_heartbeat"}
+    )
 )
-for _name in _RETRIED:
+for _name in RETRIED:
     setattr(ReconnectingStorage, _name, _retrying(_name))

@@ -135,6 +135,8 @@ class TrialOutcome(BaseModel):
     model_mb: float | None = None
     latency_ms: float | None = None
     latency_ms_batch: float | None = None
+    latency_batch: int | None = None  # the batch latency_ms_batch was measured with
+    latency_device: str | None = None  # where the latencies were measured (backend and device)
 
     @field_validator("stopped_by", mode="before")
     @classmethod

@@ -52,7 +52,17 @@ def stop_requested() -> int | None:
     """
     if not _received and not _orphaned and _parent and os.getppid() != _parent[0]:
         _orphaned.append(signal.SIGTERM)
+        _mute()
     return _received[0] if _received else _orphaned[0] if _orphaned else None
+
+
+def _mute() -> None:
+    """Send this process's stdout and stderr to ``/dev/null``: its parent, which read them, is gone."""
+    with contextlib.suppress(OSError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        os.close(null)
 
 
 def stop_with_parent(parent: int) -> None:
@@ -99,6 +109,7 @@ def stop_on_signals() -> Iterator[None]:
             # between epochs or trials, never in the middle of storing a trial.
             if not _orphaned:
                 _orphaned.append(signal.SIGTERM)
+                _mute()  # whatever the stop prints would go to a pipe nobody reads (and could end the process)
             return
         if _received:
             os._exit(128 + signum)  # the second signal: no more clean-up

@@ -129,7 +129,7 @@ def spawn_worker(
     With several workers on a machine with at least as many cores, worker
     ``slot`` of ``n_slots`` is pinned to its own share of the cores: a small
     model gains little from a second core, so two one-core workers train about
-    twice the trials of one two-core worker (benchmarks), and pinned workers do
+    more trials than one two-core worker (docs/benchmarks.md), and pinned workers do
     not preempt each other's threads.
     """
     spec = {

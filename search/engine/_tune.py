@@ -28,7 +28,6 @@ from search.data import (
     keep_dataset,
     name_key,
     rows,
-    serialize_dataset,
 )
 from search.engine._config import MAX_FOLDS, SIGNATURE, StudyConfig, check_name
 from search.engine._logs import quiet_optuna
@@ -215,16 +214,13 @@ def tune(
         shown = ", ".join(f"val_{m}" for m in logged)
         raise InputError(f"metric {metric!r} is not logged by the model (it logs: {shown})")
     files: dict[str, bytes] = {}
-    if streamed:
-        digest = f"memory-{name_key(name)}"
+    digest, blob = keep_dataset(dataset, name)
+    if blob is None:  # streamed
         data: dict[str, Any] = {"kind": "stored", "file": "", "sha256": digest}
     else:
-        blob = serialize_dataset(dataset)
-        digest = hashlib.sha256(blob).hexdigest()
         data = {"kind": "stored", "file": f"{name_key(name)}.joblib", "sha256": digest}
         data[SIGNATURE] = sign(f"data/{data['file']}", digest)  # this user's processes read it without a flag
         files[f"data/{data['file']}"] = blob
-    keep_dataset(dataset, digest)
     reference, pickled = _reference(space, name)
     space_table: dict[str, Any] = {"module": reference, **space_bounds}
     if pickled is None and reference.partition(":")[2]:  # a build function of one's own module: trusted by its author

@@ -76,7 +76,7 @@ class TextModule:
 
     @property
     def native(self) -> bool:
-        """Whether the module has the standard structure that :class:`search.HubTextEmbedding` reproduces."""
+        """Whether the module has the standard structure that :class:`search.models.HubTextEmbedding` reproduces."""
         return self.tokens is not None and self.embeddings is not None
 
     @property
@@ -127,8 +127,8 @@ def _clean_vocabulary(tokens: Sequence[str], vectors: np.ndarray) -> tuple[list[
 
 
 def export_text_embedding(
-    tokens: Sequence[str],
-    vectors: np.ndarray,
+    tokens: Sequence[str] | str | os.PathLike[str],
+    vectors: np.ndarray | None,
     out: str | Path,
     *,
     num_oov_buckets: int = 1000,
@@ -143,7 +143,10 @@ def export_text_embedding(
     Tokens that are empty, hold whitespace or repeat an earlier token are skipped.
 
     Args:
-        tokens: The vocabulary, one token per row of ``vectors``.
+        tokens: The vocabulary, one token per row of ``vectors``; or the path of a
+            word-vector file in the text format of word2vec/GloVe (``word v1 v2 ...``
+            per line, see :func:`read_word_vectors`), which holds both: ``vectors``
+            is then ``None``.
         vectors: ``(len(tokens), dim)`` word vectors.
         out: The folder to create (must not exist or be empty).
         num_oov_buckets: Rows for out-of-vocabulary tokens (at least 1).
@@ -153,7 +156,8 @@ def export_text_embedding(
         ``out`` as a ``Path``; ``hub.load(out)`` loads it.
 
     Raises:
-        InputError: Inconsistent shapes, no usable token, or ``out`` not empty.
+        InputError: Inconsistent shapes, no usable token, an unreadable word-vector
+            file, or ``out`` not empty.
 
     Examples:
         >>> import tempfile
@@ -163,10 +167,24 @@ def export_text_embedding(
         >>> embed = import_hub().load(str(out))
         >>> np.allclose(embed(["good film"]), [[2**-0.5, 0.0]])  # "film" is out of vocabulary: a zero row
         True
+
+        From a word-vector file such as GloVe's ``glove.6B.50d.txt``:
+
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> _ = (folder / "vectors.txt").write_text("good 1 0\\nbad 0 1\\n")
+        >>> out = export_text_embedding(folder / "vectors.txt", None, folder / "m", num_oov_buckets=1)
+        >>> (out / "assets" / "tokens.txt").read_text().split()
+        ['good', 'bad']
     """
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InputError(f"output folder {out} exists and is not empty")
+    if isinstance(tokens, str | os.PathLike):
+        if vectors is not None:
+            raise InputError("give word vectors either as a file or as tokens and vectors, not both")
+        tokens, vectors = read_word_vectors(tokens)
+    elif vectors is None:
+        raise InputError("tokens without their vectors: give vectors, one row per token")
     vectors = np.asarray(vectors)
     if vectors.ndim != 2 or vectors.shape[1] < 1:
         raise InputError(f"word vectors must be a (tokens, dim) matrix, got shape {vectors.shape}")
@@ -213,7 +231,7 @@ def export_text_embedding(
     return out
 
 
-def read_word_vectors(path: str | Path) -> tuple[list[str], np.ndarray]:
+def read_word_vectors(path: str | os.PathLike[str]) -> tuple[list[str], np.ndarray]:
     """Read word vectors in the text format of word2vec/GloVe: ``word v1 v2 ...`` per line.
 
     A first line of two integers (word2vec's ``count dim`` header) is skipped.
@@ -343,7 +361,8 @@ def pretrain_text_embedding(
 
     Without ``out``, the module goes to the cache folder, keyed by its settings
     and the archive, and an existing entry is reused: this is what the handle
-    ``search:imdb-unsup-<dim>dim`` resolves to.
+    ``search:imdb-unsup-<dim>dim`` resolves to. TensorFlow's start-up log lines
+    are hidden (see :func:`import_hub`).
 
     Args:
         out: Folder to write (must not exist or be empty); default: the cache.
@@ -384,6 +403,7 @@ def pretrain_text_embedding(
         entry = cache_dir() / "embeddings" / f"imdb-unsup-{dim}dim-{settings_key(settings)}"
         if (entry / "saved_model.pb").is_file():
             return entry
+    import_hub()  # TensorFlow (which tokenizes) started with its start-up lines hidden
     texts = read_imdb(archive, splits=("unsup",))["unsup"].texts
     if limit is not None:
         texts = texts[:limit]

@@ -3,25 +3,18 @@
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from search.models._training import (
-    _numeric,
-    _padded_size,
-    epoch_rows,
-    eval_batch_size,
-    fit_arguments,
-    is_sparse,
-    on_device,
-)
+from search.models._training import eval_batch_size, fit_arguments, is_numeric, is_sparse, on_device, padded_size
 
 if TYPE_CHECKING:
     import keras
 
-__all__ = ["compiled_epochs", "train"]
+__all__ = ["compiled_epochs", "epoch_rows", "train"]
 
 
 def compiled_epochs(x: Any, validation: tuple[Any, Any] | None = None) -> bool:
@@ -38,7 +31,7 @@ def compiled_epochs(x: Any, validation: tuple[Any, Any] | None = None) -> bool:
     import keras
 
     def fits(value: Any) -> bool:
-        return _numeric(value) or is_sparse(value)
+        return is_numeric(value) or is_sparse(value)
 
     return keras.backend.backend() == "jax" and fits(x) and (validation is None or fits(validation[0]))
 
@@ -60,20 +53,22 @@ def train(
     On JAX, for arrays (see :func:`compiled_epochs`), an epoch is one call of a
     compiled ``jax.lax.scan`` of the model's own ``train_step`` over the epoch's
     shuffled batches (all ``batch_size`` rows, the last completed with rows of
-    weight zero, as :func:`fit_arguments` feeds them), and validation one call of a
+    weight zero: see :func:`epoch_rows`), and validation one call of a
     scan of its ``test_step``. A step of a small model takes less time than Python
     takes to dispatch it (about 0.8 ms on one core): at a batch of 32 that was 0.4 s
     of every ``imdb-bow`` epoch, now none. Callbacks see each epoch as one batch
     (``on_train_batch_begin`` and ``_end`` once an epoch), the model's variables are
     up to date at every epoch's end, and ``model.stop_training`` is honoured there.
-    Anything else trains with ``model.fit(**fit_arguments(...))``.
+    Anything else trains with ``model.fit``, the rows given as they are (see
+    :func:`search.models._training.fit_arguments`).
 
     Args:
         model: A compiled Keras model.
         x: Training inputs.
         y: Training targets (``None`` for a stream of batches).
         batch_size: Rows per training step.
-        seed: Seed of the per-epoch shuffles.
+        seed: Seed of the per-epoch shuffles of compiled epochs (``model.fit`` shuffles with Keras' own
+            seed, see :func:`search.models.set_seed`).
         epochs: Index of the epoch to end before (as ``model.fit``'s ``epochs``).
         initial_epoch: Epoch to start from (a resumed model).
         validation: ``(x_val, y_val)``, evaluated after every epoch.
@@ -93,7 +88,7 @@ def train(
     """
     if not isinstance(y, np.ndarray) or not compiled_epochs(x, validation):
         return model.fit(
-            **fit_arguments(x, y, batch_size=batch_size, seed=seed, validation=validation),
+            **fit_arguments(x, y, batch_size=batch_size, validation=validation),
             epochs=epochs,
             initial_epoch=initial_epoch,
             callbacks=list(callbacks),
@@ -102,6 +97,29 @@ def train(
     return _EpochLoop(model, x, y, batch_size=batch_size, seed=seed, validation=validation).run(
         epochs=epochs, initial_epoch=initial_epoch, callbacks=callbacks
     )
+
+
+def epoch_rows(order: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """An epoch's row numbers ``order`` in batches of ``batch_size``, and each row's sample weight.
+
+    The last batch is filled up with rows from the start of ``order``, weighted zero;
+    its real rows get weight ``batch_size / real``, so that its loss, a mean over all
+    ``batch_size`` rows, equals the mean over the real ones, as Keras' own smaller
+    last batch gives. (Keras' unweighted training metrics count the filling rows too.)
+
+    Examples:
+        >>> rows, weights = epoch_rows(np.arange(5), 2)
+        >>> rows.tolist(), weights.tolist()
+        ([[0, 1], [2, 3], [4, 0]], [[1.0, 1.0], [1.0, 1.0], [2.0, 0.0]])
+    """
+    n_batches = math.ceil(len(order) / batch_size)
+    rows = np.resize(order, n_batches * batch_size).reshape(n_batches, batch_size)
+    weights = np.ones((n_batches, batch_size), np.float32)
+    real = len(order) - (n_batches - 1) * batch_size
+    if real < batch_size:
+        weights[-1, :real] = batch_size / real
+        weights[-1, real:] = 0.0
+    return rows, weights
 
 
 class _EpochLoop:
@@ -168,7 +186,7 @@ class _Batches:
     the device: about 10 ms for the 15,000 ``imdb-bow`` reviews, against 40-70 ms for
     the same cut on JAX's CPU backend), laid end to end, and each batch is a slice of
     ``size`` stored values (the batch's own, then zeros) inside the compiled step.
-    ``size``, a compiled shape, is padded up to a few values (see :func:`_padded_size`),
+    ``size``, a compiled shape, is padded up to a few values (see :func:`padded_size`),
     reserved up front (:meth:`reserve`) and only grows, so that epochs rarely compile again.
     """
 
@@ -197,7 +215,7 @@ class _Batches:
                 int(lengths[epoch_rows(rng.permutation(self.n_rows), batch_size)[0]].sum(axis=1).max())
                 for _ in range(epochs)
             )
-            self.size = max(self.size, _padded_size(largest))
+            self.size = max(self.size, padded_size(largest))
 
     def first(self, batch_size: int) -> tuple[Any, Any]:
         """One batch (the first rows) as the model takes it, to build the model from."""
@@ -219,7 +237,7 @@ class _Batches:
         cut = self.host[rows.reshape(-1)]
         bounds = cut.indptr[::batch_size]  # where each batch starts, and where the last one ends
         counts = np.diff(bounds)
-        size = _padded_size(int(counts.max(initial=0)))
+        size = padded_size(int(counts.max(initial=0)))
         if grow:
             size = self.size = max(self.size, size)
         total = (n_batches + 1) * size  # every slice of size values from a batch's start stays inside

@@ -27,7 +27,7 @@ class HubTextEmbedding(keras.layers.Layer):
     """Sentence embeddings of a TF-Hub text-embedding module, as a native Keras 3 layer.
 
     For modules of the standard TF2 structure (TF-Hub's ``gnews-swivel``,
-    ``nnlm``, and the modules of :func:`search.export_text_embedding`: an
+    ``nnlm``, and the modules of :func:`search.models.export_text_embedding`: an
     ``embeddings`` variable with OOV-bucket rows last and ``assets/tokens.txt``),
     the layer holds the vocabulary (saved as an asset) and the matrix (a weight),
     and computes what the module computes: strip ``\\pP`` punctuation, split on

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from search.data import Task
 from search.errors import InputError
 from search.models._function import FunctionSpace
-from search.models._training import is_sparse
+from search.models._training import example_shape, is_sparse
 
 if TYPE_CHECKING:
     import keras
@@ -131,6 +131,25 @@ class LoadedSpace:
             raise InputError(f"space {self.name!r} cannot take sparse inputs (its build() has no 'sparse' option)")
         return self.space.build(config, input_shape=input_shape, task=task, sparse=True)  # type: ignore[call-arg]
 
+    def build_for(self, config: dict[str, Any], x: Any, *, task: Task) -> keras.Model:
+        """The space's model for inputs ``x``: :meth:`build` with their example shape, sparse when they are.
+
+        ``x``: an array (one example a row), a SciPy sparse matrix (the model then
+        takes a sparse input) or a stream of batches (the model reads what comes).
+
+        Raises:
+            search.InputError: Sparse inputs for a space without a ``sparse`` option.
+
+        Examples:
+            >>> import numpy as np
+            >>> config = {"layer_units": [4], "input_dropout": 0.0, "dropout": 0.0, "l1": 0.0, "l2": 0.0,
+            ...           "activation": "relu", "batch_size": 8, "learning_rate": 1e-3}
+            >>> model = load_space("spaces.mlp").build_for(config, np.zeros((5, 3)), task=Task("binary"))
+            >>> model.inputs[0].shape, model.inputs[0].sparse
+            ((None, 3), False)
+        """
+        return self.build(config, input_shape=example_shape(x), task=task, sparse=is_sparse(x))
+
     def check(self, bounds: dict[str, Any]) -> None:
         hook = getattr(self.space, "check", None)
         if callable(hook):
@@ -226,7 +245,7 @@ def load_space(space: str | Space | Callable[..., Any]) -> LoadedSpace:
         space: A module name (``"spaces.mlp"``), ``"module:attribute"`` (an object
             of that module, e.g. ``"my_project.tuning:build_model"``), a space
             object, or a define-by-run function ``build(trial) -> keras.Model``
-            (wrapped in :class:`search.models.FunctionSpace`).
+            (wrapped in a :class:`search.models._function.FunctionSpace`; see :attr:`LoadedSpace.function`).
 
     Raises:
         search.InputError: No such module or attribute, or no ``suggest`` and ``build``.

@@ -23,15 +23,17 @@ __all__ = [
     "best_epoch",
     "configure_backend",
     "epoch_recorder",
-    "epoch_rows",
     "eval_arguments",
     "eval_batch_size",
+    "evaluate_and_predict",
     "example_shape",
     "fit_arguments",
     "free_memory",
     "freeze_long_lived",
+    "is_numeric",
     "is_sparse",
     "on_device",
+    "padded_size",
     "set_seed",
     "use_backend",
 ]
@@ -143,6 +145,8 @@ def epoch_recorder(on_epoch: Callable[[int, dict[str, list[float]]], None] | Non
 
     Keras' own ``History`` is lost when a callback raises (pruning), so the
     objective keeps its own record, with each epoch's wall time as ``epoch_time``.
+    ``recorder.best_epoch(key, direction)`` is the epoch whose ``key`` was best
+    (see :func:`best_epoch`).
 
     Args:
         on_epoch: Optional ``f(epoch, history)`` called after every epoch.
@@ -155,6 +159,9 @@ def epoch_recorder(on_epoch: Callable[[int, dict[str, list[float]]], None] | Non
         >>> _ = model.fit(np.ones((2, 3)), np.ones(2), epochs=3, verbose=0, callbacks=[recorder])
         >>> sorted(recorder.history), len(recorder.history["loss"])
         (['epoch_time', 'loss'], 3)
+        >>> recorder.history["loss"] = [0.5, 0.2, 0.3]
+        >>> recorder.best_epoch("loss", "minimize")
+        1
     """
     import keras
 
@@ -174,6 +181,10 @@ def epoch_recorder(on_epoch: Callable[[int, dict[str, list[float]]], None] | Non
             if on_epoch is not None:
                 on_epoch(epoch, self.history)
 
+        def best_epoch(self, key: str, direction: str) -> int:
+            """Index of the first epoch with the best finite ``key`` (see :func:`best_epoch`)."""
+            return best_epoch(self.history[key], direction)
+
     return _Recorder()
 
 
@@ -182,29 +193,20 @@ def fit_arguments(
     y: np.ndarray | None,
     *,
     batch_size: int,
-    seed: int,
     validation: tuple[Any, np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """The data arguments of ``model.fit`` for training on ``x, y`` in batches of ``batch_size``.
 
-    On JAX, numeric arrays are moved to the device once (and kept there for the
-    next trials on the same arrays) and fed as a ``keras.utils.PyDataset`` of
-    shuffled batches gathered on the device, all of ``batch_size`` rows, the last
-    one completed with zero-weighted rows: every new batch shape would compile
-    the train step anew (1.4 s for the ``imdb-bow`` MLP on one core, more than an
-    epoch of a small model), and passing NumPy arrays copies them to the device
-    at every step (for the 10,000 validation reviews, 0.27 s of a 0.33 s
-    evaluation). Sparse matrices get the same full batches, as ``BCOO`` arrays
-    whose number of stored values is padded up to one of a few sizes (the number
-    of stored values is part of a compiled shape on JAX). Other inputs (strings)
-    and the TensorFlow backend get the arrays as they are, which Keras feeds well
-    there.
+    What :func:`search.models.train` passes to ``model.fit`` for the inputs it
+    does not train as compiled epochs (strings, streams, several inputs, and
+    every input on the TensorFlow backend): the training rows as they are (Keras
+    batches and shuffles them), the validation rows as :func:`eval_arguments`
+    feeds them, in batches of :func:`eval_batch_size` rows.
 
     Args:
         x: Training inputs.
-        y: Training targets.
+        y: Training targets (``None``: ``x`` is a stream of ``(x, y)`` batches).
         batch_size: Rows per training step.
-        seed: Seed of the per-epoch shuffles (JAX path; Keras' own otherwise).
         validation: ``(x_val, y_val)``, evaluated after every epoch.
 
     Examples:
@@ -212,20 +214,13 @@ def fit_arguments(
         >>> x, y = np.ones((2, 3), "float32"), np.ones(2, "float32")
         >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
         >>> model.compile(loss="mse")
-        >>> history = model.fit(**fit_arguments(x, y, batch_size=2, seed=0, validation=(x, y)), epochs=2, verbose=0)
+        >>> history = model.fit(**fit_arguments(x, y, batch_size=2, validation=(x, y)), epochs=2, verbose=0)
         >>> sorted(history.history), len(history.history["loss"])
         (['loss', 'val_loss'], 2)
     """
-    import keras
-
     if y is None:  # a stream of (x, y) batches (tf.data, PyDataset), fed as it is
         return {"x": x, "shuffle": False} | ({} if validation is None else {"validation_data": validation[0]})
-    on_jax = keras.backend.backend() == "jax"
-    args: dict[str, Any]
-    if on_jax and (_numeric(x) or is_sparse(x)):
-        args = {"x": _full_batches()(on_device(x), on_device(y), batch_size=batch_size, seed=seed)}
-    else:
-        args = {"x": x, "y": y, "batch_size": batch_size}
+    args: dict[str, Any] = {"x": x, "y": y, "batch_size": batch_size}
     if validation is not None:
         x_val, y_val = validation
         val = eval_arguments(x_val, y_val, batch_size=eval_batch_size(len(y_val), batch_size))
@@ -250,7 +245,10 @@ def eval_arguments(x: Any, y: np.ndarray | None, *, batch_size: int) -> dict[str
 
     Batches in order, of ``batch_size`` rows and a smaller last one. On JAX,
     numeric arrays are on the device (see :func:`on_device`) and sparse matrices
-    come as padded ``BCOO`` batches (see :func:`fit_arguments`).
+    come as ``BCOO`` batches cut on the device, all padded to one number of stored
+    values (see :class:`_DeviceCSR`): passing NumPy arrays would copy them to the
+    device at every step (for the 10,000 validation reviews, 0.27 s of a 0.33 s
+    evaluation), and each number of stored values compiles the test step anew.
 
     Examples:
         >>> import keras
@@ -272,7 +270,42 @@ def eval_arguments(x: Any, y: np.ndarray | None, *, batch_size: int) -> dict[str
     return {"x": on_device(x), "y": on_device(y), "batch_size": batch_size}
 
 
-def _numeric(x: Any) -> bool:
+def evaluate_and_predict(
+    model: keras.Model, x: Any, y: np.ndarray | None, *, batch_size: int = 1024
+) -> tuple[dict[str, Any], np.ndarray]:
+    """``model.evaluate``'s logs on ``x, y`` and ``model.predict``'s scores of ``x``, from the same batches.
+
+    The rows go in order, in batches of :func:`eval_batch_size` rows (at least
+    ``batch_size`` where the rows allow), fed as :func:`eval_arguments` feeds them;
+    the results do not depend on the batch size. ``y`` is ``None`` for a stream of
+    ``(x, y)`` batches.
+
+    Returns:
+        The logs (``{"loss": ..., <metric>: ...}``) and the scores, one row per example.
+
+    Examples:
+        >>> import keras
+        >>> x_test, y_test = np.ones((3, 2), "float32"), np.ones(3, "float32")
+        >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        >>> model.compile(loss="mse")
+        >>> logs, scores = evaluate_and_predict(model, x_test, y_test)
+        >>> sorted(logs), scores.shape
+        (['loss'], (3, 1))
+    """
+    size = batch_size if y is None else eval_batch_size(len(y), batch_size)
+    args = eval_arguments(x, y, batch_size=size)
+    logs = model.evaluate(**args, verbose=0, return_dict=True)
+    scores = model.predict(**{k: v for k, v in args.items() if k != "y"}, verbose=0)
+    return logs, scores
+
+
+def is_numeric(x: Any) -> bool:
+    """Whether ``x`` is a non-empty NumPy array of numbers (what JAX takes on its device).
+
+    Examples:
+        >>> is_numeric(np.zeros((2, 3))), is_numeric(np.array(["a review"])), is_numeric(np.zeros((0, 3)))
+        (True, False, False)
+    """
     return isinstance(x, np.ndarray) and x.dtype.kind in "fiub" and len(x) > 0
 
 
@@ -302,7 +335,7 @@ def on_device(x: Any) -> Any:
     Each NumPy array is copied to the device once per process; the trials of a
     worker all train on the same arrays, so later trials find them there. A
     SciPy sparse matrix goes as its CSR arrays, from which batches are cut on
-    the device as ``BCOO`` arrays (see :func:`fit_arguments`).
+    the device as ``BCOO`` arrays (see :func:`eval_arguments`).
 
     Examples:
         >>> x_test = np.ones((2, 3), "float32")
@@ -313,7 +346,7 @@ def on_device(x: Any) -> Any:
     """
     import keras
 
-    if keras.backend.backend() != "jax" or not (_numeric(x) or is_sparse(x)):
+    if keras.backend.backend() != "jax" or not (is_numeric(x) or is_sparse(x)):
         return x
     import jax
 
@@ -354,14 +387,14 @@ def _gather(x: Any, rows: np.ndarray, *, size: int = 0) -> Any:
     return _jax_take()(x, rows)
 
 
-def _padded_size(n: int) -> int:
+def padded_size(n: int) -> int:
     """``n`` rounded up to the next quarter power of two (at least 256): at most 19% more.
 
     Sparse batches on JAX store this many values: the number of stored values is
     part of a compiled shape, so that it takes few values across epochs and trials.
 
     Examples:
-        >>> _padded_size(100), _padded_size(1000), _padded_size(1024), _padded_size(1025)
+        >>> padded_size(100), padded_size(1000), padded_size(1024), padded_size(1025)
         (256, 1024, 1024, 1218)
     """
     if n <= 256:
@@ -372,11 +405,11 @@ def _padded_size(n: int) -> int:
 
 
 class _DeviceCSR:
-    """A CSR matrix whose arrays live on the JAX device, cut into ``BCOO`` batches there.
+    """A CSR matrix whose arrays live on the JAX device, cut into ``BCOO`` batches there (:func:`eval_arguments`).
 
     Building each batch on the host (SciPy row indexing, index arrays, two copies to
-    the device, ``BCOO``'s checks) took about 1.5 ms, more than the train step of a
-    small model on 32 reviews; here a batch is one compiled gather (0.17 ms).
+    the device, ``BCOO``'s checks) took about 1.5 ms; here a batch is one compiled
+    gather (0.17 ms).
 
     Examples:
         >>> import scipy.sparse as sp
@@ -399,69 +432,15 @@ class _DeviceCSR:
     def padded_size(self, batches: Any) -> int:
         """One number of stored values that fits every batch of row numbers in ``batches``.
 
-        One size for all the batches of an epoch compiles the train step once, not
-        once per size (about a second each for a small model on one core), for
-        padding that costs less than those compilations.
+        One size for all the batches compiles the test step once, not once per
+        size (about a second each for a small model on one core), for padding
+        that costs less than those compilations.
         """
-        return _padded_size(max((int(self._lengths[rows].sum()) for rows in batches), default=0))
+        return padded_size(max((int(self._lengths[rows].sum()) for rows in batches), default=0))
 
     def rows(self, rows: np.ndarray, *, size: int) -> Any:
         """Rows ``rows`` as a ``BCOO`` of ``size`` stored values (padded with zeros at (0, 0))."""
         return _csr_take()(*self._arrays, np.asarray(rows, np.int32), size=size, n_columns=self.shape[1])
-
-    def epoch(self, batches: np.ndarray, y: Any, *, at_least: int = 0) -> tuple[Callable[[int], tuple[Any, Any]], int]:
-        """All the batches of an epoch, cut in one device call: ``batch(i)`` is ``(BCOO, y rows)`` of row ``i``
-        of ``batches``; and the number of stored values they were padded to.
-
-        One call per epoch instead of one per step: at a batch of 32 reviews, the
-        dispatches cost as much as the cuts. (Each batch is then one compiled
-        slice; splitting the epoch into a list at once would compile an unstack of
-        hundreds of outputs, seconds per batch size.) ``at_least``: the size of the
-        previous epoch, kept when this epoch's batches fit it, so that an epoch whose
-        largest batch is a little smaller does not compile the train step again.
-        """
-        size = max(at_least, self.padded_size(batches))
-        arrays = _csr_epoch()(*self._arrays, y, np.asarray(batches, np.int32), size=size, n_columns=self.shape[1])
-        shape = (batches.shape[1], self.shape[1])
-
-        def batch(index: int) -> tuple[Any, Any]:
-            values, indices, targets = _pick()(arrays, index)
-            return _bcoo(values, indices, shape), targets
-
-        return batch, size
-
-
-def _bcoo(values: Any, indices: Any, shape: tuple[int, int]) -> Any:
-    """A ``BCOO`` from arrays known to be valid, without its constructor's checks (0.27 ms each)."""
-    import jax.experimental.sparse as jsparse
-
-    bcoo = object.__new__(jsparse.BCOO)
-    bcoo.data, bcoo.indices = values, indices
-    bcoo.shape, bcoo.indices_sorted, bcoo.unique_indices = shape, False, False
-    return bcoo
-
-
-@functools.cache
-def _pick() -> Callable[[Any, int], Any]:
-    import jax
-
-    return jax.jit(lambda arrays, index: tuple(a[index] for a in arrays))
-
-
-@functools.cache
-def _csr_epoch() -> Callable[..., Any]:
-    import jax
-
-    take = _csr_take().__wrapped__  # type: ignore[attr-defined]
-
-    def epoch(indptr: Any, indices: Any, data: Any, y: Any, batches: Any, *, size: int, n_columns: int) -> Any:
-        def one(rows: Any) -> Any:
-            bcoo = take(indptr, indices, data, rows, size=size, n_columns=n_columns)
-            return bcoo.data, bcoo.indices, y[rows]
-
-        return jax.vmap(one)(batches)
-
-    return jax.jit(epoch, static_argnames=("size", "n_columns"))
 
 
 @functools.cache
@@ -493,73 +472,6 @@ def _jax_take() -> Callable[[Any, Any], Any]:
     import jax.numpy as jnp
 
     return jax.jit(lambda x, rows: jnp.take(x, rows, axis=0))
-
-
-def epoch_rows(order: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """An epoch's row numbers ``order`` in batches of ``batch_size``, and each row's sample weight.
-
-    The last batch is filled up with rows from the start of ``order``, weighted zero;
-    its real rows get weight ``batch_size / real``, so that its loss, a mean over all
-    ``batch_size`` rows, equals the mean over the real ones, as Keras' own smaller
-    last batch gives. (Keras' unweighted training metrics count the filling rows too.)
-
-    Examples:
-        >>> rows, weights = epoch_rows(np.arange(5), 2)
-        >>> rows.tolist(), weights.tolist()
-        ([[0, 1], [2, 3], [4, 0]], [[1.0, 1.0], [1.0, 1.0], [2.0, 0.0]])
-    """
-    n_batches = math.ceil(len(order) / batch_size)
-    rows = np.resize(order, n_batches * batch_size).reshape(n_batches, batch_size)
-    weights = np.ones((n_batches, batch_size), np.float32)
-    real = len(order) - (n_batches - 1) * batch_size
-    if real < batch_size:
-        weights[-1, :real] = batch_size / real
-        weights[-1, real:] = 0.0
-    return rows, weights
-
-
-@functools.cache
-def _full_batches() -> type:
-    """The :class:`keras.utils.PyDataset` of :func:`fit_arguments`, defined on first use (Keras loads late)."""
-    import keras
-
-    class FullBatches(keras.utils.PyDataset):
-        """Shuffled batches of (device) arrays, every one ``batch_size`` rows, with sample weights.
-
-        The rows are reshuffled (seeded) every epoch. The last batch of an epoch
-        is filled up with rows from the start of the epoch, weighted zero; its
-        real rows get weight ``batch_size / real``, so that its loss, a mean over
-        all ``batch_size`` rows, equals the mean over the real ones, as Keras' own
-        smaller last batch gives. (The epoch's training metrics weight those rows
-        alike; validation is not batched here.)
-        """
-
-        def __init__(self, x: Any, y: Any, *, batch_size: int, seed: int) -> None:
-            super().__init__(workers=1, use_multiprocessing=False)
-            self.x, self.y, self.batch_size = x, y, batch_size
-            self._rng = np.random.default_rng(seed)
-            self._size = 0  # stored values of the sparse batches: only grows, so the train step rarely compiles again
-            self._shuffle()
-
-        def __len__(self) -> int:
-            return math.ceil(self.x.shape[0] / self.batch_size)
-
-        def __getitem__(self, index: int) -> tuple[Any, Any, np.ndarray]:
-            if self._epoch is not None:
-                return (*self._epoch(index), self._weights[index])
-            rows = self._batches[index]
-            return _gather(self.x, rows), _gather(self.y, rows), self._weights[index]
-
-        def _shuffle(self) -> None:
-            self._batches, self._weights = epoch_rows(self._rng.permutation(self.x.shape[0]), self.batch_size)
-            self._epoch: Callable[[int], tuple[Any, Any]] | None = None
-            if isinstance(self.x, _DeviceCSR):
-                self._epoch, self._size = self.x.epoch(self._batches, self.y, at_least=self._size)
-
-        def on_epoch_end(self) -> None:
-            self._shuffle()
-
-    return FullBatches
 
 
 @functools.cache

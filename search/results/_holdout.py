@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 import math
 import sys
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from search import models
-from search.data import HoldoutData, Task, file_sha256, load_holdout_data, rows
+from search.data import HoldoutData, Task, load_holdout_data, rows
 from search.engine import (
     OpenedStudy,
     StudyConfig,
@@ -30,11 +31,8 @@ from search.errors import InputError
 from search.models import (
     configure_backend,
     epoch_recorder,
-    eval_arguments,
-    eval_batch_size,
-    example_shape,
+    evaluate_and_predict,
     free_memory,
-    is_sparse,
     set_seed,
     train,
     use_backend,
@@ -368,7 +366,7 @@ def _fit(
 ) -> Any:
     """One model of ``model_config`` trained on ``x``, ``y`` from ``seed``; ``stop`` ends it on ``validation``."""
     set_seed(seed)
-    model = space.build(model_config, input_shape=example_shape(x), task=task, sparse=is_sparse(x))
+    model = space.build_for(model_config, x, task=task)
     callbacks = [epoch_recorder(bar)] if bar else []
     train(
         model,
@@ -387,10 +385,7 @@ def _fit(
 
 def _test(model: Any, data: HoldoutData, x_test: Any) -> dict[str, Any]:
     """The holdout metrics of ``model`` on the test rows, and its loss."""
-    test_batch = eval_batch_size(len(data.y_test), 1024)
-    test = eval_arguments(x_test, data.y_test, batch_size=test_batch)
-    evaluation = model.evaluate(**test, verbose=0, return_dict=True)
-    scores = model.predict(**{k: v for k, v in test.items() if k != "y"}, verbose=0)
+    evaluation, scores = evaluate_and_predict(model, x_test, data.y_test)
     result = holdout_metrics(data.task, data.y_test, scores, data.class_names)
     result["loss"] = float(evaluation["loss"])
     return result
@@ -490,7 +485,9 @@ def _same_rows(a: Any, b: Any) -> bool:
     """Whether two model inputs hold the same rows (sparse matrices, arrays; anything else by identity)."""
     if a is b:
         return True
-    if is_sparse(a) and is_sparse(b):
+    import scipy.sparse
+
+    if scipy.sparse.issparse(a) and scipy.sparse.issparse(b):
         return bool(a.shape == b.shape and (a != b).nnz == 0)
     if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
         return a.shape == b.shape and bool(np.array_equal(a, b))
@@ -570,10 +567,11 @@ def _save_model(opened: OpenedStudy, model: Any, data: HoldoutData, *, key: str)
             predictor = Predictor(model, data.preprocessor, data.task, data.class_names, data.schema)
             path, preprocessing = predictor.save(scratch, key)
         saved = opened.upload(path, f"models/{path.name}", mimetype="application/zip")
-        saved["model_sha256"] = file_sha256(path)
+        saved["model_sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
         if preprocessing is not None:
             kept = opened.upload(preprocessing, f"models/{preprocessing.name}", mimetype="application/octet-stream")
-            digest = file_sha256(preprocessing)  # checked by load_predictor before unpickling, with the signature
+            # checked by load_predictor before unpickling, with the signature
+            digest = hashlib.sha256(preprocessing.read_bytes()).hexdigest()
             saved["preprocessing_path"] = kept["model_path"]
             saved["preprocessing_sha256"] = digest
             saved["preprocessing_signature"] = opened.sign(f"models/{preprocessing.name}", digest)

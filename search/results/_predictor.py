@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from search import models
-from search.data import Task, as_features, file_sha256, read_csv
+from search.data import Task, as_features, read_csv
 from search.engine import OpenedStudy, closes_storages, open_existing
 from search.errors import InputError
 from search.results._stored import HoldoutResult, holdout_part, model_name, read_holdout, stored_kinds
@@ -96,9 +96,11 @@ class Predictor:
     def transform(self, rows: Any) -> Any:
         """Model inputs (``float32``) of raw rows; ready arrays as they are when there is no preprocessing."""
         if self.preprocessor is None:
-            if models.is_sparse(rows):  # a bag of words, as the study's loader gave it
+            import scipy.sparse
+
+            if scipy.sparse.issparse(rows):  # a bag of words, as the study's loader gave it
                 return rows.tocsr().astype(np.float32)
-            if isinstance(rows, list | tuple) and rows and all(models.is_sparse(r) for r in rows):
+            if isinstance(rows, list | tuple) and rows and all(scipy.sparse.issparse(r) for r in rows):
                 return [r.tocsr().astype(np.float32) for r in rows]  # an ensemble over several representations
             values = np.asarray(rows)
             return as_features(values) if np.issubdtype(values.dtype, np.number) else values
@@ -106,14 +108,14 @@ class Predictor:
 
     def predict_scores(self, rows: Any) -> np.ndarray:
         """The model's raw outputs: probabilities (classification) or values (regression)."""
+        import scipy.sparse
+
         inputs = self.transform(rows)
         if (
-            not models.is_sparse(inputs)
+            not scipy.sparse.issparse(inputs)
             and not isinstance(inputs, list)
             and any(getattr(t, "sparse", False) for t in getattr(self.model, "inputs", None) or [])
         ):
-            import scipy.sparse
-
             inputs = scipy.sparse.csr_matrix(inputs)  # dense rows for a model trained on sparse ones
         return np.asarray(self.model.predict(inputs, batch_size=1024, verbose=0))
 
@@ -208,7 +210,7 @@ class Predictor:
         for path in (model_path, preprocessing_path):
             if not Path(path).is_file():
                 raise InputError(f"no such file: {path}")
-        if sha256 is not None and file_sha256(Path(preprocessing_path)) != sha256:
+        if sha256 is not None and hashlib.sha256(Path(preprocessing_path).read_bytes()).hexdigest() != sha256:
             raise InputError(
                 f"the preprocessing file {preprocessing_path} does not match the SHA-256 recorded with the holdout "
                 "model; refused (run python -m search holdout STUDY --force to write it again)"

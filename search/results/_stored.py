@@ -111,7 +111,7 @@ class HoldoutResult(BaseModel):
 
     def stored(self) -> dict[str, Any]:
         """The JSON form kept on the study (and returned by :func:`search.evaluate_holdout`)."""
-        return self.model_dump(mode="json", exclude_none=True, exclude={"cached"})
+        return self.model_dump(mode="json", exclude_unset=True, exclude={"cached"})
 
     def returned(self) -> dict[str, Any]:
         """What :func:`search.evaluate_holdout` returns: the stored form, ``cached`` when it was."""

@@ -12,7 +12,8 @@ import pytest
 
 import search.data._loaders
 from search import InputError, evaluate_holdout, load_study_config, tune
-from search.data import cv_folds, load_holdout_data, load_search_data
+from search.data import load_holdout_data, load_search_data
+from search.data._records import cv_folds
 from search.engine._objective import Objective
 from search.models import load_space
 

@@ -10,15 +10,8 @@ import tensorflow as tf
 import tensorflow_hub as hub
 
 from search import SearchError
-from search.models import (
-    export_text_embedding,
-    load_text_module,
-    pretrain_imdb_vectors,
-    pretrain_text_embedding,
-    read_word_vectors,
-    resolve_text_handle,
-)
-from search.models._embeddings import tokenize
+from search.models import export_text_embedding, load_text_module, pretrain_text_embedding
+from search.models._embeddings import pretrain_imdb_vectors, read_word_vectors, resolve_text_handle, tokenize
 from tests.conftest import TINY_VOCAB
 
 
@@ -62,6 +55,22 @@ def test_read_word_vectors_skips_a_word2vec_header(tmp_path: Path) -> None:
     path.write_text("good 1 0 0\nbad 0 1\n")
     with pytest.raises(SearchError, match=r"vectors.txt:2: 2 values, expected 3"):
         read_word_vectors(path)
+
+
+def test_a_word_vector_file_exports_as_its_tokens_and_vectors_do(tmp_path: Path) -> None:
+    path = tmp_path / "vectors.txt"
+    path.write_text("2 3\ngood 1 0 0\nbad 0 1 0.5\n")
+    from_file = load_text_module(str(export_text_embedding(path, None, tmp_path / "file", num_oov_buckets=2)))
+    tokens, vectors = read_word_vectors(path)
+    given = load_text_module(str(export_text_embedding(tokens, vectors, tmp_path / "given", num_oov_buckets=2)))
+    assert from_file.tokens == given.tokens == ("good", "bad")
+    np.testing.assert_array_equal(from_file.embeddings, given.embeddings)  # type: ignore[arg-type]
+    with pytest.raises(SearchError, match="either as a file or as tokens and vectors"):
+        export_text_embedding(path, vectors, tmp_path / "both")
+    with pytest.raises(SearchError, match="tokens without their vectors"):
+        export_text_embedding(tokens, None, tmp_path / "none")
+    with pytest.raises(SearchError, match="cannot read word vectors"):
+        export_text_embedding(str(tmp_path / "missing.txt"), None, tmp_path / "missing")
 
 
 def test_pretrained_vectors_on_real_unlabeled_reviews(imdb_reviews: dict) -> None:

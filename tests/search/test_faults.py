@@ -313,3 +313,16 @@ def test_workers_killed_while_writing_leave_a_consistent_database(
         (retry,) = [t for t in trials if t.user_attrs.get("retry_of") == dead.number]
         assert retry.state in (*FINISHED, State.WAITING)
         assert retry.user_attrs["queued_params"] == dead.params
+
+
+def test_the_reconnecting_storage_wraps_optunas_public_storage_interface_only() -> None:
+    """A retried method is a public method of Optuna's storage interface that RDBStorage has; none is left out."""
+    import inspect
+
+    from search.engine._reconnect import RETRIED, ReconnectingStorage
+
+    public = {n for n, m in inspect.getmembers(optuna.storages.BaseStorage) if not n.startswith("_") and callable(m)}
+    assert all(not name.startswith("_") for name in RETRIED)
+    assert all(callable(getattr(optuna.storages.RDBStorage, name, None)) for name in RETRIED)
+    assert public - set(RETRIED) == {"remove_session", "check_trial_is_updatable"}  # they reach no database
+    assert all(getattr(ReconnectingStorage, name) is not getattr(optuna.storages.RDBStorage, name) for name in RETRIED)

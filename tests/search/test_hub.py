@@ -11,7 +11,8 @@ import tensorflow as tf
 import tensorflow_hub as hub
 
 from search import SearchError
-from search.models import HubTextEmbedding, export_text_embedding, pretrain_imdb_vectors
+from search.models import HubTextEmbedding, export_text_embedding
+from search.models._embeddings import pretrain_imdb_vectors
 
 EDGE_CASES = ["", "   ", "good", "The GOOD, the bad & the awful!!", "unknown  words\there", "a<br /><br />b"]
 

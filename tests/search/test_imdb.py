@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from search import SearchError
-from search.data import load_holdout_data, load_search_data, split_train_validation
+from search.data import load_holdout_data, load_search_data
 from search.data._bow import load_imdb_bow
 from search.data._imdb import find_imdb, read_imdb
+from search.data._records import split_train_validation
 
 REVIEWS = {
     "train/pos/0_9.txt": "A great film.<br /><br />Loved it",

@@ -43,7 +43,8 @@ SPARSE_SCRIPT = """
 import json
 import keras, numpy as np, optuna, scipy.sparse as sp
 from search import Task
-from search.models._training import eval_arguments, fit_arguments
+from search.models import train
+from search.models._training import eval_arguments
 from spaces import bow
 assert keras.backend.backend() == "jax"
 x = sp.random(1000, 400, density=0.05, format="csr", dtype=np.float32, random_state=1)
@@ -53,8 +54,7 @@ params = {"vocab_size": 5000, "ngrams": 1, "mode": "multi-hot", "depth": 1, "uni
           "dropout": 0.0, "l1_on": False, "l2_on": False, "batch_size": 64, "learning_rate": 1e-2}
 model = bow.build(bow.suggest(optuna.trial.FixedTrial(params)), input_shape=(400,), task=Task("binary"))
 # Batches of 64 rows (the last one filled up) hold different numbers of values: padded BCOO batches.
-history = model.fit(**fit_arguments(x[:700], y[:700], batch_size=64, seed=0, validation=(x[700:], y[700:])),
-                    epochs=15, verbose=0)
+history = train(model, x[:700], y[:700], batch_size=64, seed=0, epochs=15, validation=(x[700:], y[700:]))
 test = eval_arguments(x[700:], y[700:], batch_size=128)  # a smaller last batch
 evaluated = model.evaluate(**test, verbose=0, return_dict=True)["accuracy"]
 scores = model.predict(**{k: v for k, v in test.items() if k != "y"}, verbose=0).ravel()
@@ -109,7 +109,8 @@ def test_sparse_inputs_and_sparse_dropout_train_under_jax_and_the_saved_model_pr
 EPOCHS_SCRIPT = """
 import json
 import keras, numpy as np, scipy.sparse as sp
-from search.models import eval_arguments, set_seed, train
+from search.models import set_seed, train
+from search.models._training import eval_arguments
 assert keras.backend.backend() == "jax"
 
 def model_for(sparse):

@@ -7,6 +7,7 @@ URL and the artifact store.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -317,7 +318,10 @@ def test_a_study_in_s3_resumes_a_killed_trial_and_serves_its_model(tmp_path: Pat
     key = name_key(name)
     assert result["model_path"] == f"s3://studies/team/runs/models/{key}.keras"
     assert f"team/runs/models/{key}.keras" in _objects("team/runs/models/")
-    assert f"team/runs/{result['artifact_id']}" in _objects("team/runs/")  # the Optuna artifact
+    # kept once: the Optuna artifact (what optuna-dashboard serves) is the same object, reached by its id
+    assert f"team/runs/aliases/{result['artifact_id']}" in _objects("team/runs/aliases/")
+    served = store.open_reader(result["artifact_id"]).read()
+    assert hashlib.sha256(served).hexdigest() == result["model_sha256"]
     predictor = load_predictor(name, storage=storage)  # downloaded from S3: no local copy exists
     assert predictor.model.count_params() > 0
 

@@ -10,7 +10,8 @@ import pytest
 
 import search.data._loaders
 from search import SearchError, load_study_config
-from search.data import load_holdout_data, load_search_data, split_train_validation
+from search.data import load_holdout_data, load_search_data
+from search.data._records import split_train_validation
 from search.data._tabular import coerce_columns, read_csv
 
 

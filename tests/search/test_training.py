@@ -1,4 +1,4 @@
-"""The training helpers: full-size shuffled batches, evaluation batch sizes, input dropout, backends."""
+"""The training helpers: padded sparse sizes, evaluation batch sizes, input dropout, backends."""
 
 from __future__ import annotations
 
@@ -10,55 +10,11 @@ import scipy.sparse as sp
 
 from search import SearchError
 from search.engine._config import load_study_config
-from search.models._training import _DeviceCSR, _full_batches, _padded_size, eval_batch_size, use_backend
-
-
-def test_full_batches_cover_every_row_once_an_epoch_in_batches_of_one_shape() -> None:
-    x = np.arange(23 * 2, dtype=np.float32).reshape(23, 2)
-    y = np.arange(23, dtype=np.float32)
-    batches = _full_batches()(x, y, batch_size=5, seed=0)
-    assert len(batches) == 5
-    epochs = []
-    for _ in range(2):
-        seen: list[float] = []
-        for i in range(len(batches)):
-            xb, yb, wb = batches[i]
-            assert xb.shape == (5, 2) and yb.shape == (5,) and wb.shape == (5,)
-            np.testing.assert_array_equal(xb[:, 0], 2 * yb)  # rows stay paired with their targets
-            seen += [float(v) for v, w in zip(yb, wb, strict=True) if w > 0]
-        # 23 = 4 * 5 + 3: the last batch holds 3 real rows weighted 5/3 (their loss is then the mean over
-        # the 3, as a 3-row batch gives) and 2 filler rows weighted 0.
-        np.testing.assert_allclose(np.sort(wb), [0, 0, 5 / 3, 5 / 3, 5 / 3], rtol=1e-6)
-        assert sorted(seen) == list(range(23))
-        epochs.append(seen)
-        batches.on_epoch_end()
-    assert epochs[0] != epochs[1]  # reshuffled every epoch
-    again = _full_batches()(x, y, batch_size=5, seed=0)
-    np.testing.assert_array_equal(again[0][1], _full_batches()(x, y, batch_size=5, seed=0)[0][1])
-
-
-def test_sparse_full_batches_are_the_same_rows_with_one_padded_size() -> None:
-    pytest.importorskip("jax")
-    rng = np.random.default_rng(0)
-    x = sp.random(300, 50, density=0.1, format="csr", dtype=np.float32, random_state=0)
-    x.data[:] = rng.integers(1, 4, size=x.nnz)
-    y = np.arange(300, dtype=np.float32)
-    x = sp.hstack([sp.csr_matrix(y[:, None] + 1.0), x], format="csr")  # column 0 names the row
-    batches = _full_batches()(_DeviceCSR(x), y, batch_size=32, seed=0)  # what fit_arguments passes on JAX
-    sizes = set()
-    for i in range(len(batches)):
-        xb, yb, wb = batches[i]
-        dense = np.asarray(xb.todense())
-        real = wb > 0
-        np.testing.assert_array_equal(dense[real], x[np.asarray(yb)[real].astype(int)].toarray())
-        assert xb.nse >= x[np.asarray(yb).astype(int)].nnz
-        sizes.add(xb.nse)
-    assert sizes <= {_padded_size(n) for n in range(1, 32 * 50 + 1)}
-    assert len(sizes) == 1  # 10 batches of an epoch, one compiled shape
+from search.models._training import eval_batch_size, padded_size, use_backend
 
 
 def test_padded_sizes_are_few_and_at_most_a_fifth_larger() -> None:
-    sizes = [_padded_size(n) for n in range(1, 200_000)]
+    sizes = [padded_size(n) for n in range(1, 200_000)]
     assert all(s >= n for n, s in zip(range(1, 200_000), sizes, strict=True))
     assert max(s / n for n, s in zip(range(257, 200_000), sizes[256:], strict=True)) < 1.2
     assert len(set(sizes)) <= 4 * 18
@@ -124,7 +80,7 @@ def test_use_backend_reports_a_loaded_keras_on_another_backend() -> None:
 def test_models_saved_with_the_earlier_sparse_dropout_name_still_load(tmp_path: Path) -> None:
     import keras
 
-    from search.models import SparseDropout
+    from search.models._layers import SparseDropout
 
     inputs = keras.Input(shape=(10,))
     model = keras.Model(inputs, keras.layers.Dense(1)(SparseDropout(0.5)(inputs)))
@@ -172,7 +128,8 @@ def test_a_regression_output_starts_at_its_training_targets_level_and_reloads(tm
     import keras
 
     from search import Task
-    from search.models import ScaledDense, load_model, output_layer
+    from search.models import load_model, output_layer
+    from search.models._layers import ScaledDense
 
     targets = np.random.default_rng(0).normal(23.0, 7.8, size=300)
     task = Task("regression").fitted(targets)

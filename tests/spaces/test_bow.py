@@ -11,8 +11,7 @@ import pytest
 import scipy.sparse as sp
 
 from search import SearchError, Task
-from search.data import Dataset
-from search.data._bow import NgramRows, represent
+from search.data import Dataset, NgramRows
 from search.models import load_space
 from spaces import bow
 from tests._helpers import binary_dataset
@@ -30,6 +29,12 @@ PARAMS = {
     "batch_size": 32,
     "learning_rate": 1e-2,
 }
+
+
+def represent(
+    config: dict, fit_rows: NgramRows, *other_rows: NgramRows, fit_labels: object = None
+) -> tuple[sp.csr_matrix, ...]:
+    return fit_rows.represent(config, *other_rows, fit_labels=fit_labels)
 
 
 def _rows() -> NgramRows:
@@ -225,7 +230,7 @@ def test_space_features_leaves_rows_alone_for_spaces_without_features() -> None:
 def test_sparse_dropout_drops_stored_values_only_while_training() -> None:
     import keras
 
-    from search.models import SparseDropout
+    from search.models._layers import SparseDropout
 
     if keras.backend.backend() != "tensorflow":
         pytest.skip("builds the sparse tensor with TensorFlow")
