@@ -22,7 +22,7 @@ Examples:
 
 from __future__ import annotations
 
-__all__ = ["InputError", "RunError", "SearchError"]
+__all__ = ["InputError", "MemoryLimitReached", "RunError", "SearchError"]
 
 
 class SearchError(Exception):
@@ -35,3 +35,16 @@ class InputError(SearchError, ValueError):
 
 class RunError(SearchError):
     """A run that started could not go on; what it had finished is stored."""
+
+
+class MemoryLimitReached(Exception):
+    """A worker's resident memory grew past its limit between two trials: restart the process.
+
+    TensorFlow keeps some memory of every compiled Keras model after
+    ``keras.backend.clear_session()`` (see docs/benchmarks.md); only a new
+    process gives it back. Raised after a trial has finished and been stored, so
+    nothing is lost by stopping there. A worker process exits with
+    :attr:`exit_status`, and ``run`` starts it again.
+    """
+
+    exit_status = 75  # EX_TEMPFAIL

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from search.engine import (
-    MemoryLimitReached,
     closes_storages,
     join_study,
     open_storage,
@@ -23,7 +22,7 @@ from search.engine import (
     shown_url,
     stop_on_signals,
 )
-from search.errors import InputError, SearchError
+from search.errors import InputError, MemoryLimitReached, SearchError
 from search.models import configure_backend, export_text_embedding, load_text_module, pretrain_text_embedding
 from search.results import (
     evaluate_holdout,

@@ -13,9 +13,8 @@ Examples:
 """
 
 from search.engine._config import StudyConfig, available_studies, load_study_config
-from search.engine._dashboard import learning_curves
+from search.engine._dashboard import format_number, learning_curves
 from search.engine._opened import OpenedStudy, open_all, open_existing, shared_store
-from search.engine._optimize import MemoryLimitReached
 from search.engine._ranking import best_by_group, chosen_trial, count_states, is_feasible, pareto_front, ranked_trials
 from search.engine._records import TrialOutcome
 from search.engine._run import join_study, run_study
@@ -26,7 +25,6 @@ from search.engine._study import load_study
 from search.engine._tune import tune
 
 __all__ = [
-    "MemoryLimitReached",
     "OpenedStudy",
     "StudyConfig",
     "TrialOutcome",
@@ -36,6 +34,7 @@ __all__ = [
     "chosen_trial",
     "closes_storages",
     "count_states",
+    "format_number",
     "is_feasible",
     "join_study",
     "learning_curves",

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "curve_names",
+    "format_number",
     "learning_curve_id",
     "learning_curves",
     "model_layers",
@@ -197,7 +198,13 @@ def model_layers(model: Any) -> list[dict[str, Any]]:
     return layers
 
 
-def _fmt(value: Any) -> str:
+def format_number(value: Any) -> str:
+    """A number as notes and reports show it: four significant figures, thousands apart, ``-`` for none.
+
+    Examples:
+        >>> format_number(0.876543), format_number(12345), format_number(1e-05), format_number(None)
+        ('0.8765', '12,345', '1e-05', '-')
+    """
     if value is None:
         return "-"
     if isinstance(value, bool):
@@ -269,11 +276,11 @@ def trial_note(
         optimizer = []
         for key, label in (("batch_size", "batch size"), ("learning_rate", "learning rate")):
             if key in config:
-                optimizer.append(f"{label} {_fmt(config[key])}")
+                optimizer.append(f"{label} {format_number(config[key])}")
         if optimizer:
             lines.append(f"- **training**: {', '.join(optimizer)}")
         regularization = [
-            f"{label} {_fmt(config[key])}"
+            f"{label} {format_number(config[key])}"
             for key, label in (("input_dropout", "input dropout"), ("dropout", "dropout"), ("l1", "L1"), ("l2", "L2"))
             if key in config
         ]
@@ -287,11 +294,10 @@ def trial_note(
         ]
         for layer in layers:
             shape = " x ".join(str(d) for d in layer["output_shape"]) if layer.get("output_shape") else "-"
-            lines.append(
-                f"| {layer['name']} | {layer['kind']} | {_fmt(layer['units'])} | {_fmt(layer['activation'])} "
-                f"| {_fmt(layer['rate'])} | {_fmt(layer['l1'] or None)} | {_fmt(layer['l2'] or None)} "
-                f"| {shape} | {_fmt(layer['params'])} |"
-            )
+            cells = [layer["units"], layer["activation"], layer["rate"], layer["l1"] or None, layer["l2"] or None]
+            shown = " | ".join(format_number(cell) for cell in cells)
+            params = format_number(layer["params"])
+            lines.append(f"| {layer['name']} | {layer['kind']} | {shown} | {shape} | {params} |")
     elif config.get("layer_units"):
         lines.append(f"- **hidden layers**: {', '.join(str(u) for u in config['layer_units'])} units")
     if history:

@@ -15,29 +15,16 @@ from search.engine._ranking import count_finished, count_states
 from search.engine._records import StoppedBy, TrialOutcome
 from search.engine._recovery import recover_trials
 from search.engine._signals import Stopped, stop_requested
-from search.errors import RunError
+from search.errors import MemoryLimitReached, RunError
 
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["MemoryLimitReached", "optimize_until_budget", "progress_bar"]
+__all__ = ["optimize_until_budget", "progress_bar"]
 
 # Stop when this many of this worker's trials fail in a row: the space or the data is broken.
 MAX_FAILURES_IN_A_ROW = 5
 _POLL_S = 1.0
-
-
-class MemoryLimitReached(Exception):
-    """A worker's resident memory grew past its limit between two trials: restart the process.
-
-    TensorFlow keeps some memory of every compiled Keras model after
-    ``keras.backend.clear_session()`` (see docs/benchmarks.md); only a new
-    process gives it back. Raised after a trial has finished and been stored, so
-    nothing is lost by stopping there. A worker process exits with
-    :attr:`exit_status`, and ``run`` starts it again.
-    """
-
-    exit_status = 75  # EX_TEMPFAIL
 
 
 def _rss_mb() -> float:

@@ -16,12 +16,11 @@ import sys
 
 import optuna
 
-from search.engine._optimize import MemoryLimitReached
 from search.engine._run import join_study
 from search.engine._signals import stop_on_signals, stop_with_parent
 from search.engine._storage import close_storages
 from search.engine._supervise import RESTART_EXIT_STATUS
-from search.errors import InputError, SearchError
+from search.errors import InputError, MemoryLimitReached, SearchError
 
 __all__ = ["main"]
 

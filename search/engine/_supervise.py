@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from search.engine._config import StudyConfig
-from search.engine._optimize import MemoryLimitReached, progress_bar
+from search.engine._optimize import progress_bar
 from search.engine._ranking import count_finished
 from search.engine._trust import creator_allows
-from search.errors import InputError, RunError
+from search.errors import InputError, MemoryLimitReached, RunError
 
 if TYPE_CHECKING:
     import optuna

@@ -6,7 +6,6 @@ import contextlib
 import datetime
 import html
 import json
-import math
 import os
 import warnings
 from pathlib import Path
@@ -33,7 +32,7 @@ from search.results._stored import (
     stored_ensembles,
     stored_holdouts,
 )
-from search.results._view import HoldoutView, holdout_epochs
+from search.results._view import HoldoutView, four, holdout_epochs
 
 if TYPE_CHECKING:
     import optuna
@@ -84,15 +83,10 @@ def _esc(value: Any) -> str:
 
 
 def _num(value: Any, digits: int = 4) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return _esc(value)
-    if isinstance(value, int):
-        return f"{value:,}"
-    if not math.isfinite(value):
-        return str(value)
-    return f"{value:.{digits}g}" if abs(value) < 1e-3 and value != 0 else f"{value:.{digits}f}"
+    """A table cell's number (escaped); ``digits`` decimals, four unless said."""
+    if digits == 4 or not isinstance(value, float):
+        return _esc(four(value))
+    return _esc(f"{value:.{digits}g}" if abs(value) < 1e-3 and value != 0 else f"{value:.{digits}f}")
 
 
 def _table(header: list[str] | None, rows: list[list[str]], *, left: tuple[int, ...] = (0,)) -> str:

@@ -14,9 +14,10 @@ import math
 from pathlib import Path
 from typing import Any
 
+from search.engine import format_number
 from search.results._stored import HoldoutResult
 
-__all__ = ["HoldoutView", "format_value", "holdout_epochs", "holdout_training", "number"]
+__all__ = ["HoldoutView", "format_value", "four", "holdout_epochs", "holdout_training"]
 
 # Each scalar metric in the order it is shown: its key (the terminal's label) and its label on pages.
 _METRICS = (
@@ -30,28 +31,6 @@ _METRICS = (
     ("loss", "loss"),
 )
 _LABEL = 28  # width of the terminal's label column ("precision (positive class)" and a space)
-
-
-def number(value: Any) -> str:
-    """A number as the notes and reports show it: four significant figures, thousands apart, ``-`` for none.
-
-    Examples:
-        >>> number(0.876543), number(12345), number(1e-05), number(None), number(True)
-        ('0.8765', '12,345', '1e-05', '-', 'yes')
-    """
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        if value == 0:
-            return "0"
-        if not math.isfinite(value):
-            return str(value)
-        return f"{value:.3g}" if abs(value) < 1e-3 or abs(value) >= 1e4 else f"{value:.4g}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)
 
 
 def holdout_epochs(result: HoldoutResult | dict[str, Any]) -> str:
@@ -80,7 +59,7 @@ def holdout_training(result: HoldoutResult | dict[str, Any]) -> str:
     if folds:
         shown = ", ".join(str(e) for e in folds)
         return f"the average of its {len(folds)} fold models, each trained as in its trial (best epochs {shown})"
-    n_train = f" {number(values['n_train'])}" if values.get("n_train") is not None else ""
+    n_train = f" {format_number(values['n_train'])}" if values.get("n_train") is not None else ""
     return f"retrained on all{n_train} training examples for {values.get('epochs')} epoch(s)"
 
 
@@ -207,7 +186,7 @@ class HoldoutView:
             lines += [f"Ensemble of the {r.ensemble.k} best distinct configurations: trials {members}.", ""]
         lines.append(
             f"{which} **{r.trial}**{chosen}: {holdout_training(r)}, then evaluated once on "
-            f"{number(r.n_test)} test examples (computed {r.computed_at or '?'}, "
+            f"{format_number(r.n_test)} test examples (computed {r.computed_at or '?'}, "
             f"{r.train_time_s if r.train_time_s is not None else '?'} s)."
         )
         lines.append("")
@@ -223,7 +202,8 @@ class HoldoutView:
             names = self.class_names
             lines += ["", "**Confusion matrix** (rows: true class, columns: predicted class)", ""]
             rows = [
-                [f"**{n}**", *(number(int(v)) for v in row)] for n, row in zip(names, r.confusion_matrix, strict=True)
+                [f"**{n}**", *(format_number(int(v)) for v in row)]
+                for n, row in zip(names, r.confusion_matrix, strict=True)
             ]
             lines += _markdown_table(["true \\ predicted", *names], rows)
             if image_url:
@@ -244,16 +224,16 @@ class HoldoutView:
         r = self.result
         return (
             f"<p>Best trial <b>{_esc(r.trial)}</b>: {_esc(holdout_training(r))}, and evaluated once on "
-            f"{_esc(number(r.n_test))} test examples (computed {_esc(r.computed_at or '?')}).</p>"
+            f"{_esc(format_number(r.n_test))} test examples (computed {_esc(r.computed_at or '?')}).</p>"
         )
 
     def html_metrics(self) -> tuple[list[str], list[list[str]]]:
         """The HTML report's metric table: header and rows of escaped cells (the trial's validation value last)."""
         r = self.result
-        rows = [[_esc(m.label), _esc(_four(m.value))] + ([_esc(_spread(m))] if r.repeats else []) for m in self.metrics]
+        rows = [[_esc(m.label), _esc(four(m.value))] + ([_esc(_spread(m))] if r.repeats else []) for m in self.metrics]
         if r.validation_value is not None:
             rows.append(
-                ["validation value of the trial", _esc(_four(r.validation_value))] + (["-"] if r.repeats else [])
+                ["validation value of the trial", _esc(four(r.validation_value))] + (["-"] if r.repeats else [])
             )
         header = ["metric", "value"] + ([f"mean ± sd over {r.repeats.n} seeds"] if r.repeats else [])
         return header, rows
@@ -262,14 +242,14 @@ class HoldoutView:
         return [[_esc(cell) for cell in row] for row in self._per_class(None)]
 
     def _per_class(self, fmt: str | None) -> list[list[str]]:
-        shown = (lambda v: fmt.format(v)) if fmt else _four
+        shown = (lambda v: fmt.format(v)) if fmt else four
         return [
             [
                 str(name),
                 shown(m.get("precision", 0)),
                 shown(m.get("recall", 0)),
                 shown(m.get("f1-score", 0)),
-                number(int(m.get("support", 0))),
+                format_number(int(m.get("support", 0))),
             ]
             for name, m in (self.result.per_class or {}).items()
         ]
@@ -279,10 +259,10 @@ def _spread(metric: _Metric) -> str:
     return f"{metric.spread[0]:.4f} ± {metric.spread[1]:.4f}" if metric.spread else "-"
 
 
-def _four(value: Any) -> str:
+def four(value: Any) -> str:
     """Four decimals (the report's tables), tiny values in scientific notation."""
     if not isinstance(value, int | float) or isinstance(value, bool):
-        return number(value)
+        return format_number(value)
     if isinstance(value, int):
         return f"{value:,}"
     if not math.isfinite(value):
