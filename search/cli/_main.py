@@ -23,7 +23,7 @@ from search.engine import (
     stop_on_signals,
 )
 from search.errors import InputError, MemoryLimitReached, SearchError
-from search.models import configure_backend, export_text_embedding, load_text_module, pretrain_text_embedding
+from search.models import export_text_embedding, load_text_module, pretrain_text_embedding, use_backend
 from search.results import (
     evaluate_holdout,
     format_headline,
@@ -348,7 +348,7 @@ def _cmd_embeddings_show(args: argparse.Namespace) -> int:
 
 
 def _print_module(handle: str, as_json: bool) -> int:
-    configure_backend()
+    use_backend()
     info = load_text_module(handle)
     summary = {
         "handle": handle,

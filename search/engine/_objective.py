@@ -31,6 +31,7 @@ from search.engine._signals import Stopped, stop_requested
 from search.engine._storage import heartbeat_interval, is_proxy
 from search.models import (
     LoadedSpace,
+    compiling,
     epoch_recorder,
     free_memory,
     freeze_long_lived,
@@ -201,17 +202,25 @@ class Objective:
         if group is not None:
             record(trial, group=group)
         start = time.perf_counter()
-        try:
-            if self.data.folds:
-                return self._cross_validate(trial, model_config, facts)
-            store = self._checkpoints(trial.study, trial.number)
-            fitted = self._fit(trial, model_config, self.data, facts, store=store, resumed=self._resume(trial))
-            if fitted is None:
-                return self._failed()  # Optuna marks a NaN objective value FAIL
-            record(trial, best_epoch=fitted.best_epoch)
-            return self._objective_values(trial, fitted.values)
-        finally:
-            record(trial, wall_time_s=round(time.perf_counter() - start, 3))
+        with compiling() as compiled:
+            try:
+                if self.data.folds:
+                    return self._cross_validate(trial, model_config, facts)
+                store = self._checkpoints(trial.study, trial.number)
+                fitted = self._fit(trial, model_config, self.data, facts, store=store, resumed=self._resume(trial))
+                if fitted is None:
+                    return self._failed()  # Optuna marks a NaN objective value FAIL
+                record(trial, best_epoch=fitted.best_epoch)
+                return self._objective_values(trial, fitted.values)
+            finally:
+                record(
+                    trial,
+                    wall_time_s=round(time.perf_counter() - start, 3),
+                    seconds_compiling=round(compiled.seconds, 3),
+                    seconds_training=round(max(0.0, facts.get("training_s", 0.0) - compiled.seconds), 3),
+                    compile_cache_hits=compiled.hits,
+                    compile_cache_misses=compiled.misses,
+                )
 
     def _cross_validate(
         self, trial: optuna.trial.Trial, model_config: dict[str, Any], facts: dict[str, Any]
@@ -328,17 +337,21 @@ class Objective:
                 facts["layers"] = _layers_or_none(model)
             finished = resumed is not None and resumed.early_stopping["stopped_epoch"] > 0
             if initial_epoch < config.max_epochs and not finished:
-                train(
-                    model,
-                    x_train,
-                    data.y_train,
-                    batch_size=model_config["batch_size"],
-                    seed=config.seed + trial.number,
-                    epochs=config.max_epochs,
-                    initial_epoch=initial_epoch,
-                    validation=(x_val, data.y_val),
-                    callbacks=callbacks,
-                )
+                began = time.perf_counter()
+                try:
+                    train(
+                        model,
+                        x_train,
+                        data.y_train,
+                        batch_size=model_config["batch_size"],
+                        seed=config.seed + trial.number,
+                        epochs=config.max_epochs,
+                        initial_epoch=initial_epoch,
+                        validation=(x_val, data.y_val),
+                        callbacks=callbacks,
+                    )
+                finally:  # what training took, compilation included (seconds_training leaves it out)
+                    facts["training_s"] = facts.get("training_s", 0.0) + time.perf_counter() - began
             elif early.best_weights is not None:
                 model.set_weights(early.best_weights)  # what EarlyStopping restores at the end
             if config.measured and recorder.history.get("loss"):

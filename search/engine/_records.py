@@ -79,6 +79,10 @@ class TrialOutcome(BaseModel):
         folds: A cross-validated trial's folds: each ``best_epoch``, ``epochs``, ``values``.
         n_params: The model's parameter count.
         wall_time_s: Seconds from sampling to its end.
+        seconds_training, seconds_compiling: Of that, training (compilation left out) and
+            compiling XLA programs (or fetching them from the persistent cache).
+        compile_cache_hits, compile_cache_misses: Programs the persistent compilation
+            cache had, and those this trial compiled.
         error: A failed trial's exception, type and message.
         error_traceback: The user's own frames of that exception's traceback.
         retry_of: The trial this one retries (its worker died or was interrupted).
@@ -135,6 +139,10 @@ class TrialOutcome(BaseModel):
     model_mb: float | None = None
     latency_ms: float | None = None
     latency_ms_batch: float | None = None
+    seconds_training: float | None = None  # training, compilation left out
+    seconds_compiling: float | None = None  # tracing, lowering and compiling XLA programs, or fetching them cached
+    compile_cache_hits: int | None = None  # programs the persistent compilation cache had
+    compile_cache_misses: int | None = None  # programs compiled (and cached) by this trial
     latency_batch: int | None = None  # the batch latency_ms_batch was measured with
     latency_device: str | None = None  # where the latencies were measured (backend and device)
 

@@ -29,7 +29,7 @@ from search.engine._storage import check_storage, closes_storages, redact, resol
 from search.engine._study import enqueue_definition, open_study, open_trial_storage
 from search.engine._supervise import default_workers, pin_cores, run_workers
 from search.errors import InputError
-from search.models import configure_backend, use_backend
+from search.models import use_backend
 
 if TYPE_CHECKING:
     import optuna
@@ -108,7 +108,7 @@ def run_study(
         >>> len(study.trials), study.trials[0].state.name
         (1, 'COMPLETE')
     """
-    configure_backend()
+    use_backend()  # the settings that precede TensorFlow and JAX; the study's backend is set below
     changes = dict(overrides or {})
     if n_trials is not None:  # wins over a "trials" override (e.g. --set trials=5)
         changes["trials"] = n_trials
@@ -242,7 +242,7 @@ def join_study(
         raise InputError(f"memory limit must be a positive number of MB, got {memory_limit_mb}")
     if cpus:
         pin_cores(cpus)
-    configure_backend()
+    use_backend()
     # The stored definition's sampler and pruner: Optuna's defaults would prune from the first epoch.
     offset = (os.getpid() if slot is None else slot) * _SEED_STRIDE % 2**31
     opened = open_existing(

@@ -35,7 +35,7 @@ from search.engine._run import run_study
 from search.engine._storage import closes_storages
 from search.engine._trust import ARTIFACT_PREFIX, REFERENCE, keep_space, sign
 from search.errors import InputError
-from search.models import LoadedSpace, Space, configure_backend, load_space
+from search.models import LoadedSpace, Space, load_space, use_backend
 
 if TYPE_CHECKING:
     import keras
@@ -166,7 +166,7 @@ def tune(
         >>> len(study.trials), study.direction.name
         (2, 'MAXIMIZE')
     """
-    configure_backend()
+    use_backend()
     for label, value in (("n_trials", n_trials), ("max_epochs", max_epochs)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise InputError(f"{label} must be a positive integer, got {value!r}")

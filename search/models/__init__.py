@@ -16,6 +16,7 @@ import importlib
 from typing import Any
 
 from search.models._build import Limit, check_bounds, compile_for_task, output_layer
+from search.models._compile import compiling
 from search.models._embeddings import (
     DEFAULT_TEXT_HANDLE,
     export_text_embedding,
@@ -26,7 +27,6 @@ from search.models._epochs import train
 from search.models._measure import measure_model
 from search.models._space import LoadedSpace, Space, load_space
 from search.models._training import (
-    configure_backend,
     epoch_recorder,
     evaluate_and_predict,
     free_memory,
@@ -45,7 +45,7 @@ __all__ = [
     "Space",
     "check_bounds",
     "compile_for_task",
-    "configure_backend",
+    "compiling",
     "epoch_recorder",
     "evaluate_and_predict",
     "export_text_embedding",

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from search.errors import InputError
+from search.models._compile import use_compile_cache
 
 if TYPE_CHECKING:
     import keras
@@ -43,18 +44,23 @@ def configure_backend() -> None:
     """Settings that must be made before TensorFlow or JAX starts (user values win).
 
     Quiet TensorFlow start-up logs; let GPU memory grow on demand instead of being
-    taken whole by the first process, so several trials or workers share one GPU.
+    taken whole by the first process, so several trials or workers share one GPU;
+    keep compiled programs in the machine's persistent compilation cache
+    (:func:`search.models._compile.use_compile_cache`).
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
     os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+    use_compile_cache()
 
 
-def use_backend(name: str) -> bool:
+def use_backend(name: str = "") -> bool:
     """Make this process train on Keras backend ``name``, if Keras is not imported yet.
 
     Keras reads ``KERAS_BACKEND`` once, at import; so this sets it when Keras is
-    not loaded yet, and otherwise only checks the backend Keras loaded with.
+    not loaded yet, and otherwise only checks the backend Keras loaded with. The
+    settings that must precede TensorFlow and JAX (:func:`configure_backend`) are
+    made first.
 
     Args:
         name: ``"tensorflow"``, ``"jax"``, or empty for whatever Keras is configured with.
@@ -69,6 +75,7 @@ def use_backend(name: str) -> bool:
         >>> use_backend("")
         True
     """
+    configure_backend()
     if not name:
         return True
     if importlib.util.find_spec(name) is None:

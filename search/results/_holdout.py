@@ -29,7 +29,6 @@ from search.engine import (
 )
 from search.errors import InputError
 from search.models import (
-    configure_backend,
     epoch_recorder,
     evaluate_and_predict,
     free_memory,
@@ -215,7 +214,6 @@ def evaluate_holdout(
     key = model_name(study.study_name, trial, ensemble=ensemble)
     opened.store.check_writable((f"models/{key}.keras", f"models/{key}{PREPROCESSING_SUFFIX}"))  # before training
 
-    configure_backend()
     use_backend(config.backend)  # the trials' backend where Keras is not loaded yet; the saved model is portable
     data = load_holdout_data(opened.data_settings(), seed=config.seed, cv=config.cv)
     model_config, epochs = outcomes[0]
