@@ -17,7 +17,6 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from search.data import cache_dir
 
@@ -62,9 +61,9 @@ def use_compile_cache() -> None:
     if "jax" in sys.modules:  # imported already: its configuration read the environment before
         import jax
 
+        kinds = {"jax_compilation_cache_dir": str, "jax_persistent_cache_min_compile_time_secs": float}
         for option, variable in _OPTIONS.items():
-            value: Any = os.environ[variable]
-            jax.config.update(option, value if option.endswith("_dir") else float(value))
+            jax.config.update(option, kinds.get(option, int)(os.environ[variable]))
 
 
 @dataclasses.dataclass
