@@ -107,7 +107,7 @@ def load_search_data(settings: dict[str, Any], *, seed: int, cv: int = 1) -> Sea
         return dataclasses.replace(folds[0], folds=folds)
     if dataset.x_val is not None:  # the user's own validation set
         own = (dataset.x_train, dataset.y_train, dataset.x_val, dataset.y_val)
-        return _search_data(dataset, *own, dataset.train_ids, _own_val_ids(dataset))
+        return _search_data(dataset, *own, dataset.train_ids, _own_val_ids(dataset), dataset.w_train, dataset.w_val)
     validation_size = settings.get("validation_size", 0.2)
     train, val = split_train_validation(dataset.y_train, validation_size=validation_size, seed=seed, stratify=stratify)
     return _part(dataset, train, val)
@@ -129,14 +129,23 @@ def _own_val_ids(dataset: Dataset) -> list[str]:
 
 def _part(dataset: Dataset, train: np.ndarray, val: np.ndarray) -> SearchData:
     """The search data of training rows ``train`` and validation rows ``val`` (by position)."""
-    x, y, ids = dataset.x_train, dataset.y_train, dataset.train_ids
+    x, y, ids, w = dataset.x_train, dataset.y_train, dataset.train_ids, dataset.w_train
+    train_ids, val_ids = [ids[i] for i in train], [ids[i] for i in val]
     return _search_data(
-        dataset, rows(x, train), y[train], rows(x, val), y[val], [ids[i] for i in train], [ids[i] for i in val]
+        dataset, rows(x, train), y[train], rows(x, val), y[val], train_ids, val_ids, rows(w, train), rows(w, val)
     )
 
 
 def _search_data(
-    dataset: Dataset, x_train: Any, y_train: Any, x_val: Any, y_val: Any, train_ids: list[str], val_ids: list[str]
+    dataset: Dataset,
+    x_train: Any,
+    y_train: Any,
+    x_val: Any,
+    y_val: Any,
+    train_ids: list[str],
+    val_ids: list[str],
+    w_train: Any = None,
+    w_val: Any = None,
 ) -> SearchData:
     """Search data of these parts, the loader's preprocessing (if any) fitted on ``x_train`` alone, the task
     (a regression's target level, :meth:`Task.fitted`) on ``y_train`` alone."""
@@ -152,6 +161,9 @@ def _search_data(
         train_ids=train_ids,
         val_ids=val_ids,
         preprocessor=fitted,
+        w_train=w_train,
+        w_val=w_val,
+        class_weight=dataset.class_weight,
     )
 
 
@@ -176,8 +188,11 @@ def load_holdout_data(settings: dict[str, Any], *, seed: int, cv: int = 1) -> Ho
     if dataset.x_test is None:
         raise InputError("the study has no test data for a holdout (give test_data= when tuning)")
     x_train, y_train, x_test, fitted = dataset.x_train, dataset.y_train, dataset.x_test, None
+    w_train = dataset.w_train
     if dataset.x_val is not None:  # the user's own validation set: the holdout model trains on both
         x_train, y_train = concat(x_train, dataset.x_val), np.concatenate([y_train, dataset.y_val])
+        if w_train is not None:
+            w_train = np.concatenate([w_train, dataset.w_val])
     if dataset.preprocessor is not None:
         fitted, (x_train, x_test) = fit_transform(dataset.preprocessor, x_train, x_test)
     return HoldoutData(
@@ -191,4 +206,6 @@ def load_holdout_data(settings: dict[str, Any], *, seed: int, cv: int = 1) -> Ho
         schema=dataset.schema,
         folds=folds,
         train_ids=[*dataset.train_ids, *_own_val_ids(dataset)],
+        w_train=w_train,
+        class_weight=dataset.class_weight,
     )

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from search.data._paths import name_key
-from search.data._records import Dataset, check_settings, split_train_validation
+from search.data._records import Dataset, check_settings, n_rows, several, split_train_validation
 from search.data._tabular import check_mixed_columns, make_preprocessor
 from search.data._task import Task, check_class_count
 from search.errors import InputError
@@ -105,6 +105,38 @@ def _labels(y: Any, task: Task) -> tuple[np.ndarray, list[str]]:
     return codes.astype(dtype), shown
 
 
+def _task_of_loss(model_task: tuple[Task, str], y: Any) -> str:
+    """The task of targets ``y`` for a model whose compiled loss trains for ``model_task``; a contradiction is one line.
+
+    Examples:
+        >>> _task_of_loss((Task("multiclass", 3), "sparse_categorical_crossentropy"), np.array([0, 1]))
+        'multiclass'
+        >>> _task_of_loss((Task("binary"), "binary_crossentropy"), np.array([0, 1, 2]))
+        Traceback (most recent call last):
+        ...
+        search.errors.InputError: the model's loss binary_crossentropy is for two classes but y holds 3 classes: ...
+    """
+    loss_kind, loss = model_task
+    if loss_kind.kind == "regression":
+        return "regression"
+    found = infer_task(y)
+    if found.kind == "regression":
+        raise InputError(
+            f"the model's loss {loss} is for classes but y holds non-integer numbers:"
+            " give class numbers, or compile a regression loss (mse, mae, huber) or give task="
+        )
+    if loss_kind.kind == "binary" and found.n_classes > 2:
+        raise InputError(
+            f"the model's loss {loss} is for two classes but y holds {found.n_classes} classes:"
+            f" compile sparse_categorical_crossentropy with {found.n_classes} output units"
+        )
+    if loss_kind.kind == "multiclass" and loss_kind.n_classes < found.n_classes:
+        raise InputError(
+            f"the model has {loss_kind.n_classes} outputs for its loss {loss} but y holds {found.n_classes} classes"
+        )
+    return loss_kind.kind
+
+
 def _as_stream(stream: Any, what: str) -> Any:
     """A stream Keras can read once per epoch: a generator function becomes a ``tf.data.Dataset``."""
     if stream is None or not is_stream(stream) or not callable(stream):
@@ -120,10 +152,65 @@ def _as_stream(stream: Any, what: str) -> Any:
     return tf.data.Dataset.from_generator(stream, output_signature=signature)
 
 
-def _xy(pair: Any, what: str) -> tuple[Any, Any]:
-    if not isinstance(pair, tuple | list) or len(pair) != 2:
-        raise InputError(f"{what} must be an (x, y) pair, got {type(pair).__name__}")
-    return pair[0], pair[1]
+def _xy(pair: Any, what: str) -> tuple[Any, Any, Any]:
+    """``(x, y)`` or ``(x, y, sample_weight)``, as ``model.fit`` takes ``validation_data``."""
+    if not isinstance(pair, tuple | list) or len(pair) not in (2, 3):
+        raise InputError(f"{what} must be an (x, y) or (x, y, sample_weight) tuple, got {type(pair).__name__}")
+    return pair[0], pair[1], pair[2] if len(pair) == 3 else None
+
+
+def _inputs(x: Any, what: str) -> Any:
+    """Inputs as the models read them, checked: arrays (NaN and infinities refused), SciPy sparse matrices as CSR
+    (their stored values checked), pandas frames as they are, and several inputs (a dict or list of them) alike."""
+    import scipy.sparse
+
+    if isinstance(x, dict):
+        return {k: _inputs(v, f"{what}[{k!r}]") for k, v in x.items()}
+    if several(x):
+        return [_inputs(v, f"{what}[{i}]") for i, v in enumerate(x)]
+    if hasattr(x, "iloc"):
+        return x
+    if scipy.sparse.issparse(x):
+        matrix = scipy.sparse.csr_matrix(x, dtype=np.float32)  # any format (COO, CSC, arrays): rows by position
+        if not np.all(np.isfinite(matrix.data)):
+            raise InputError(f"{what}: the inputs hold NaN or infinite values")
+        return matrix
+    values = np.asarray(x)
+    if np.issubdtype(values.dtype, np.number) and not np.all(np.isfinite(values)):
+        raise InputError(f"{what}: the inputs hold NaN or infinite values")
+    return values
+
+
+def _weights(weights: Any, n: int, what: str) -> np.ndarray | None:
+    """A weight per example: ``n`` finite numbers of 0 or more, not all 0."""
+    if weights is None:
+        return None
+    values = np.asarray(weights, dtype=np.float64).reshape(-1)
+    if len(values) != n:
+        raise InputError(f"{what}: {len(values)} weights but {n} examples")
+    if not np.all(np.isfinite(values)) or np.any(values < 0) or not np.any(values > 0):
+        raise InputError(f"{what}: weights must be finite, 0 or more, and not all 0")
+    return values.astype(np.float32)
+
+
+def _class_weight(class_weight: Any, class_names: list[str], task: Task) -> dict[int, float] | None:
+    """Keras' ``class_weight`` by class number, from weights by the user's labels (as in ``y``)."""
+    if class_weight is None:
+        return None
+    if task.kind == "regression":
+        raise InputError("class_weight is for classification: give sample_weight for a regression")
+    if not isinstance(class_weight, dict) or not class_weight:
+        raise InputError(f"class_weight must be a dict of a weight per class, got {class_weight!r}")
+    numbers = {name: i for i, name in enumerate(class_names)}
+    weights: dict[int, float] = {}
+    for label, weight in class_weight.items():
+        shown = str(int(label)) if isinstance(label, float) and label.is_integer() else str(label)
+        if shown not in numbers:
+            raise InputError(f"class_weight names class {label!r}, which y does not hold (classes: {class_names})")
+        if isinstance(weight, bool) or not isinstance(weight, int | float) or not (weight >= 0 and np.isfinite(weight)):
+            raise InputError(f"class_weight of class {label!r} must be a finite number of 0 or more, got {weight!r}")
+        weights[numbers[shown]] = float(weight)
+    return weights
 
 
 def dataset_from_memory(
@@ -135,26 +222,38 @@ def dataset_from_memory(
     test_data: Any = None,
     task: str | Task | None = None,
     seed: int = 0,
+    sample_weight: Any = None,
+    class_weight: dict[Any, float] | None = None,
+    model_task: tuple[Task, str] | None = None,
 ) -> Dataset:
-    """A :class:`Dataset` of in-memory data: arrays, a ``pandas.DataFrame``, or streams.
+    """A :class:`Dataset` of in-memory data: arrays, SciPy sparse matrices, ``pandas.DataFrame``, or streams.
 
-    Arrays and frames are checked for matching lengths and finite numbers. A
-    frame's non-numeric columns are one-hot encoded and the others standardized,
-    by a preprocessor fitted on the training rows only (as for CSV studies). ``y``
-    may name a column of the frame. Without ``validation_data``, the search splits
-    off ``validation_split`` (default 0.2) of the training rows, stratified for
-    classification. Streams need ``validation_data`` (a stream too) and give their
-    batches as they are.
+    Inputs may also be several (a dict or list of arrays, as ``model.fit`` takes
+    them for a model of several inputs). Arrays and frames are checked for
+    matching lengths and finite numbers. A frame's non-numeric columns are one-hot
+    encoded and the others standardized, by a preprocessor fitted on the training
+    rows only (as for CSV studies). ``y`` may name a column of the frame. Without
+    ``validation_data``, the search splits off ``validation_split`` (default 0.2)
+    of the training rows, stratified for classification. ``sample_weight`` (one
+    per training example, and a third item of ``validation_data``) and
+    ``class_weight`` (by the labels of ``y``) weigh training as Keras' ``fit``
+    does. Streams need ``validation_data`` (a stream too) and give their batches
+    as they are. Without ``task``, the task is the one the model's compiled loss
+    trains for (``model_task``: the task and the loss's name), checked against
+    the targets, or else the targets'.
 
     Raises:
         search.InputError: Mismatched lengths, missing targets, non-finite values,
-            a stream without validation data.
+            weights or classes that do not fit, a stream without validation data
+            or task, targets the model's loss cannot train on.
 
     Examples:
         >>> x, y = np.random.default_rng(0).normal(size=(10, 3)), np.arange(10) % 2
         >>> dataset = dataset_from_memory(x, y, test_data=(x[:4], y[:4]))
         >>> dataset.task.kind, dataset.x_train.shape, dataset.x_test.shape, dataset.x_val is None
         ('binary', (10, 3), (4, 3), True)
+        >>> dataset_from_memory(x, y, class_weight={1: 3.0}).class_weight
+        {1: 3.0}
     """
     if is_stream(x):
         x, validation_data, test_data = (
@@ -165,15 +264,26 @@ def dataset_from_memory(
             raise InputError("streamed data (tf.data, PyDataset, generators) needs validation_data")
         if y is not None:
             raise InputError("streamed data yields (x, y) batches: give no y")
+        if sample_weight is not None or class_weight is not None:
+            raise InputError("streamed data carries its own weights: yield (x, y, sample_weight) batches")
+        if task is None and model_task is not None:
+            task = model_task[0]
         if task is None:
-            raise InputError("streamed data needs task= ('binary', 'multiclass' or 'regression')")
+            raise InputError(
+                "streamed data needs task= ('binary', 'multiclass' or 'regression'), or a model compiled with"
+                " a loss that tells it (binary_crossentropy, sparse_categorical_crossentropy, mse...)"
+            )
         test_x = test_data[0] if isinstance(test_data, tuple | list) else test_data
         return Dataset(
             x_train=x,
             y_train=None,
             x_test=test_x,
             y_test=None,
-            task=infer_task([0, 1], task) if task != "regression" else Task("regression"),
+            task=task
+            if isinstance(task, Task)
+            else infer_task([0, 1], task)
+            if task != "regression"
+            else Task("regression"),
             train_ids=[],
             test_ids=[],
             x_val=validation_data,
@@ -184,21 +294,23 @@ def dataset_from_memory(
         y, x = x[y], x.drop(columns=[y])
     if y is None:
         raise InputError("y is missing: give targets (or, for a data frame, the name of its target column)")
-    x_val = y_val = x_test = y_test = None
+    if task is None and model_task is not None:
+        task = _task_of_loss(model_task, y)
+    x_val = y_val = w_val = x_test = y_test = None
     if validation_data is not None:
-        x_val, y_val = _xy(validation_data, "validation_data")
+        x_val, y_val, w_val = _xy(validation_data, "validation_data")
     if test_data is not None:
-        x_test, y_test = _xy(test_data, "test_data")
+        x_test, y_test, _ = _xy(test_data, "test_data")
     parts = [("x", x, y), ("validation_data", x_val, y_val), ("test_data", x_test, y_test)]
+    inputs: list[Any] = []
     for what, xs, ys in parts:
         if xs is None:
+            inputs.append(None)
             continue
-        if len(xs) != len(ys):
-            raise InputError(f"{what}: {len(xs)} inputs but {len(ys)} targets")
-        if not frame:
-            values = np.asarray(xs)
-            if np.issubdtype(values.dtype, np.number) and not np.all(np.isfinite(values)):
-                raise InputError(f"{what}: the inputs hold NaN or infinite values")
+        if n_rows(xs) != len(ys):
+            raise InputError(f"{what}: {n_rows(xs)} inputs but {len(ys)} targets")
+        inputs.append(_inputs(xs, what))
+    x, x_val, x_test = inputs
     all_y = np.concatenate(
         [np.asarray(ys).reshape(len(ys), *np.shape(ys)[1:]) for _, xs, ys in parts if xs is not None]
     )
@@ -210,6 +322,13 @@ def dataset_from_memory(
     y_train, y_val_codes, y_test_codes = codes[:n_train], codes[n_train : n_train + n_val], codes[n_train + n_val :]
     if kind.kind == "regression" and not np.all(np.isfinite(codes)):
         raise InputError("the targets hold NaN or infinite values")
+    w_train = _weights(sample_weight, n_train, "sample_weight")
+    if w_val is not None and w_train is None:
+        raise InputError("validation_data has sample weights: give sample_weight for the training examples too")
+    w_val = _weights(w_val, n_val, "validation_data's sample weights")
+    if w_train is not None and x_val is not None and w_val is None:
+        w_val = np.ones(n_val, np.float32)  # Keras weighs validation rows alike when given none
+    weights = _class_weight(class_weight, class_names, kind)
     preprocessor, schema = None, {}
     if frame:
         import pandas as pd
@@ -222,8 +341,6 @@ def dataset_from_memory(
         schema = {"source": "a data frame", "columns": list(map(str, x.columns)), "numeric": numeric}
         schema |= {"categorical": categorical, "task": kind.kind, "na_values": []}
         x, x_val, x_test = (None if f is None else f.reset_index(drop=True) for f in (x, x_val, x_test))
-    else:
-        x, x_val, x_test = (None if a is None else np.asarray(a) for a in (x, x_val, x_test))
     if x_val is None:
         split = validation_split if validation_split is not None else 0.2
         if not 0.0 < split < 1.0:
@@ -242,6 +359,9 @@ def dataset_from_memory(
         schema=schema,
         x_val=x_val,
         y_val=y_val_codes if x_val is not None else None,
+        w_train=w_train,
+        w_val=w_val,
+        class_weight=weights,
     )
 
 
@@ -250,7 +370,8 @@ def _serialize(dataset: Dataset) -> bytes:
     import joblib
 
     buffer = io.BytesIO()
-    fields = {k: getattr(dataset, k) for k in ("x_train", "y_train", "x_test", "y_test", "x_val", "y_val")}
+    names = ("x_train", "y_train", "x_test", "y_test", "x_val", "y_val", "w_train", "w_val", "class_weight")
+    fields = {k: getattr(dataset, k) for k in names}
     fields |= {"task": [dataset.task.kind, dataset.task.n_classes], "class_names": dataset.class_names}
     fields |= {"preprocessor": dataset.preprocessor, "schema": dataset.schema, "format": _FORMAT}
     joblib.dump(fields, buffer)
@@ -341,4 +462,7 @@ def load_stored(settings: dict[str, Any], seed: int) -> Dataset:
         schema=dict(fields["schema"]),
         x_val=fields["x_val"],
         y_val=fields["y_val"],
+        w_train=fields.get("w_train"),  # files of an earlier version keep no weights
+        w_val=fields.get("w_val"),
+        class_weight=fields.get("class_weight"),
     )

@@ -33,7 +33,9 @@ __all__ = [
     "concat",
     "cv_folds",
     "fit_transform",
+    "n_rows",
     "rows",
+    "several",
     "split_train_validation",
     "subsample",
 ]
@@ -59,6 +61,9 @@ class Dataset:
         x_val: Validation inputs the user gave, or ``None``: the search then splits
             its validation rows off ``x_train`` (``validation_size``).
         y_val: Their targets.
+        w_train: A weight per training example (Keras' ``sample_weight``), or ``None``.
+        w_val: A weight per validation example the user gave, or ``None``.
+        class_weight: A weight per class number (Keras' ``class_weight``), or ``None``.
 
     Examples:
         >>> Dataset(x_train=np.zeros((4, 2)), y_train=np.zeros(4), x_test=np.zeros((2, 2)), y_test=np.zeros(2),
@@ -78,6 +83,9 @@ class Dataset:
     schema: dict[str, Any] = dataclasses.field(default_factory=dict)
     x_val: Any = None
     y_val: Any = None
+    w_train: Any = None
+    w_val: Any = None
+    class_weight: dict[int, float] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,7 +96,9 @@ class SearchData:
     (``None`` for data that needs none). Under k-fold cross-validation ``folds``
     holds one :class:`SearchData` per fold (each with its own preprocessor, fitted
     on that fold's training rows, as its ``task``'s target level is, see
-    :meth:`Task.fitted`) and the fields are those of the first fold.
+    :meth:`Task.fitted`) and the fields are those of the first fold. ``w_train``
+    and ``w_val`` are the sample weights of those rows (``None``: none), and
+    ``class_weight`` the weight of each class number.
     """
 
     x_train: Any
@@ -100,6 +110,9 @@ class SearchData:
     val_ids: list[str]
     preprocessor: Any = None
     folds: tuple[SearchData, ...] = ()
+    w_train: Any = None
+    w_val: Any = None
+    class_weight: dict[int, float] | None = None
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -128,6 +141,8 @@ class HoldoutData:
     schema: dict[str, Any] = dataclasses.field(default_factory=dict)
     folds: tuple[tuple[np.ndarray, np.ndarray], ...] = ()
     train_ids: list[str] = dataclasses.field(default_factory=list)
+    w_train: Any = None
+    class_weight: dict[int, float] | None = None
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -205,13 +220,42 @@ def subsample(labels: np.ndarray, size: int, seed: int) -> np.ndarray:
     return rows
 
 
+def several(x: Any) -> bool:
+    """Whether ``x`` is several inputs, as ``model.fit`` takes them: a dict of them, or a list or tuple of arrays.
+
+    Examples:
+        >>> several({"a": np.zeros(2)}), several([np.zeros(2), np.zeros(2)]), several([[1, 2], [3, 4]])
+        (True, True, False)
+    """
+    if isinstance(x, dict):
+        return True
+    return isinstance(x, list | tuple) and bool(x) and all(hasattr(v, "shape") or hasattr(v, "iloc") for v in x)
+
+
+def n_rows(x: Any) -> int:
+    """The number of examples of inputs: an array's, a sparse matrix's, a frame's, or several inputs' (the first).
+
+    Examples:
+        >>> import scipy.sparse as sp
+        >>> n_rows(sp.random(5, 3, format="csr")), n_rows({"a": np.zeros((4, 2)), "b": np.zeros(4)})
+        (5, 4)
+    """
+    if several(x):
+        return n_rows(next(iter(x.values())) if isinstance(x, dict) else x[0])
+    return int(x.shape[0]) if hasattr(x, "shape") and not hasattr(x, "iloc") else len(x)
+
+
 def concat(first: Any, second: Any) -> Any:
-    """Rows of ``first`` then of ``second``: arrays, sparse matrices or pandas frames.
+    """Rows of ``first`` then of ``second``: arrays, sparse matrices, pandas frames, or several of them.
 
     Examples:
         >>> concat(np.zeros((1, 2)), np.ones((2, 2))).shape
         (3, 2)
     """
+    if isinstance(first, dict):
+        return {k: concat(v, second[k]) for k, v in first.items()}
+    if several(first):
+        return [concat(a, b) for a, b in zip(first, second, strict=True)]
     if hasattr(first, "iloc"):
         import pandas as pd
 
@@ -224,12 +268,20 @@ def concat(first: Any, second: Any) -> Any:
 
 
 def rows(x: Any, index: np.ndarray) -> Any:
-    """Rows of an array, a sparse matrix or a pandas frame (by position).
+    """Rows of an array, a sparse matrix, a pandas frame or several inputs (by position); ``None`` stays ``None``.
 
     Examples:
         >>> rows(np.arange(6).reshape(3, 2), np.array([2, 0])).tolist()
         [[4, 5], [0, 1]]
+        >>> rows({"a": np.arange(3)}, np.array([1]))
+        {'a': array([1])}
     """
+    if x is None:
+        return None
+    if isinstance(x, dict):
+        return {k: rows(v, index) for k, v in x.items()}
+    if several(x):
+        return [rows(v, index) for v in x]
     return x.iloc[index].reset_index(drop=True) if hasattr(x, "iloc") else x[index]
 
 

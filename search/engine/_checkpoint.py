@@ -127,7 +127,7 @@ class TrialCheckpoints:
         try:
             with tempfile.TemporaryDirectory(prefix="search-checkpoint-") as scratch:
                 local = Path(scratch) / model_file
-                model.save(local)
+                models.save_model(model, local, as_is=True)  # the training loop goes on with it
                 self.artifacts.put(self.folder + model_file, local.read_bytes())
                 written.append(model_file)
             if best_file is not None:

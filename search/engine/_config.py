@@ -185,6 +185,14 @@ class _Pruner(_Options):
     min_delta: Annotated[float, Field(ge=0.0)] | None = None
 
 
+class _Callbacks(_Schema):
+    """A ``tune`` study's own Keras callbacks: their pickle in the study's artifacts, its digest and signature."""
+
+    file: _Text
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    signature: str = ""
+
+
 class _Objective(_Schema):
     name: _Text
     direction: Literal["maximize", "minimize"] | None = None
@@ -285,6 +293,9 @@ class StudyConfig(BaseModel):
             ``max_latency_ms_batch`` or a logged validation metric
             (``min_val_accuracy``); set with Optuna's ``trial.set_constraint``, so an
             infeasible trial is never the best one or on the front.
+        callbacks: A model of one's own trains with these Keras callbacks (see
+            :func:`search.tune`): ``file`` (their pickle in the study's artifacts),
+            ``sha256`` and ``signature``; ``None``: none. Not part of the fingerprint.
         cv: Folds of k-fold cross-validation (2 to :data:`MAX_FOLDS`), stratified
             for classification, over all training examples: each trial trains
             every fold, reports each fold's value to the pruner (step = fold, as
@@ -323,6 +334,7 @@ class StudyConfig(BaseModel):
     objectives: Annotated[list[dict[str, Any]], AfterValidator(_objectives)] = []
     constraints: Annotated[dict[str, float], AfterValidator(_check_constraints)] = {}
     cv: _Folds = 1
+    callbacks: Annotated[dict[str, Any], _table(_Callbacks)] | None = None
 
     @model_validator(mode="after")
     def _metric_not_again(self) -> StudyConfig:

@@ -9,12 +9,13 @@ import math
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from search.data import SearchData
 from search.engine._artifacts import Artifacts, study_artifacts
+from search.engine._callbacks import fresh_callbacks
 from search.engine._checkpoint import (
     Checkpoint,
     TrialCheckpoints,
@@ -112,6 +113,8 @@ class Objective:
         dashboard: Write each trial's learning curves and note for optuna-dashboard.
         on_epoch: Optional ``f(trial_number, epoch, history)`` called after every epoch
             (the progress bar uses it).
+        callbacks: The user's own Keras callbacks (see :func:`search.tune`), a
+            fresh copy of each for every model trained.
 
     Examples:
         >>> import optuna
@@ -122,7 +125,8 @@ class Objective:
         >>> objective = Objective(config, load_search_data(config.data, seed=0), load_space(config.space_module))
         >>> study = optuna.create_study(direction="maximize")
         >>> study.optimize(objective, n_trials=1)
-        >>> {"backend", "best_epoch", "config", "epochs_trained", "seconds_compiling"} <= set(study.trials[0].user_attrs)
+        >>> recorded = set(study.trials[0].user_attrs)
+        >>> {"backend", "best_epoch", "config", "epochs_trained", "seconds_compiling"} <= recorded
         True
     """
 
@@ -137,6 +141,7 @@ class Objective:
         budget: int | None = None,
         dashboard: bool = True,
         on_epoch: Callable[[int, int, dict[str, list[float]]], None] | None = None,
+        callbacks: Sequence[Any] = (),
     ) -> None:
         self.config = config
         self.data = data
@@ -147,6 +152,7 @@ class Objective:
         self.budget = budget
         self.dashboard = dashboard
         self.on_epoch = on_epoch
+        self.callbacks = list(callbacks)
 
     def artifacts(self, study: optuna.Study) -> Artifacts | None:
         """The study's artifact store (where checkpoints go), ``None`` without a storage URL."""
@@ -155,6 +161,11 @@ class Objective:
         if self._artifacts is None:
             self._artifacts = study_artifacts(self.storage_url, study)
         return self._artifacts
+
+    def _user_callbacks(self, number: int, fold: int | None) -> list[Any]:
+        """A fresh copy of the user's own callbacks for one model (see ``search.engine._callbacks.fresh_callbacks``)."""
+        label = f"trial-{number}" + ("" if fold is None else f"/fold-{fold + 1}")
+        return fresh_callbacks(self.callbacks, label)
 
     def _checkpoints(self, study: optuna.Study, number: int) -> TrialCheckpoints | None:
         artifacts = self.artifacts(study)
@@ -347,8 +358,10 @@ class Objective:
                         seed=config.seed + trial.number,
                         epochs=config.max_epochs,
                         initial_epoch=initial_epoch,
-                        validation=(x_val, data.y_val),
-                        callbacks=callbacks,
+                        validation=(x_val, data.y_val, data.w_val),
+                        callbacks=[*callbacks, *self._user_callbacks(trial.number, fold)],
+                        sample_weight=data.w_train,
+                        class_weight=data.class_weight,
                     )
                 finally:  # what training took, compilation included (seconds_training leaves it out)
                     facts["training_s"] = facts.get("training_s", 0.0) + time.perf_counter() - began

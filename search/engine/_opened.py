@@ -22,10 +22,12 @@ from search.engine._artifacts import (
     study_artifacts,
     upload_named,
 )
+from search.engine._callbacks import fresh_callbacks, study_callbacks
 from search.engine._config import StudyConfig
 from search.engine._spaces import study_data, study_space
 from search.engine._storage import closes_storages, open_storage, redact, resolve_storage
 from search.engine._study import find_study
+from search.engine._supervise import device_line, usable_gpus
 from search.engine._trust import check_pickle, check_trusted, sign
 from search.errors import InputError
 from search.models import LoadedSpace
@@ -100,6 +102,15 @@ class OpenedStudy:
         """The stored definition's space, loaded as trust allows (see :func:`search.engine._spaces.study_space`)."""
         return study_space(self.config, self.store, stored=True, allow=self.allow)
 
+    @functools.cached_property
+    def callbacks(self) -> list[Any]:
+        """The user's own Keras callbacks the study trains with, loaded as trust allows (none for most studies)."""
+        return study_callbacks(self.config, self.store, self.allow)
+
+    def fresh_callbacks(self, label: str) -> list[Any]:
+        """A fresh copy of the study's own callbacks for one model (see ``search.engine._callbacks``)."""
+        return fresh_callbacks(self.callbacks, label)
+
     def trial(self, number: int) -> optuna.trial.Trial:
         """Trial ``number`` as a ``optuna.Trial``: what optuna-dashboard's notes and figures of a trial take.
 
@@ -133,6 +144,11 @@ class OpenedStudy:
     def sign(name: str, digest: str) -> str:
         """This user's signature of a pickle this process writes for the study (see ``search.engine._trust.sign``)."""
         return sign(name, digest)
+
+    def device_lines(self, who: str) -> list[str]:
+        """What to print of where ``who`` trains (``"the holdout trains on GPU 0"``), warning of a GPU left unused."""
+        gpus, warning = usable_gpus(self.config.backend)
+        return [line for line in (warning, device_line(who, gpus)) if line]
 
     def data_settings(self) -> dict[str, Any]:
         """The ``[data]`` settings the loaders read, with the local folder of ``stored`` data."""

@@ -16,6 +16,7 @@ import sys
 
 import optuna
 
+from search.engine._logs import verbose_here
 from search.engine._run import join_study
 from search.engine._signals import stop_on_signals, stop_with_parent
 from search.engine._storage import close_storages
@@ -32,7 +33,7 @@ SPEC_ENV = "SEARCH_WORKER_SPEC"
 def main(argv: list[str]) -> int:
     """Run the worker that ``SEARCH_WORKER_SPEC`` (or ``argv[0]``), a JSON object, describes; return its exit status."""
     spec = json.loads(argv[0] if argv else os.environ.pop(SPEC_ENV, "{}"))
-    if spec.pop("quiet", False):  # its parent shows a progress bar: Optuna's per-trial lines would drown it
+    if spec.pop("quiet", False) and not verbose_here():  # Optuna's per-trial lines would drown the parent's bar
         optuna.logging.set_verbosity(logging.WARNING)
     parent = spec.pop("parent", None)
     try:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from search.data import SearchData, Task, load_search_data
 from search.engine._artifacts import ARTIFACTS_ATTR, Artifacts, check_location, study_artifacts
 from search.engine._config import PROPERTIES, StudyConfig, limit_name, load_study_config
+from search.engine._logs import framework_logs
 from search.engine._objective import Objective
 from search.engine._opened import OpenedStudy, open_existing
 from search.engine._optimize import optimize_until_budget, progress_bar
@@ -27,7 +28,7 @@ from search.engine._recovery import recover_trials
 from search.engine._spaces import check_study, study_data, study_space
 from search.engine._storage import check_storage, closes_storages, redact, resolve_storage
 from search.engine._study import enqueue_definition, open_study, open_trial_storage
-from search.engine._supervise import default_workers, pin_cores, run_workers
+from search.engine._supervise import default_workers, device_line, pin_cores, run_workers, usable_gpus
 from search.errors import InputError
 from search.models import use_backend
 
@@ -53,6 +54,7 @@ def run_study(
     memory_limit_mb: float | None = None,
     files: dict[str, bytes] | None = None,
     artifacts: str | None = None,
+    verbose: bool = False,
 ) -> optuna.Study:
     """Run (or resume) a study until it has ``n_trials`` finished trials.
 
@@ -91,6 +93,9 @@ def run_study(
             instead of the stored one (a share mounted under another path).
             Default: the stored one, else ``SEARCH_ARTIFACTS``, else a folder
             beside a SQLite file or in this machine's ``SEARCH_HOME``.
+        verbose: Show Optuna's INFO lines (a study created, each trial finished)
+            and TensorFlow's start-up lines, here and in the worker processes;
+            default: warnings and errors only.
 
     Returns:
         The ``optuna.Study``.
@@ -108,79 +113,87 @@ def run_study(
         >>> len(study.trials), study.trials[0].state.name
         (1, 'COMPLETE')
     """
-    use_backend()  # the settings that precede TensorFlow and JAX; the study's backend is set below
-    changes = dict(overrides or {})
-    if n_trials is not None:  # wins over a "trials" override (e.g. --set trials=5)
-        changes["trials"] = n_trials
-    if isinstance(name, StudyConfig):
-        config = name.replace(trials=n_trials) if n_trials is not None else name
-    else:
-        try:
-            config = load_study_config(name, **changes)
-        except UnicodeDecodeError as exc:  # a definition file saved in another encoding (latin-1, say)
-            raise InputError(
-                f"study definition {name} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})"
-            ) from None
-    if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
-        raise InputError(f"timeout must be a positive number of seconds, got {timeout}")
-    if workers is not None and workers < 1:
-        raise InputError(f"workers must be at least 1, got {workers}")
-    if memory_limit_mb is not None and not (math.isfinite(memory_limit_mb) and memory_limit_mb > 0):
-        raise InputError(f"memory limit must be a positive number of MB, got {memory_limit_mb}")
-    # Keras already loaded on another backend (e.g. in a notebook): the trials run in a worker process.
-    in_process = use_backend(config.backend)
-    url = resolve_storage(storage)
-    check_storage(url)
-    explicit = check_location(artifacts) if artifacts else None
-    given = explicit or (check_location(env) if (env := os.environ.get("SEARCH_ARTIFACTS")) else None)
-    store = study_artifacts(url, given=given)
-    if given or files:
-        store.check_writable(tuple(files or ()))
-    space = check_study(config, study_space(config, store))
-    # The data are loaded here to check them against the definition before anything is written.
-    data = load_search_data(study_data(config, store), seed=config.seed, cv=config.cv)
-    _check_metrics(config, data.task)
-    space.check_data(data.x_train, config.space_bounds)  # e.g. a vocabulary bound larger than the prepared n-grams
-    study = open_study(config, open_trial_storage(url), space, allow_changes=allow_changes)
-    store = _keep_artifacts(study, url, given, explicit=explicit is not None)
-    opened = OpenedStudy(study, url, store, config=config, space=space)
-    for relative, blob in (files or {}).items():
-        store.put(relative, blob)
-    print(f"study {config.name!r} in {redact(url)} (artifacts in {redact(store.location)})", file=sys.stderr)
-    requeued = recover_trials(study)
-    if requeued:
-        print(f"re-queued interrupted trial(s) {', '.join(map(str, requeued))}", file=sys.stderr)
-    if config.enqueue and count_finished(study) < config.trials:
-        queued = enqueue_definition(study, config)
-        if queued:
-            print(f"queued {queued} parameter set(s) of the definition to try first", file=sys.stderr)
+    with framework_logs(verbose=verbose):
+        use_backend()  # the settings that precede TensorFlow and JAX; the study's backend is set below
+        changes = dict(overrides or {})
+        if n_trials is not None:  # wins over a "trials" override (e.g. --set trials=5)
+            changes["trials"] = n_trials
+        if isinstance(name, StudyConfig):
+            config = name.replace(trials=n_trials) if n_trials is not None else name
+        else:
+            try:
+                config = load_study_config(name, **changes)
+            except UnicodeDecodeError as exc:  # a definition file saved in another encoding (latin-1, say)
+                raise InputError(
+                    f"study definition {name} is not UTF-8 text"
+                    f" (byte {exc.object[exc.start]:#04x} at offset {exc.start})"
+                ) from None
+        if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
+            raise InputError(f"timeout must be a positive number of seconds, got {timeout}")
+        if workers is not None and workers < 1:
+            raise InputError(f"workers must be at least 1, got {workers}")
+        if memory_limit_mb is not None and not (math.isfinite(memory_limit_mb) and memory_limit_mb > 0):
+            raise InputError(f"memory limit must be a positive number of MB, got {memory_limit_mb}")
+        # Keras already loaded on another backend (e.g. in a notebook): the trials run in a worker process.
+        in_process = use_backend(config.backend)
+        url = resolve_storage(storage)
+        check_storage(url)
+        explicit = check_location(artifacts) if artifacts else None
+        given = explicit or (check_location(env) if (env := os.environ.get("SEARCH_ARTIFACTS")) else None)
+        store = study_artifacts(url, given=given)
+        if given or files:
+            store.check_writable(tuple(files or ()))
+        space = check_study(config, study_space(config, store))
+        # The data are loaded here to check them against the definition before anything is written.
+        data = load_search_data(study_data(config, store), seed=config.seed, cv=config.cv)
+        _check_metrics(config, data.task)
+        space.check_data(data.x_train, config.space_bounds)  # e.g. a vocabulary bound larger than the prepared n-grams
+        study = open_study(config, open_trial_storage(url), space, allow_changes=allow_changes)
+        store = _keep_artifacts(study, url, given, explicit=explicit is not None)
+        opened = OpenedStudy(study, url, store, config=config, space=space)
+        for relative, blob in (files or {}).items():
+            store.put(relative, blob)
+        print(f"study {config.name!r} in {redact(url)} (artifacts in {redact(store.location)})", file=sys.stderr)
+        requeued = recover_trials(study)
+        if requeued:
+            print(f"re-queued interrupted trial(s) {', '.join(map(str, requeued))}", file=sys.stderr)
+        if config.enqueue and count_finished(study) < config.trials:
+            queued = enqueue_definition(study, config)
+            if queued:
+                print(f"queued {queued} parameter set(s) of the definition to try first", file=sys.stderr)
 
-    deadline = None if timeout is None else time.monotonic() + timeout
-    # With the budget reached nothing trains (and the stored definition was left as it was): no worker starts.
-    left = config.trials - count_finished(study)
-    done = left <= 0
-    if workers is None:
-        workers, why = default_workers()
-        workers = max(1, min(workers, left))
-        print(f"{workers} worker(s): {why} (--workers N to choose)", file=sys.stderr)
-    if not done and (workers > 1 or memory_limit_mb is not None or not in_process):
-        del data  # each worker process loads its own copy
-        run_workers(
-            study,
-            config,
-            url,
-            workers=workers,
-            deadline=deadline,
-            memory_limit_mb=memory_limit_mb,
-            show=show_progress,
-            artifacts=explicit,
-        )
-    elif not done:
-        _work(opened, data, deadline=deadline, show_progress=show_progress)
-    groups = best_by_group(study)
-    if groups and study.user_attrs.get("best_by_group") != groups:  # e.g. frozen vs fine-tuned embeddings
-        study.set_user_attr("best_by_group", groups)
-    return study
+        deadline = None if timeout is None else time.monotonic() + timeout
+        # With the budget reached nothing trains (and the stored definition was left as it was): no worker starts.
+        left = config.trials - count_finished(study)
+        done = left <= 0
+        gpus, warning = usable_gpus(config.backend) if not done else ({}, None)
+        if warning:
+            print(warning, file=sys.stderr)
+        if workers is None:
+            workers, why = default_workers(config.backend)
+            workers = max(1, min(workers, left))
+            print(f"{workers} worker(s): {why} (--workers N to choose)", file=sys.stderr)
+        if not done:
+            print(device_line(workers, gpus), file=sys.stderr)
+        if not done and (workers > 1 or memory_limit_mb is not None or not in_process):
+            del data  # each worker process loads its own copy
+            run_workers(
+                study,
+                config,
+                url,
+                workers=workers,
+                deadline=deadline,
+                memory_limit_mb=memory_limit_mb,
+                show=show_progress,
+                artifacts=explicit,
+                gpus=list(gpus),
+            )
+        elif not done:
+            _work(opened, data, deadline=deadline, show_progress=show_progress)
+        groups = best_by_group(study)
+        if groups and study.user_attrs.get("best_by_group") != groups:  # e.g. frozen vs fine-tuned embeddings
+            study.set_user_attr("best_by_group", groups)
+        return study
 
 
 @closes_storages
@@ -196,6 +209,7 @@ def join_study(
     cpus: Sequence[int] | None = None,
     allow_modules: Sequence[str] = (),
     artifacts: str | None = None,
+    verbose: bool = False,
 ) -> optuna.Study:
     """Work on an existing study until its budget is reached: one more worker.
 
@@ -222,6 +236,7 @@ def join_study(
             :func:`search.engine.check_trusted` and the trust model in the docs.
         artifacts: The study's artifact store as this machine reaches it, instead of
             the one stored on the study (see :func:`run_study`).
+        verbose: Show Optuna's INFO lines (see :func:`run_study`).
 
     Raises:
         search.InputError: No such study or storage, a bad budget or core list.
@@ -234,44 +249,45 @@ def join_study(
         >>> len(join_study("synthetic", storage=url, n_trials=2).trials)
         2
     """
-    if slot is not None and (isinstance(slot, bool) or not isinstance(slot, int) or slot < 0):
-        raise InputError(f"slot must be a worker number of 0 or more, got {slot!r}")
-    if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
-        raise InputError(f"timeout must be a positive number of seconds, got {timeout}")
-    if memory_limit_mb is not None and not (math.isfinite(memory_limit_mb) and memory_limit_mb > 0):
-        raise InputError(f"memory limit must be a positive number of MB, got {memory_limit_mb}")
-    if cpus:
-        pin_cores(cpus)
-    use_backend()
-    # The stored definition's sampler and pruner: Optuna's defaults would prune from the first epoch.
-    offset = (os.getpid() if slot is None else slot) * _SEED_STRIDE % 2**31
-    opened = open_existing(
-        name,
-        storage=storage,
-        for_trials=True,
-        seed_offset=offset,
-        allow_modules=allow_modules,
-        artifacts=artifacts,
-        trusted=True,
-    )
-    config = opened.config
-    if not use_backend(config.backend):
-        raise InputError(
-            f"study {name!r} trains on the {config.backend} backend, but Keras was loaded on another one "
-            "in this process: join it with python -m search worker"
+    with framework_logs(verbose=verbose):
+        if slot is not None and (isinstance(slot, bool) or not isinstance(slot, int) or slot < 0):
+            raise InputError(f"slot must be a worker number of 0 or more, got {slot!r}")
+        if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
+            raise InputError(f"timeout must be a positive number of seconds, got {timeout}")
+        if memory_limit_mb is not None and not (math.isfinite(memory_limit_mb) and memory_limit_mb > 0):
+            raise InputError(f"memory limit must be a positive number of MB, got {memory_limit_mb}")
+        if cpus:
+            pin_cores(cpus)
+        use_backend()
+        # The stored definition's sampler and pruner: Optuna's defaults would prune from the first epoch.
+        offset = (os.getpid() if slot is None else slot) * _SEED_STRIDE % 2**31
+        opened = open_existing(
+            name,
+            storage=storage,
+            for_trials=True,
+            seed_offset=offset,
+            allow_modules=allow_modules,
+            artifacts=artifacts,
+            trusted=True,
         )
-    if n_trials is not None:
-        if n_trials < 1:
-            raise InputError(f"--trials must be at least 1, got {n_trials}")
-        config = config.replace(trials=n_trials)
-        opened.config = config  # this process's budget; stored below once every check passed
-    _ = opened.space  # loaded now: an untrusted or broken space fails before the data are read
-    data = load_search_data(opened.data_settings(), seed=config.seed, cv=config.cv)
-    if n_trials is not None and opened.study.user_attrs["config"].get("trials") != n_trials:
-        opened.study.set_user_attr("config", config.stored())
-    deadline = None if timeout is None else time.monotonic() + timeout
-    _work(opened, data, deadline=deadline, show_progress=show_progress, memory_limit_mb=memory_limit_mb)
-    return opened.study
+        config = opened.config
+        if not use_backend(config.backend):
+            raise InputError(
+                f"study {name!r} trains on the {config.backend} backend, but Keras was loaded on another one "
+                "in this process: join it with python -m search worker"
+            )
+        if n_trials is not None:
+            if n_trials < 1:
+                raise InputError(f"--trials must be at least 1, got {n_trials}")
+            config = config.replace(trials=n_trials)
+            opened.config = config  # this process's budget; stored below once every check passed
+        _ = opened.space  # loaded now: an untrusted or broken space fails before the data are read
+        data = load_search_data(opened.data_settings(), seed=config.seed, cv=config.cv)
+        if n_trials is not None and opened.study.user_attrs["config"].get("trials") != n_trials:
+            opened.study.set_user_attr("config", config.stored())
+        deadline = None if timeout is None else time.monotonic() + timeout
+        _work(opened, data, deadline=deadline, show_progress=show_progress, memory_limit_mb=memory_limit_mb)
+        return opened.study
 
 
 def _keep_artifacts(study: optuna.Study, url: str, given: str | None, *, explicit: bool) -> Artifacts:
@@ -313,6 +329,7 @@ def _work(
             artifacts=opened.store,
             budget=config.trials,
             on_epoch=bar.epoch if bar else None,
+            callbacks=opened.callbacks,
         )
         optimize_until_budget(
             study,

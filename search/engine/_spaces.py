@@ -11,7 +11,7 @@ from search.engine._artifacts import Artifacts, FolderArtifacts, cached_copy
 from search.engine._config import SIGNATURE, StudyConfig
 from search.engine._logs import quiet_optuna
 from search.engine._samplers import make_pruner, make_sampler
-from search.engine._trust import ARTIFACT_PREFIX, check_loaded, check_pickle, check_reference, given_space
+from search.engine._trust import ARTIFACT_PREFIX, check_loaded, check_pickle, check_reference, given
 from search.errors import InputError
 from search.models import LoadedSpace, load_space
 
@@ -45,9 +45,9 @@ def study_space(
             check_loaded(ref, space.function or space.space)
         return space
     digest = config.space.get("sha256")
-    given: LoadedSpace | None = given_space(digest)
-    if given is not None:
-        return given
+    kept: LoadedSpace | None = given(digest)
+    if kept is not None:
+        return kept
     import cloudpickle
 
     name = ref.removeprefix(ARTIFACT_PREFIX)

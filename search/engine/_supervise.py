@@ -10,6 +10,8 @@ interpreter (``search.engine._process``). How many workers a machine gets
 from __future__ import annotations
 
 import contextlib
+import ctypes.util
+import importlib.metadata
 import json
 import os
 import shutil
@@ -31,7 +33,16 @@ from search.errors import InputError, MemoryLimitReached, RunError
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["RESTART_EXIT_STATUS", "default_workers", "pin_cores", "run_workers", "spawn_worker", "worker_cores"]
+__all__ = [
+    "RESTART_EXIT_STATUS",
+    "default_workers",
+    "device_line",
+    "pin_cores",
+    "run_workers",
+    "spawn_worker",
+    "usable_gpus",
+    "worker_cores",
+]
 
 # A worker process that stopped at its memory limit exits with this status (EX_TEMPFAIL) to be started again.
 RESTART_EXIT_STATUS = MemoryLimitReached.exit_status
@@ -49,10 +60,12 @@ def run_workers(
     memory_limit_mb: float | None,
     show: bool,
     artifacts: str | None = None,
+    gpus: Sequence[int] = (),
 ) -> None:
     """Start ``workers`` worker processes on ``study`` and watch them until they end.
 
     A worker that stopped at its memory limit is started again while work is left.
+    With several ``gpus``, worker ``slot`` sees only GPU ``gpus[slot % len(gpus)]``.
     """
 
     def start(slot: int) -> subprocess.Popen[bytes]:
@@ -67,6 +80,7 @@ def run_workers(
             timeout=left,
             memory_limit_mb=memory_limit_mb,
             artifacts=artifacts,
+            gpu=gpus[slot % len(gpus)] if len(gpus) > 1 else None,
         )
 
     processes = [start(slot) for slot in range(workers)]
@@ -123,6 +137,7 @@ def spawn_worker(
     memory_limit_mb: float | None = None,
     allow_modules: Sequence[str] = (),
     artifacts: str | None = None,
+    gpu: int | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start one worker process on this machine: :func:`join_study` in a fresh interpreter.
 
@@ -130,7 +145,8 @@ def spawn_worker(
     ``slot`` of ``n_slots`` is pinned to its own share of the cores: a small
     model gains little from a second core, so two one-core workers train about
     more trials than one two-core worker (docs/benchmarks.md), and pinned workers do
-    not preempt each other's threads.
+    not preempt each other's threads. ``gpu``: the one GPU (``nvidia-smi``'s
+    index) the worker sees.
     """
     spec = {
         "name": name,
@@ -148,18 +164,21 @@ def spawn_worker(
     env = dict(os.environ, SEARCH_WORKER_SPEC=json.dumps(spec))  # the storage URL may hold a password: not in argv
     if backend:
         env["KERAS_BACKEND"] = backend
+    if gpu is not None:
+        env |= {"CUDA_DEVICE_ORDER": "PCI_BUS_ID", "CUDA_VISIBLE_DEVICES": str(gpu)}  # nvidia-smi's numbering
     # Nothing of theirs goes to stdout, which is the caller's; their stderr is the caller's to relay.
     return subprocess.Popen(command, cwd=Path.cwd(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
 
 
-def default_workers() -> tuple[int, str]:
+def default_workers(backend: str = "") -> tuple[int, str]:
     """How many workers ``python -m search run`` starts on this machine, and why.
 
-    ``SEARCH_WORKERS`` when set; otherwise, on a machine with NVIDIA GPUs
-    (``nvidia-smi`` lists them), one worker per 16 GiB of each GPU's memory (one
-    to four per GPU: small models leave a GPU mostly idle, and JAX and TensorFlow
-    are told to take GPU memory as they need it); otherwise one per core this
-    process may use, each pinned to its core (see :func:`spawn_worker`).
+    ``SEARCH_WORKERS`` when set; otherwise, on a machine with NVIDIA GPUs that
+    ``backend`` can train on (see :func:`usable_gpus`), one worker per 16 GiB of
+    each GPU's memory (one to four per GPU: small models leave a GPU mostly
+    idle, and JAX and TensorFlow are told to take GPU memory as they need it);
+    otherwise one per core this process may use, each pinned to its core (see
+    :func:`spawn_worker`).
 
     Raises:
         search.InputError: ``SEARCH_WORKERS`` is not a positive integer.
@@ -174,29 +193,87 @@ def default_workers() -> tuple[int, str]:
         if not value.isdigit() or int(value) < 1:
             raise InputError(f"SEARCH_WORKERS must be a positive integer, got {value!r}")
         return int(value), "SEARCH_WORKERS"
-    gpus = _gpu_memory_gib()
+    gpus, _ = usable_gpus(backend)
     if gpus:
-        per_gpu = [max(1, min(4, int(gib // _GPU_GIB_PER_WORKER))) for gib in gpus]
+        per_gpu = [max(1, min(4, int(gib // _GPU_GIB_PER_WORKER))) for gib in gpus.values()]
         return sum(per_gpu), f"{'+'.join(map(str, per_gpu))} on {len(gpus)} GPU(s)"
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     return cores, f"one per core ({cores} core(s))"
 
 
-def _gpu_memory_gib() -> list[float]:
-    """Memory (GiB) of each NVIDIA GPU that ``nvidia-smi`` lists; none without the tool or a GPU."""
+def usable_gpus(backend: str = "") -> tuple[dict[int, float], str | None]:
+    """The NVIDIA GPUs ``backend`` can train on (index: GiB of memory), and a warning when it can use none of many.
+
+    ``nvidia-smi`` lists the GPUs (those of ``CUDA_VISIBLE_DEVICES``); the backend
+    can use them when its CUDA build is installed: JAX's CUDA plugin, TensorFlow's
+    CUDA libraries, a PyTorch built with CUDA. Nothing is imported: this costs
+    one ``nvidia-smi`` call.
+
+    Examples:
+        >>> gpus, warning = usable_gpus("jax")
+        >>> isinstance(gpus, dict)
+        True
+    """
+    listed = _gpu_memory_gib()
+    if not listed:
+        return {}, None
+    name = backend or os.environ.get("KERAS_BACKEND") or "jax"
+    if _has_cuda_build(name):
+        return listed, None
+    shown = "a GPU" if len(listed) == 1 else f"{len(listed)} GPUs"
+    return {}, (
+        f"warning: nvidia-smi lists {shown} but Keras' {name} backend here is a CPU-only build:"
+        " trials train on the CPU; pip install 'keras-optuna-search[cuda]' to train on the GPU"
+    )
+
+
+def _has_cuda_build(backend: str) -> bool:
+    """Whether the installed build of ``backend`` can run on NVIDIA GPUs (read from the installed distributions)."""
+    names = {(dist.metadata["Name"] or "").lower().replace("_", "-") for dist in importlib.metadata.distributions()}
+    if backend == "jax":
+        return any(n.startswith(("jax-cuda", "jaxlib-cuda")) for n in names)
+    if backend == "tensorflow":
+        return any(n.startswith("nvidia-cudnn-cu") for n in names) or ctypes.util.find_library("cudnn") is not None
+    if backend == "torch":
+        try:
+            return "+cpu" not in importlib.metadata.version("torch")
+        except importlib.metadata.PackageNotFoundError:
+            return False
+    return False
+
+
+def device_line(workers: int | str, gpus: dict[int, float]) -> str:
+    """Where ``workers`` workers (or what ``workers`` names) train: ``"2 workers on CPU"``, ``"1 worker on GPU 0"``.
+
+    Examples:
+        >>> device_line(2, {}), device_line(1, {0: 80.0}), device_line(4, {0: 80.0, 1: 80.0})
+        ('2 workers on CPU', '1 worker on GPU 0', '4 workers on GPUs 0, 1')
+        >>> device_line("the holdout trains", {})
+        'the holdout trains on CPU'
+    """
+    counted = workers if isinstance(workers, str) else f"{workers} worker{'s' if workers != 1 else ''}"
+    if not gpus:
+        return f"{counted} on CPU"
+    if len(gpus) == 1:
+        return f"{counted} on GPU {next(iter(gpus))}"
+    return f"{counted} on GPUs {', '.join(map(str, gpus))}"
+
+
+def _gpu_memory_gib() -> dict[int, float]:
+    """Memory (GiB) of each NVIDIA GPU that ``nvidia-smi`` lists, by index; none without the tool or a GPU."""
     tool = shutil.which("nvidia-smi")
     if tool is None:
-        return []
+        return {}
     query = [tool, "--query-gpu=memory.total", "--format=csv,noheader,nounits"]
     try:
         out = subprocess.run(query, capture_output=True, text=True, timeout=10, check=True).stdout
     except (OSError, subprocess.SubprocessError):
-        return []
+        return {}
+    sizes = dict(enumerate(float(line) / 1024 for line in out.split() if line.replace(".", "", 1).isdigit()))
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    sizes = [float(line) / 1024 for line in out.split() if line.replace(".", "", 1).isdigit()]
     if visible is not None:  # the GPUs this process may use
         wanted = [int(i) for i in visible.split(",") if i.strip().isdigit()]
-        sizes = [sizes[i] for i in wanted if i < len(sizes)]
+        sizes = {i: sizes[i] for i in wanted if i in sizes}
     return sizes
 
 

@@ -42,8 +42,8 @@ __all__ = [
     "check_reference",
     "check_trusted",
     "creator_allows",
-    "given_space",
-    "keep_space",
+    "given",
+    "keep_given",
     "key_path",
     "shipped_spaces",
     "sign",
@@ -270,18 +270,18 @@ def check_pickle(what: str, name: str, digest: Any, signature: Any, allow: Seque
     )
 
 
-# Spaces given as objects in this process (a build function of a notebook, say), by the SHA-256 of their pickle.
-_GIVEN_SPACES: dict[str, Any] = {}
+# Objects given to this process (a notebook's build function, its callbacks), by the SHA-256 of their pickle.
+_GIVEN: dict[str, Any] = {}
 
 
-def keep_space(space: Any, digest: str) -> None:
-    """Let this process resolve the stored reference of ``space`` (pickled, digest ``digest``) without reading it."""
-    _GIVEN_SPACES[digest] = space
+def keep_given(obj: Any, digest: str) -> None:
+    """Let this process resolve a pickle of digest ``digest`` to ``obj``, which it was given, without reading it."""
+    _GIVEN[digest] = obj
 
 
-def given_space(digest: Any) -> Any:
-    """The space this process was given for a pickle of ``digest`` (see :func:`keep_space`), or ``None``."""
-    return _GIVEN_SPACES.get(digest) if isinstance(digest, str) else None
+def given(digest: Any) -> Any:
+    """What this process was given for a pickle of ``digest`` (see :func:`keep_given`), or ``None``."""
+    return _GIVEN.get(digest) if isinstance(digest, str) else None
 
 
 def creator_allows(config: StudyConfig) -> list[str]:
@@ -295,7 +295,7 @@ def creator_allows(config: StudyConfig) -> list[str]:
         ['spaces.mlp']
     """
     ref = config.space_module
-    pickled = ref.startswith(ARTIFACT_PREFIX) or config.data.get("kind") == "stored"
+    pickled = ref.startswith(ARTIFACT_PREFIX) or config.data.get("kind") == "stored" or bool(config.callbacks)
     allows = [PICKLED] if pickled else []
     if not ref.startswith(ARTIFACT_PREFIX):
         allows.append(ref.partition(":")[0])
@@ -324,11 +324,14 @@ def check_trusted(config: StudyConfig, allow: Sequence[str] = ()) -> None:
     ref = config.space_module
     if ref.startswith(ARTIFACT_PREFIX):
         digest = config.space.get("sha256")
-        if given_space(digest) is None:
+        if given(digest) is None:
             name = ref.removeprefix(ARTIFACT_PREFIX)
             check_pickle("build function", name, digest, config.space.get(SIGNATURE), allow)
     else:
         check_reference(ref, allow, config.space.get(SIGNATURE))
+    if config.callbacks and given(config.callbacks.get("sha256")) is None:
+        name = str(config.callbacks.get("file"))
+        check_pickle("callbacks", name, config.callbacks.get("sha256"), config.callbacks.get(SIGNATURE), allow)
     if config.data.get("kind") == "stored":
         digest = config.data.get("sha256")
         streamed = isinstance(digest, str) and digest.startswith("memory-")  # nothing to unpickle: the loader says so

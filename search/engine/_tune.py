@@ -22,6 +22,7 @@ import numpy as np
 
 from search.data import (
     Dataset,
+    Task,
     dataset_from_memory,
     fit_transform,
     is_stream,
@@ -29,11 +30,12 @@ from search.data import (
     name_key,
     rows,
 )
+from search.engine._callbacks import check_callbacks, keep_callbacks
 from search.engine._config import MAX_FOLDS, SIGNATURE, StudyConfig, check_name
-from search.engine._logs import quiet_optuna
+from search.engine._logs import framework_logs, quiet_optuna
 from search.engine._run import run_study
 from search.engine._storage import closes_storages
-from search.engine._trust import ARTIFACT_PREFIX, REFERENCE, keep_space, sign
+from search.engine._trust import ARTIFACT_PREFIX, REFERENCE, keep_given, sign
 from search.errors import InputError
 from search.models import LoadedSpace, Space, load_space, use_backend
 
@@ -97,6 +99,10 @@ def tune(
     show_progress: bool = True,
     allow_changes: bool = False,
     artifacts: str | None = None,
+    callbacks: list[keras.callbacks.Callback] | None = None,
+    class_weight: dict[Any, float] | None = None,
+    sample_weight: Any = None,
+    verbose: bool = False,
 ) -> optuna.Study:
     """Search a model of one's own on data in memory: a persisted, resumable study.
 
@@ -105,13 +111,15 @@ def tune(
             that samples while it builds (a parameter named ``batch_size``, if it
             suggests one, is the batch size); or a space (a module such as
             ``spaces.mlp``, its name, or an object with ``suggest`` and ``build``).
-        x: Training inputs: a NumPy array, a ``pandas.DataFrame`` (non-numeric
-            columns one-hot encoded, the others standardized, fitted on training
-            rows only), or a stream (``tf.data.Dataset``, ``keras.utils.PyDataset``)
-            of ``(x, y)`` batches.
+        x: Training inputs: a NumPy array, a SciPy sparse matrix, a dict or list of
+            them (a model of several inputs, as ``model.fit`` takes them), a
+            ``pandas.DataFrame`` (non-numeric columns one-hot encoded, the others
+            standardized, fitted on training rows only), or a stream
+            (``tf.data.Dataset``, ``keras.utils.PyDataset``) of ``(x, y)`` batches.
         y: Targets (for a frame, also the name of its target column); none for streams.
-        validation_data: ``(x_val, y_val)`` (a stream, for streams); default: a
-            seeded, stratified ``validation_split`` of ``x``.
+        validation_data: ``(x_val, y_val)`` or ``(x_val, y_val, sample_weight_val)``
+            (a stream, for streams); default: a seeded, stratified
+            ``validation_split`` of ``x`` (its weights follow its rows).
         validation_split: Fraction of ``x`` to validate on without ``validation_data`` (0.2).
         cv: Folds of k-fold cross-validation over ``x`` (stratified for
             classification) instead of one validation split: each trial trains
@@ -128,9 +136,13 @@ def tune(
         batch_size: The batch size of a build function that suggests none (default 32).
         storage: An Optuna storage URL; default :func:`search.engine.default_storage`.
         study_name: The study's name; default ``tune-<build function name>``.
-        workers: Worker processes on this machine; ``None``: one, this process (the notebook's objects stay here).
+        workers: Worker processes on this machine; ``None``: what ``python -m search run``
+            chooses (one per core, or per GPU's memory), each loading the stored data
+            and build function; streams train in this process.
         task: ``"binary"``, ``"multiclass"``, ``"regression"`` or ``"classification"``;
-            default inferred from ``y`` (streams: required).
+            default: what the model's compiled loss trains for (``binary_crossentropy``,
+            ``sparse_categorical_crossentropy``, ``mse``...), checked against ``y``, else
+            inferred from ``y``.
         bounds: Bound overrides of a space (as a study's ``[space]`` table).
         seed: Seed of the sampler, the validation split and each trial's initialisation.
         sampler: An ``optuna.samplers`` class ``name`` and its options (default TPE).
@@ -142,6 +154,15 @@ def tune(
         allow_changes: Resume although the data or the space changed.
         artifacts: Where the study keeps its files (a folder, or ``s3://bucket/prefix``),
             as for :func:`search.run_study`.
+        callbacks: Keras callbacks for every model trained (trials, folds, workers,
+            holdout, ensemble members), a fresh copy each; a ``TensorBoard`` writes
+            each under its own subfolder (``trial-3``, ``trial-3/fold-1``,
+            ``holdout``). ``EarlyStopping``, ``ModelCheckpoint`` and
+            ``BackupAndRestore`` are refused: the tool does those itself.
+        class_weight: Weights of the classes of ``y`` (by their labels), as ``model.fit`` takes them.
+        sample_weight: One weight per row of ``x``, following its rows through
+            validation splits and folds.
+        verbose: Show Optuna's INFO lines (see :func:`search.run_study`).
 
     Returns:
         The ``optuna.Study``.
@@ -166,7 +187,93 @@ def tune(
         >>> len(study.trials), study.direction.name
         (2, 'MAXIMIZE')
     """
-    use_backend()
+    with framework_logs(verbose=verbose):
+        use_backend()
+        _check_options(n_trials=n_trials, max_epochs=max_epochs, patience=patience, cv=cv, workers=workers)
+        if cv > 1 and (validation_data is not None or validation_split is not None):
+            raise InputError("cv folds all of x: give neither validation_data nor validation_split with it")
+        if validation_data is not None and validation_split is not None:
+            raise InputError("give validation_data or validation_split, not both (validation_split splits x)")
+        if direction is not None and direction not in ("maximize", "minimize"):
+            raise InputError(f"direction must be 'maximize' or 'minimize', got {direction!r}")
+        kept_callbacks = check_callbacks(callbacks)
+        space = load_space(build)
+        function = space.function is not None
+        space_bounds = dict(bounds or {})
+        if function:
+            if bounds:
+                raise InputError("a build function takes no bounds: it samples its own parameters")
+            if batch_size is not None:
+                space_bounds["batch_size"] = batch_size
+        elif batch_size is not None:
+            raise InputError("batch_size is for build functions: a space samples its own (bound 'batch_size')")
+        model = _dry_model(space, space_bounds) if function else None
+        dataset = dataset_from_memory(
+            x,
+            y,
+            validation_data=validation_data,
+            validation_split=validation_split,
+            test_data=test_data,
+            task=task,
+            seed=seed,
+            sample_weight=sample_weight,
+            class_weight=class_weight,
+            model_task=space.model_task(model) if model is not None else None,
+        )
+        streamed = is_stream(dataset.x_train)
+        if streamed and ((workers or 1) > 1 or memory_limit_mb is not None):
+            raise InputError("streamed data (tf.data, PyDataset) stays here: it cannot go to worker processes")
+        if streamed and cv > 1:
+            raise InputError("streamed data (tf.data, PyDataset) cannot be split into cv folds: give arrays or a frame")
+        name = study_name if study_name is not None else f"tune-{_function_name(space)}"
+        check_name(name, what="study_name")
+        direction = direction or infer_direction(metric)
+        logged = _dry_evaluate(space, model, dataset) if model is not None else []
+        if function and metric.removeprefix("val_") not in logged:
+            shown = ", ".join(f"val_{m}" for m in logged)
+            raise InputError(f"metric {metric!r} is not logged by the model (it logs: {shown})")
+        data, files = _stored_data(dataset, name)
+        space_table, space_files = _stored_space(space, space_bounds, name)
+        callbacks_table, callbacks_files = keep_callbacks(kept_callbacks, name)
+        config = StudyConfig.checked(
+            {
+                "name": name,
+                "metric": metric,
+                "direction": direction,
+                "seed": seed,
+                "data": data,
+                "space": space_table,
+                "sampler": sampler
+                or {"name": "TPESampler", "n_startup_trials": 10, "multivariate": True, "constant_liar": True},
+                "pruner": pruner or _default_pruner(cv),
+                "trials": n_trials,
+                "max_epochs": max_epochs,
+                "patience": patience,
+                "description": f"tune({space.name})",
+                "metrics": logged,
+                "cv": cv,
+                "callbacks": callbacks_table or None,
+            },
+            source="tune()",
+        )
+        if streamed and workers is None:
+            print("streamed data (tf.data, PyDataset) trains in this process: it cannot go to workers", file=sys.stderr)
+        return run_study(
+            config,
+            timeout=timeout,
+            storage=storage,
+            allow_changes=allow_changes,
+            show_progress=show_progress,
+            workers=1 if streamed else workers,
+            memory_limit_mb=memory_limit_mb,
+            files=files | space_files | callbacks_files,
+            artifacts=artifacts,
+            verbose=verbose,
+        )
+
+
+def _check_options(*, n_trials: Any, max_epochs: Any, patience: Any, cv: Any, workers: Any) -> None:
+    """Refuse budgets, patience, folds and worker counts that are not whole numbers in range (one line)."""
     for label, value in (("n_trials", n_trials), ("max_epochs", max_epochs)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise InputError(f"{label} must be a positive integer, got {value!r}")
@@ -174,94 +281,33 @@ def tune(
         raise InputError(f"patience must be a non-negative integer, got {patience!r}")
     if not isinstance(cv, int) or isinstance(cv, bool) or not 1 <= cv <= MAX_FOLDS:
         raise InputError(f"cv must be an integer from 1 (no cross-validation) to {MAX_FOLDS}, got {cv!r}")
-    if cv > 1 and (validation_data is not None or validation_split is not None):
-        raise InputError("cv folds all of x: give neither validation_data nor validation_split with it")
-    if validation_data is not None and validation_split is not None:
-        raise InputError("give validation_data or validation_split, not both (validation_split splits x)")
-    if direction is not None and direction not in ("maximize", "minimize"):
-        raise InputError(f"direction must be 'maximize' or 'minimize', got {direction!r}")
-    if workers is not None and (not isinstance(workers, int) or workers < 1):
+    if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool) or workers < 1):
         raise InputError(f"workers must be a positive integer, got {workers!r}")
-    space = load_space(build)
-    function = space.function is not None
-    space_bounds = dict(bounds or {})
-    if function:
-        if bounds:
-            raise InputError("a build function takes no bounds: it samples its own parameters")
-        if batch_size is not None:
-            space_bounds["batch_size"] = batch_size
-    elif batch_size is not None:
-        raise InputError("batch_size is for build functions: a space samples its own (bound 'batch_size')")
-    dataset = dataset_from_memory(
-        x,
-        y,
-        validation_data=validation_data,
-        validation_split=validation_split,
-        test_data=test_data,
-        task=task,
-        seed=seed,
-    )
-    streamed = is_stream(dataset.x_train)
-    if streamed and ((workers or 1) > 1 or memory_limit_mb is not None):
-        raise InputError("streamed data (tf.data, PyDataset) stays in this process: it cannot go to worker processes")
-    if streamed and cv > 1:
-        raise InputError("streamed data (tf.data, PyDataset) cannot be split into cv folds: give arrays or a frame")
-    name = study_name if study_name is not None else f"tune-{_function_name(space)}"
-    check_name(name, what="study_name")
-    direction = direction or infer_direction(metric)
-    logged = _dry_run(space, space_bounds, dataset) if function else []
-    if function and metric.removeprefix("val_") not in logged:
-        shown = ", ".join(f"val_{m}" for m in logged)
-        raise InputError(f"metric {metric!r} is not logged by the model (it logs: {shown})")
-    files: dict[str, bytes] = {}
+
+
+def _stored_data(dataset: Dataset, name: str) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """The definition's ``[data]`` table of data kept with the study, and its file (signed: its author reads it)."""
     digest, blob = keep_dataset(dataset, name)
-    if blob is None:  # streamed
-        data: dict[str, Any] = {"kind": "stored", "file": "", "sha256": digest}
-    else:
-        data = {"kind": "stored", "file": f"{name_key(name)}.joblib", "sha256": digest}
-        data[SIGNATURE] = sign(f"data/{data['file']}", digest)  # this user's processes read it without a flag
-        files[f"data/{data['file']}"] = blob
+    if blob is None:  # streamed: they stay in this process
+        return {"kind": "stored", "file": "", "sha256": digest}, {}
+    data: dict[str, Any] = {"kind": "stored", "file": f"{name_key(name)}.joblib", "sha256": digest}
+    data[SIGNATURE] = sign(f"data/{data['file']}", digest)  # this user's processes read it without a flag
+    return data, {f"data/{data['file']}": blob}
+
+
+def _stored_space(space: LoadedSpace, bounds: dict[str, Any], name: str) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """The definition's ``[space]`` table, and the pickled build function to keep with the study (if any)."""
     reference, pickled = _reference(space, name)
-    space_table: dict[str, Any] = {"module": reference, **space_bounds}
-    if pickled is None and reference.partition(":")[2]:  # a build function of one's own module: trusted by its author
-        space_table[SIGNATURE] = sign(REFERENCE, reference)
-    if pickled is not None:
-        space_digest = hashlib.sha256(pickled).hexdigest()
-        space_table["sha256"] = space_digest
-        space_table[SIGNATURE] = sign(reference.removeprefix(ARTIFACT_PREFIX), space_digest)
-        files[reference.removeprefix(ARTIFACT_PREFIX)] = pickled
-        keep_space(space, space_digest)
-    config = StudyConfig.checked(
-        {
-            "name": name,
-            "metric": metric,
-            "direction": direction,
-            "seed": seed,
-            "data": data,
-            "space": space_table,
-            "sampler": sampler
-            or {"name": "TPESampler", "n_startup_trials": 10, "multivariate": True, "constant_liar": True},
-            "pruner": pruner or _default_pruner(cv),
-            "trials": n_trials,
-            "max_epochs": max_epochs,
-            "patience": patience,
-            "description": f"tune({space.name})",
-            "metrics": logged,
-            "cv": cv,
-        },
-        source="tune()",
-    )
-    return run_study(
-        config,
-        timeout=timeout,
-        storage=storage,
-        allow_changes=allow_changes,
-        show_progress=show_progress,
-        workers=workers or 1,
-        memory_limit_mb=memory_limit_mb,
-        files=files,
-        artifacts=artifacts,
-    )
+    table: dict[str, Any] = {"module": reference, **bounds}
+    if pickled is None:
+        if reference.partition(":")[2]:  # a build function of one's own module: trusted by its author
+            table[SIGNATURE] = sign(REFERENCE, reference)
+        return table, {}
+    digest = hashlib.sha256(pickled).hexdigest()
+    table["sha256"] = digest
+    table[SIGNATURE] = sign(reference.removeprefix(ARTIFACT_PREFIX), digest)
+    keep_given(space, digest)
+    return table, {reference.removeprefix(ARTIFACT_PREFIX): pickled}
 
 
 def _default_pruner(cv: int) -> dict[str, Any]:
@@ -304,20 +350,25 @@ def _reference(space: LoadedSpace, name: str) -> tuple[str, bytes | None]:
     return f"{ARTIFACT_PREFIX}functions/{name_key(name)}.pkl", cloudpickle.dumps(target)
 
 
-def _dry_run(space: LoadedSpace, bounds: dict[str, Any], dataset: Dataset) -> list[str]:
-    """Build one model from a throw-away trial and evaluate it on two rows: the metrics it logs (no training)."""
-    import keras
+def _dry_model(space: LoadedSpace, bounds: dict[str, Any]) -> keras.Model:
+    """The model a build function returns for a throw-away trial (before any write: its errors are one line)."""
     import optuna
 
     with quiet_optuna():
         trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
     try:
         config = space.suggest(trial, bounds)
-        model = space.build(config, input_shape=(), task=dataset.task)
+        return space.build(config, input_shape=(), task=Task("regression"))  # a build function builds its own
     except InputError:
         raise
     except Exception as exc:  # the user's build function fails: one line with its own error, before any write
         raise InputError(f"the build function {space.name} fails: {_one_line(exc)}") from None
+
+
+def _dry_evaluate(space: LoadedSpace, model: keras.Model, dataset: Dataset) -> list[str]:
+    """Evaluate ``model`` on two rows of the data (no training): the metrics it logs."""
+    import keras
+
     try:
         if is_stream(dataset.x_train):
             logs = model.evaluate(dataset.x_val, steps=1, verbose=0, return_dict=True)

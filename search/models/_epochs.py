@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 __all__ = ["compiled_epochs", "epoch_rows", "train"]
 
 
-def compiled_epochs(x: Any, validation: tuple[Any, Any] | None = None) -> bool:
+def compiled_epochs(x: Any, validation: tuple[Any, ...] | None = None) -> bool:
     """Whether :func:`train` runs each epoch as one compiled call for these inputs.
 
     On Keras' JAX backend, for NumPy arrays and SciPy sparse matrices (training and
@@ -45,8 +45,10 @@ def train(
     seed: int,
     epochs: int,
     initial_epoch: int = 0,
-    validation: tuple[Any, Any] | None = None,
+    validation: tuple[Any, ...] | None = None,
     callbacks: Sequence[keras.callbacks.Callback] = (),
+    sample_weight: Any = None,
+    class_weight: dict[int, float] | None = None,
 ) -> keras.callbacks.History:
     """Train ``model`` on ``x, y`` as ``model.fit`` does, each epoch one compiled call where it can.
 
@@ -71,8 +73,11 @@ def train(
             seed, see :func:`search.models.set_seed`).
         epochs: Index of the epoch to end before (as ``model.fit``'s ``epochs``).
         initial_epoch: Epoch to start from (a resumed model).
-        validation: ``(x_val, y_val)``, evaluated after every epoch.
+        validation: ``(x_val, y_val)`` or ``(x_val, y_val, sample_weight)``, evaluated after every epoch.
         callbacks: Keras callbacks.
+        sample_weight: A weight per training example, as ``model.fit`` takes it.
+        class_weight: A weight per class number, as ``model.fit`` takes it (its
+            examples' weights are multiplied by it, as Keras does).
 
     Returns:
         The ``History`` of the run.
@@ -86,17 +91,38 @@ def train(
         >>> sorted(history.history), len(history.history["loss"])
         (['loss', 'val_loss'], 2)
     """
+    weights = example_weights(y, sample_weight, class_weight)
     if not isinstance(y, np.ndarray) or not compiled_epochs(x, validation):
+        arguments = fit_arguments(x, y, batch_size=batch_size, validation=validation)
         return model.fit(
-            **fit_arguments(x, y, batch_size=batch_size, validation=validation),
+            **arguments,
+            **({} if weights is None else {"sample_weight": weights}),
             epochs=epochs,
             initial_epoch=initial_epoch,
             callbacks=list(callbacks),
             verbose=0,
         )
-    return _EpochLoop(model, x, y, batch_size=batch_size, seed=seed, validation=validation).run(
-        epochs=epochs, initial_epoch=initial_epoch, callbacks=callbacks
-    )
+    loop = _EpochLoop(model, x, y, batch_size=batch_size, seed=seed, validation=validation, weights=weights)
+    return loop.run(epochs=epochs, initial_epoch=initial_epoch, callbacks=callbacks)
+
+
+def example_weights(y: Any, sample_weight: Any, class_weight: dict[int, float] | None) -> np.ndarray | None:
+    """Each training example's weight: its sample weight times its class's, ``None`` when neither is given.
+
+    Examples:
+        >>> example_weights(np.array([0.0, 1.0, 1.0]), None, {1: 3.0}).tolist()
+        [1.0, 3.0, 3.0]
+        >>> example_weights(np.array([0, 1]), np.array([0.5, 2.0]), {0: 2.0}).tolist()
+        [1.0, 2.0]
+    """
+    if sample_weight is None and not class_weight:
+        return None
+    n = len(y) if y is not None else len(sample_weight)
+    weights = np.ones(n, np.float32) if sample_weight is None else np.asarray(sample_weight, np.float32).copy()
+    if class_weight:
+        classes = np.asarray(y).reshape(n, -1)[:, 0].astype(np.int64)
+        weights *= np.array([class_weight.get(int(c), 1.0) for c in classes], np.float32)
+    return weights
 
 
 def epoch_rows(order: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -126,11 +152,19 @@ class _EpochLoop:
     """The compiled-epoch loop of :func:`train` for one model and one data set."""
 
     def __init__(
-        self, model: Any, x: Any, y: Any, *, batch_size: int, seed: int, validation: tuple[Any, Any] | None
+        self,
+        model: Any,
+        x: Any,
+        y: Any,
+        *,
+        batch_size: int,
+        seed: int,
+        validation: tuple[Any, ...] | None,
+        weights: np.ndarray | None = None,
     ) -> None:
         import jax
 
-        self.model, self.batch_size = model, batch_size
+        self.model, self.batch_size, self.weights = model, batch_size, weights
         self.data = _Batches(x, y)
         self.data.reserve(batch_size, seed=seed + 1)
         self._rng = np.random.default_rng(seed)
@@ -160,6 +194,8 @@ class _EpochLoop:
             callback_list.on_epoch_begin(epoch)
             callback_list.on_train_batch_begin(0)
             rows, weights = epoch_rows(self._rng.permutation(self.data.n_rows), self.batch_size)
+            if self.weights is not None:
+                weights = weights * self.weights[rows]
             arrays, batches, size = self.data.stacked(rows)
             state = _state(model, optimizer=True)
             state = self._train(state, arrays, (*batches, weights), width=self.data.width, size=size)
@@ -252,7 +288,7 @@ class _Batches:
 class _Validation:
     """Validation inputs, cut once into batches of one shape (and a smaller last one) and kept."""
 
-    def __init__(self, model: Any, x: Any, y: Any, *, batch_size: int) -> None:
+    def __init__(self, model: Any, x: Any, y: Any, weights: Any = None, *, batch_size: int) -> None:
         import jax
 
         self.model, self.data = model, _Batches(x, y)
@@ -264,7 +300,12 @@ class _Validation:
         if rest:
             groups.append(order[full * size :].reshape(1, rest))
         self._groups = [self.data.stacked(rows, grow=False) for rows in groups]
-        self._evaluate = jax.jit(_scan_test(model), static_argnames=("width", "size"))
+        if weights is not None:  # each batch's rows' weights, last: the test step weighs the loss by them
+            values = np.asarray(weights, np.float32)
+            self._groups = [
+                (a, (*b, jax.device_put(values[r])), s) for (a, b, s), r in zip(self._groups, groups, strict=True)
+            ]
+        self._evaluate = jax.jit(_scan_test(model, weighted=weights is not None), static_argnames=("width", "size"))
 
     def evaluate(self) -> dict[str, float]:
         """The model's validation metrics now (its metrics variables hold them afterwards)."""
@@ -332,13 +373,14 @@ def _scan_train(model: Any) -> Callable[..., Any]:
     return epoch
 
 
-def _scan_test(model: Any) -> Callable[..., Any]:
+def _scan_test(model: Any, *, weighted: bool = False) -> Callable[..., Any]:
     import jax
 
     def evaluate(state: Any, metrics: Any, arrays: Any, batches: tuple[Any, ...], *, width: int, size: int) -> Any:
         def step(metrics: Any, batch: tuple[Any, ...]) -> tuple[Any, None]:
             inputs, targets = _batch(arrays, batch, width=width, size=size)
-            _, (_, _, metrics) = model.test_step((*state, metrics), (inputs, targets))
+            data = (inputs, targets, batch[-1]) if weighted else (inputs, targets)
+            _, (_, _, metrics) = model.test_step((*state, metrics), data)
             return metrics, None
 
         metrics, _ = jax.lax.scan(step, metrics, batches)

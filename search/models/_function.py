@@ -13,10 +13,65 @@ if TYPE_CHECKING:
     import keras
     import optuna
 
-__all__ = ["DEFAULT_BATCH_SIZE", "FunctionSpace"]
+__all__ = ["DEFAULT_BATCH_SIZE", "FunctionSpace", "loss_task"]
 
 DEFAULT_BATCH_SIZE = 32
 """The batch size of a build function that suggests no ``batch_size`` and was given none (Keras' own default)."""
+
+# Compiled losses (names without "_", lower case) and the task they train for.
+_LOSS_TASKS = {
+    "binarycrossentropy": "binary",
+    "binaryfocalcrossentropy": "binary",
+    "categoricalcrossentropy": "multiclass",
+    "sparsecategoricalcrossentropy": "multiclass",
+    "categoricalfocalcrossentropy": "multiclass",
+    "meansquarederror": "regression",
+    "mse": "regression",
+    "meanabsoluteerror": "regression",
+    "mae": "regression",
+    "huber": "regression",
+    "huberloss": "regression",
+    "logcosh": "regression",
+    "meansquaredlogarithmicerror": "regression",
+    "msle": "regression",
+    "meanabsolutepercentageerror": "regression",
+    "mape": "regression",
+}
+
+
+def loss_task(model: keras.Model) -> tuple[Task, str] | None:
+    """The task a compiled model's loss trains for, and the loss's name; ``None`` for another loss or several.
+
+    A multiclass model's class count is its output's width.
+
+    Examples:
+        >>> import keras
+        >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
+        >>> model.compile(loss="sparse_categorical_crossentropy")
+        >>> loss_task(model)
+        (Task(kind='multiclass', n_classes=3), 'sparse_categorical_crossentropy')
+        >>> model.compile(loss=keras.losses.Huber())
+        >>> loss_task(model)
+        (Task(kind='regression', n_classes=2), 'huber_loss')
+    """
+    loss = model.loss
+    if isinstance(loss, str):
+        name = loss
+    elif callable(loss):
+        name = str(getattr(loss, "name", None) or getattr(loss, "__name__", "") or type(loss).__name__)
+    else:
+        return None
+    kind = _LOSS_TASKS.get(name.replace("_", "").lower())
+    if kind is None:
+        return None
+    if kind != "multiclass":
+        return Task(kind), name
+    try:
+        outputs = list(model.outputs)
+    except (AttributeError, ValueError):  # a subclassed model not yet called
+        outputs = []
+    width = outputs[0].shape[-1] if len(outputs) == 1 else None
+    return Task("multiclass", n_classes=int(width) if width and width > 1 else 2), name
 
 
 class FunctionSpace:
@@ -60,7 +115,10 @@ class FunctionSpace:
         self._last = (json.dumps(params, sort_keys=True, default=str), model)
         return config
 
-    def build(self, config: dict[str, Any], *, input_shape: tuple[int, ...], task: Task) -> keras.Model:
+    def build(
+        self, config: dict[str, Any], *, input_shape: tuple[int, ...], task: Task, sparse: bool = False
+    ) -> keras.Model:
+        """The model of ``config``; ``input_shape``, ``task`` and ``sparse`` are the function's own business."""
         import optuna
 
         key = json.dumps(config["params"], sort_keys=True, default=str)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+import sys
+from collections.abc import Iterator
 from typing import Any
 
 import keras
@@ -189,7 +192,7 @@ def load_model(path: Any) -> keras.Model:
     return model
 
 
-def save_model(model: keras.Model, path: Any) -> None:
+def save_model(model: keras.Model, path: Any, *, as_is: bool = False) -> None:
     """``model.save(path)``, in a file that plain ``keras.saving.load_model`` loads on any backend.
 
     Keras saves a compiled model with the XLA choice its backend resolved
@@ -199,7 +202,9 @@ def save_model(model: keras.Model, path: Any) -> None:
     predicts with it, and :func:`load_model` turns XLA back on under JAX. The
     model in memory keeps its own choice. A compile config that Keras cannot
     rebuild in this process (a loss or metric not registered as serializable,
-    which plain loading could not rebuild either) is saved as it is.
+    which plain loading could not rebuild either) is saved as it is. ``as_is``:
+    saved as it is, for this backend (a checkpoint in the middle of training,
+    which compiling again would disturb).
 
     Examples:
         >>> import tempfile
@@ -211,18 +216,40 @@ def save_model(model: keras.Model, path: Any) -> None:
         >>> keras.saving.load_model(path).get_compile_config()["jit_compile"], model.jit_compile
         (False, True)
     """
-    config = model.get_compile_config()  # {} for a model never compiled
-    if not (config.get("jit_compile") and _sparse_inputs(model)):
-        model.save(path)
+    with _without_tensorflow():
+        config = model.get_compile_config()  # {} for a model never compiled
+        if as_is or not (config.get("jit_compile") and _sparse_inputs(model)):
+            model.save(path)
+            return
+        try:
+            options = keras.saving.deserialize_keras_object(config)
+        except (TypeError, ValueError):
+            model.save(path)
+            return
+        chosen = model.jit_compile
+        model.compile(**{**options, "optimizer": model.optimizer, "jit_compile": False})
+        try:
+            model.save(path)
+        finally:
+            model.jit_compile = chosen
+
+
+@contextlib.contextmanager
+def _without_tensorflow() -> Iterator[None]:
+    """On another backend, where TensorFlow is not loaded, Keras' saving finds it absent instead of importing it.
+
+    Keras' serialization asks whether TensorFlow is installed (to save its shapes
+    and types) and imports it to answer: seconds and hundreds of MB in a JAX
+    worker, and TensorFlow's start-up lines in its output. An entry of ``None`` in
+    ``sys.modules`` makes the import fail, for the block only; a process that
+    loaded TensorFlow itself keeps it.
+    """
+    if keras.backend.backend() == "tensorflow" or "tensorflow" in sys.modules:
+        yield
         return
+    sys.modules["tensorflow"] = None  # type: ignore[assignment]
     try:
-        options = keras.saving.deserialize_keras_object(config)
-    except (TypeError, ValueError):
-        model.save(path)
-        return
-    chosen = model.jit_compile
-    model.compile(**{**options, "optimizer": model.optimizer, "jit_compile": False})
-    try:
-        model.save(path)
+        yield
     finally:
-        model.jit_compile = chosen
+        if sys.modules.get("tensorflow", 0) is None:
+            del sys.modules["tensorflow"]

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from search.data import Task
 from search.errors import InputError
-from search.models._function import FunctionSpace
+from search.models._function import FunctionSpace, loss_task
 from search.models._training import example_shape, is_sparse
 
 if TYPE_CHECKING:
@@ -149,6 +149,11 @@ class LoadedSpace:
             ((None, 3), False)
         """
         return self.build(config, input_shape=example_shape(x), task=task, sparse=is_sparse(x))
+
+    @staticmethod
+    def model_task(model: keras.Model) -> tuple[Task, str] | None:
+        """The task a compiled model's loss trains for and the loss's name (:func:`loss_task`); ``None``: unknown."""
+        return loss_task(model)
 
     def check(self, bounds: dict[str, Any]) -> None:
         hook = getattr(self.space, "check", None)

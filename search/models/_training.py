@@ -7,6 +7,7 @@ import gc
 import importlib.util
 import math
 import os
+import random
 import sys
 import time
 from collections.abc import Callable
@@ -48,7 +49,8 @@ def configure_backend() -> None:
     keep compiled programs in the machine's persistent compilation cache
     (:func:`search.models._compile.use_compile_cache`).
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if not os.environ.get("TF_CPP_MIN_LOG_LEVEL"):  # XLA's C++ logs (JAX's too) follow it: warnings and errors only
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
     os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
     os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     use_compile_cache()
@@ -87,10 +89,32 @@ def use_backend(name: str = "") -> bool:
 
 
 def set_seed(seed: int) -> None:
-    """Seed Python, NumPy and the Keras backend for one training run."""
+    """Seed Python, NumPy and the Keras backend for one training run, importing no framework the backend lacks.
+
+    Keras' own ``set_random_seed`` imports TensorFlow whatever the backend (to
+    seed ``tf.data``): seconds and hundreds of MB in each JAX worker. On JAX the
+    initializers and dropout of a model take their seeds from Python's ``random``
+    (``keras.random.SeedGenerator`` without a seed), so seeding Python and NumPy
+    makes its runs repeat.
+
+    Examples:
+        >>> import random
+        >>> set_seed(3); first = random.random(), np.random.rand()
+        >>> set_seed(3); first == (random.random(), np.random.rand())
+        True
+    """
     import keras
 
-    keras.utils.set_random_seed(seed)
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        keras.utils.set_random_seed(seed)
+        return
+    random.seed(seed)
+    np.random.seed(seed)
+    if backend == "torch":
+        import torch
+
+        torch.manual_seed(seed)
 
 
 def free_memory() -> None:
@@ -200,7 +224,7 @@ def fit_arguments(
     y: np.ndarray | None,
     *,
     batch_size: int,
-    validation: tuple[Any, np.ndarray] | None = None,
+    validation: tuple[Any, ...] | None = None,
 ) -> dict[str, Any]:
     """The data arguments of ``model.fit`` for training on ``x, y`` in batches of ``batch_size``.
 
@@ -229,8 +253,11 @@ def fit_arguments(
         return {"x": x, "shuffle": False} | ({} if validation is None else {"validation_data": validation[0]})
     args: dict[str, Any] = {"x": x, "y": y, "batch_size": batch_size}
     if validation is not None:
-        x_val, y_val = validation
-        val = eval_arguments(x_val, y_val, batch_size=eval_batch_size(len(y_val), batch_size))
+        x_val, y_val, *weights = validation
+        size = eval_batch_size(len(y_val), batch_size)
+        if weights and weights[0] is not None:  # weighed validation rows, as Keras takes them
+            return args | {"validation_data": (x_val, y_val, weights[0]), "validation_batch_size": size}
+        val = eval_arguments(x_val, y_val, batch_size=size)
         args["validation_data"] = val["x"] if "y" not in val else (val["x"], val["y"])
         if "batch_size" in val:
             args["validation_batch_size"] = val["batch_size"]

@@ -9,7 +9,7 @@ import math
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -215,6 +215,8 @@ def evaluate_holdout(
     opened.store.check_writable((f"models/{key}.keras", f"models/{key}{PREPROCESSING_SUFFIX}"))  # before training
 
     use_backend(config.backend)  # the trials' backend where Keras is not loaded yet; the saved model is portable
+    for line in opened.device_lines("the holdout trains"):
+        print(line, file=sys.stderr)
     data = load_holdout_data(opened.data_settings(), seed=config.seed, cv=config.cv)
     model_config, epochs = outcomes[0]
     space = opened.space
@@ -222,7 +224,15 @@ def evaluate_holdout(
     x_train, x_test = space.features(model_config, data.x_train, data.x_test, fit_labels=data.y_train)
     if ensemble > 1:
         model, result = _ensemble(
-            space, members, outcomes, data, x_train, x_test, config=config, progress=show_progress
+            space,
+            members,
+            outcomes,
+            data,
+            x_train,
+            x_test,
+            config=config,
+            progress=show_progress,
+            callbacks=opened.fresh_callbacks,
         )
     else:
         # The first seed is the trial's own initialisation seed; the others are far from any trial's.
@@ -241,6 +251,7 @@ def evaluate_holdout(
                 progress=show_progress,
                 of=of,
                 config=config,
+                callbacks=opened.fresh_callbacks,
             )
             if r == 0:
                 model, result = fitted, run
@@ -285,6 +296,7 @@ def _train_and_test(
     progress: bool,
     of: str = "",
     config: StudyConfig,
+    callbacks: Callable[[str], list[Any]] = lambda label: [],
 ) -> tuple[Any, dict[str, Any]]:
     """Train the final model of ``model_config`` with ``seed`` and test it once: the model, its metrics.
 
@@ -298,7 +310,10 @@ def _train_and_test(
     """
     if not data.folds:
         bar = _EpochBar(epochs, of=of) if progress else None
-        model = _fit(space, model_config, data.task, x_train, data.y_train, epochs=epochs, seed=seed, bar=bar)
+        weights = {"sample_weight": data.w_train, "class_weight": data.class_weight}
+        extra = callbacks(f"holdout{of.replace(' ', '-')}")
+        model = _fit(space, model_config, data.task, x_train, data.y_train, epochs=epochs, seed=seed, bar=bar,
+                     callbacks=extra, **weights)  # fmt: skip
         return model, _test(model, data, x_test)
     import keras
 
@@ -316,8 +331,11 @@ def _train_and_test(
             epochs=config.max_epochs,
             seed=seed,
             bar=bar,
-            validation=(rows(x_train, val_rows), data.y_train[val_rows]),
+            validation=(rows(x_train, val_rows), data.y_train[val_rows], rows(data.w_train, val_rows)),
             stop=stop,
+            callbacks=callbacks(f"holdout{of.replace(' ', '-')}/fold-{k + 1}"),
+            sample_weight=rows(data.w_train, fit_rows),
+            class_weight=data.class_weight,
         )
         members.append(_nested(model, f"fold_{k + 1}"))
         fold_epochs.append(int(stop.best_epoch) + 1)
@@ -359,13 +377,20 @@ def _fit(
     epochs: int,
     seed: int,
     bar: _EpochBar | None,
-    validation: tuple[Any, np.ndarray] | None = None,
+    validation: tuple[Any, ...] | None = None,
     stop: Any = None,
+    callbacks: Sequence[Any] = (),
+    sample_weight: Any = None,
+    class_weight: dict[int, float] | None = None,
 ) -> Any:
-    """One model of ``model_config`` trained on ``x``, ``y`` from ``seed``; ``stop`` ends it on ``validation``."""
+    """One model of ``model_config`` trained on ``x``, ``y`` from ``seed``; ``stop`` ends it on ``validation``.
+
+    ``callbacks`` (the user's own, fresh for this model), ``sample_weight`` and
+    ``class_weight`` train it as its trial trained.
+    """
     set_seed(seed)
     model = space.build_for(model_config, x, task=task)
-    callbacks = [epoch_recorder(bar)] if bar else []
+    own = [epoch_recorder(bar)] if bar else []
     train(
         model,
         x,
@@ -374,7 +399,9 @@ def _fit(
         seed=seed,
         epochs=epochs,
         validation=validation,
-        callbacks=[*callbacks, stop] if stop is not None else callbacks,
+        callbacks=[*own, *([stop] if stop is not None else []), *callbacks],
+        sample_weight=sample_weight,
+        class_weight=class_weight,
     )
     if bar:
         bar.close()
@@ -415,6 +442,7 @@ def _ensemble(
     *,
     config: StudyConfig,
     progress: bool,
+    callbacks: Callable[[str], list[Any]] = lambda label: [],
 ) -> tuple[Any, dict[str, Any]]:
     """Retrain each member (its own seed and epochs) and test the average of their outputs once.
 
@@ -451,6 +479,7 @@ def _ensemble(
             progress=progress,
             of=f" member {i + 1}/{len(members)}",
             config=config,
+            callbacks=callbacks,
         )
         fitted.append(_nested(model, f"trial_{member.number}"))
         trained = {"fold_epochs": run["fold_epochs"]} if "fold_epochs" in run else {"epochs": epochs}

@@ -94,17 +94,19 @@ class Predictor:
         return frame[self.columns]
 
     def transform(self, rows: Any) -> Any:
-        """Model inputs (``float32``) of raw rows; ready arrays as they are when there is no preprocessing."""
-        if self.preprocessor is None:
-            import scipy.sparse
+        """Model inputs (``float32``) of raw rows; ready arrays as they are when there is no preprocessing.
 
-            if scipy.sparse.issparse(rows):  # a bag of words, as the study's loader gave it
-                return rows.tocsr().astype(np.float32)
-            if isinstance(rows, list | tuple) and rows and all(scipy.sparse.issparse(r) for r in rows):
-                return [r.tocsr().astype(np.float32) for r in rows]  # an ensemble over several representations
-            values = np.asarray(rows)
-            return as_features(values) if np.issubdtype(values.dtype, np.number) else values
-        return as_features(self.preprocessor.transform(self.frame(rows)))
+        A model of several inputs takes a dict (by input name) or a list of
+        arrays, as ``model.fit`` took them.
+        """
+        if self.preprocessor is not None:
+            return as_features(self.preprocessor.transform(self.frame(rows)))
+        if isinstance(rows, Mapping):
+            return {key: _ready(value) for key, value in rows.items()}
+        several = len(getattr(self.model, "inputs", None) or []) > 1  # also an ensemble over several representations
+        if isinstance(rows, list | tuple) and several:
+            return [_ready(value) for value in rows]
+        return _ready(rows)
 
     def predict_scores(self, rows: Any) -> np.ndarray:
         """The model's raw outputs: probabilities (classification) or values (regression)."""
@@ -113,7 +115,7 @@ class Predictor:
         inputs = self.transform(rows)
         if (
             not scipy.sparse.issparse(inputs)
-            and not isinstance(inputs, list)
+            and not isinstance(inputs, list | dict)
             and any(getattr(t, "sparse", False) for t in getattr(self.model, "inputs", None) or [])
         ):
             inputs = scipy.sparse.csr_matrix(inputs)  # dense rows for a model trained on sparse ones
@@ -357,3 +359,13 @@ def _no_holdout(study: Any, name: str, trial: int | None, ensemble: int) -> str:
 def _array_predictor(model: Any, task: Task, class_names: list[str]) -> Predictor:
     """A predictor of a model that reads ready arrays (no preprocessing)."""
     return Predictor(model=model, preprocessor=None, task=task, class_names=class_names, schema={})
+
+
+def _ready(rows: Any) -> Any:
+    """One input's rows as the model takes them: a sparse matrix as CSR, numbers as ``float32``, text as it is."""
+    import scipy.sparse
+
+    if scipy.sparse.issparse(rows):  # a bag of words, as the study's loader gave it
+        return rows.tocsr().astype(np.float32)
+    values = np.asarray(rows)
+    return as_features(values) if np.issubdtype(values.dtype, np.number) else values

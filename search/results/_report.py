@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from search.engine import (
+    TrialOutcome,
     best_by_group,
     chosen_trial,
     closes_storages,
@@ -113,6 +114,9 @@ def study_summary(study: optuna.Study) -> dict[str, Any]:
             }
             for t in pareto_front(study)
         ]
+    compiling = _compilation([t for t in study.get_trials(deepcopy=False) if t.state.is_finished()])
+    if compiling:
+        summary["compilation"] = compiling
     holdout = read_holdout(study)
     summary["holdout_accuracy"] = holdout.accuracy if holdout is not None else None
     headline = holdout_headline(holdout)
@@ -120,6 +124,24 @@ def study_summary(study: optuna.Study) -> dict[str, Any]:
     summary["holdout_value"] = headline["value"] if headline else None
     summary["holdout"] = headline
     return summary
+
+
+def _compilation(trials: list[optuna.trial.FrozenTrial]) -> dict[str, Any] | None:
+    """Training and compiling seconds and the compilation cache's hits and misses, summed over the trials that say.
+
+    ``None`` when no trial recorded them (TensorFlow trials, or trials of an older version).
+    """
+    outcomes = [TrialOutcome.of(t) for t in trials]
+    outcomes = [o for o in outcomes if o.seconds_compiling is not None]
+    if not outcomes:
+        return None
+    return {
+        "trials": len(outcomes),
+        "seconds_training": round(sum(o.seconds_training or 0.0 for o in outcomes), 1),
+        "seconds_compiling": round(sum(o.seconds_compiling or 0.0 for o in outcomes), 1),
+        "cache_hits": sum(o.compile_cache_hits or 0 for o in outcomes),
+        "cache_misses": sum(o.compile_cache_misses or 0 for o in outcomes),
+    }
 
 
 def format_headline(headline: dict[str, Any] | None) -> str:

@@ -328,7 +328,17 @@ OPTIONS: dict[tuple[str, str], tuple[st.SearchStrategy[str], list[str]]] = {
     ("proxy", "--storage"): (STORAGES, ["storage", "study database"]),
 }
 # Options that take any value of their type, or none: flags, names and paths checked by their own tests.
-FREE = {"--json", "--no-progress", "--force", "--allow-changes", "--allow-module", "--path", "--target", "-h"}
+FREE = {
+    "--json",
+    "--verbose",
+    "--no-progress",
+    "--force",
+    "--allow-changes",
+    "--allow-module",
+    "--path",
+    "--target",
+    "-h",
+}
 ARGUMENTS = {"run": ["kept.toml"], "worker": ["kept"], "holdout": ["kept"], "report": ["kept"]}
 
 

@@ -214,3 +214,22 @@ def test_imdb_studies_train_and_evaluate_on_jax_without_tensorflow(
     holdout = cli("holdout", study, "--storage", storage, "--json", env=env)
     assert holdout.returncode == 0, holdout.stderr[-3000:]
     assert json.loads(holdout.stdout)["accuracy"] > 0.6
+
+
+def test_a_second_run_finds_its_programs_in_the_persistent_compilation_cache(tmp_path: Path) -> None:
+    env = {**JAX, "SEARCH_COMPILE_CACHE": str(tmp_path / "xla")}
+
+    def compilation(name: str, **extra: str) -> dict[str, Any]:
+        storage = f"sqlite:///{tmp_path / name}"
+        run = cli("run", "synthetic", "--trials", "2", "--storage", storage, "--no-progress", "--json", env=env | extra)
+        assert run.returncode == 0, run.stderr[-3000:]
+        return dict(json.loads(run.stdout)["compilation"])
+
+    first = compilation("first.db")
+    assert first["trials"] == 2 and first["cache_misses"] > 0 and first["seconds_compiling"] > 0
+    assert any((tmp_path / "xla").iterdir())  # the compiled programs are on disk
+    # the same seed draws the same trials: a fresh process finds their programs compiled
+    second = compilation("second.db")
+    assert second["cache_hits"] > 0 and second["cache_misses"] < first["cache_misses"]
+    off = compilation("off.db", SEARCH_COMPILE_CACHE="off")
+    assert off["cache_hits"] == 0
