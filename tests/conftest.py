@@ -49,6 +49,10 @@ def isolated_env(tmp_path: Path, shared_cache: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("SEARCH_CACHE_DIR", str(shared_cache))
     monkeypatch.delenv("SEARCH_STORAGE", raising=False)
     monkeypatch.delenv("SEARCH_ARTIFACTS", raising=False)
+    # the compilation cache's folder, which an earlier test's in-process training handed to the environment
+    for variable in ("JAX_COMPILATION_CACHE_DIR", "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.delenv("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", raising=False)
     # `run` starts one worker per core unless told: the tests ask for workers where they test them.
     monkeypatch.setenv("SEARCH_WORKERS", "1")
     # Every epoch checkpointed, so that the resume tests know which epoch a kill leaves (the interval has its own test).

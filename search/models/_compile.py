@@ -57,7 +57,8 @@ def use_compile_cache() -> None:
     values = {"jax_compilation_cache_dir": folder, "jax_persistent_cache_min_compile_time_secs": "0"}
     values["jax_persistent_cache_min_entry_size_bytes"] = "0"
     for option, variable in _OPTIONS.items():
-        os.environ.setdefault(variable, values[option])
+        if not os.environ.get(variable):  # unset or empty
+            os.environ[variable] = values[option]
     if "jax" in sys.modules:  # imported already: its configuration read the environment before
         import jax
 
