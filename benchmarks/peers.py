@@ -83,6 +83,8 @@ VALIDATION_SIZE = 10_000
 MAX_EPOCHS = 20
 PATIENCE = 3
 ARMS = ("framework", "optuna", "kerastuner", "optuna-notebook")
+CHECKPOINTS = (30, 60, 120, 300, 600)  # seconds from an arm's start at which --seeds reports the best so far
+TARGETS = (0.889, 0.891)  # validation accuracies whose time to reach --seeds reports
 LABELS = {
     "framework": "this framework (`python -m search run imdb-bow`)",
     "optuna": "plain Optuna + Keras script, data prepared once (the competent baseline)",
@@ -359,12 +361,12 @@ class BudgetSpent(Exception):
     """Raised by the KerasTuner child instead of creating a trial after the deadline."""
 
 
-def child_kerastuner(workdir: Path, prepared: Path, deadline: float) -> None:
+def child_kerastuner(workdir: Path, prepared: Path, deadline: float, seed: int = SEED) -> None:
     """KerasTuner Hyperband on the prepared data, creating trials until ``deadline`` (epoch seconds)."""
     import keras
     import keras_tuner
 
-    keras.utils.set_random_seed(SEED)
+    keras.utils.set_random_seed(seed)
     epoch_log, trial_log = workdir / EPOCH_LOG, workdir / TRIAL_LOG
     data = load_prepared(prepared)
 
@@ -405,7 +407,7 @@ def child_kerastuner(workdir: Path, prepared: Path, deadline: float) -> None:
         factor=3,
         # One Hyperband iteration (about 20 trials) can end before a long budget: keep iterating.
         hyperband_iterations=1000,
-        seed=SEED,
+        seed=seed,
         directory=str(workdir),
         project_name="hb",
     )
@@ -462,37 +464,37 @@ def objective(trial: Any) -> float:
     return float(max(history.history["val_accuracy"]))
 
 
-def child_optuna(workdir: Path, prepared: Path, deadline: float) -> None:
+def child_optuna(workdir: Path, prepared: Path, deadline: float, seed: int = SEED) -> None:
     """The competent plain script: prepared data loaded once, the study's sampler and pruner, up to ``deadline``."""
     global _OPTUNA_DATA, _OPTUNA_EPOCH_LOG
     import keras
     import optuna
 
-    keras.utils.set_random_seed(SEED)
+    keras.utils.set_random_seed(seed)
     _OPTUNA_DATA, _OPTUNA_EPOCH_LOG = load_prepared(prepared), workdir / EPOCH_LOG
     study = optuna.create_study(
         study_name="peers-optuna",
         storage=f"sqlite:///{workdir / 'optuna.db'}",
         direction="maximize",
-        sampler=optuna.samplers.TPESampler(n_startup_trials=10, multivariate=True, seed=SEED),
+        sampler=optuna.samplers.TPESampler(n_startup_trials=10, multivariate=True, seed=seed),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1),
     )
     study.optimize(objective, timeout=max(deadline - time.time(), 0.001))
 
 
-def child_optuna_notebook(workdir: Path, archive: Path, deadline: float) -> None:
+def child_optuna_notebook(workdir: Path, archive: Path, deadline: float, seed: int = SEED) -> None:
     """The notebook-way script: the objective reads and vectorizes the archive on every trial."""
     global _OPTUNA_ARCHIVE, _OPTUNA_EPOCH_LOG
     import keras
     import optuna
 
-    keras.utils.set_random_seed(SEED)
+    keras.utils.set_random_seed(seed)
     _OPTUNA_ARCHIVE, _OPTUNA_EPOCH_LOG = archive, workdir / EPOCH_LOG
     study = optuna.create_study(
         study_name="peers-optuna",
         storage=f"sqlite:///{workdir / 'optuna.db'}",
         direction="maximize",
-        sampler=optuna.samplers.TPESampler(seed=SEED),
+        sampler=optuna.samplers.TPESampler(seed=seed),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=3),
     )
     study.optimize(objective, timeout=max(deadline - time.time(), 0.001))
@@ -589,8 +591,38 @@ def _read_lines(path: Path) -> list[dict[str, Any]]:
 
 def _time_to_target(finished: list[tuple[float, float | None]], start: float) -> float | None:
     """Seconds from ``start`` to the first trial end (epoch seconds) whose best value reached :data:`TARGET`."""
-    hits = [t for t, value in finished if value is not None and value >= TARGET]
-    return round(min(hits) - start, 1) if hits else None
+    reached = time_to(_curve(finished, start), TARGET)
+    return None if reached is None else round(reached, 1)
+
+
+def _curve(finished: list[tuple[float, float | None]], start: float) -> list[tuple[float, float]]:
+    """The finished trials as ``(seconds from start, best validation accuracy)``, in the order they ended."""
+    return sorted((round(t - start, 2), float(value)) for t, value in finished if value is not None)
+
+
+def best_by(curve: list[tuple[float, float]], seconds: float) -> float | None:
+    """The best validation accuracy of the trials that ended within ``seconds`` (``None``: none had).
+
+    Examples:
+        >>> best_by([(20.0, 0.85), (50.0, 0.88), (70.0, 0.87)], 60)
+        0.88
+        >>> best_by([(20.0, 0.85)], 10) is None
+        True
+    """
+    values = [value for t, value in curve if t <= seconds]
+    return max(values) if values else None
+
+
+def time_to(curve: list[tuple[float, float]], target: float) -> float | None:
+    """Seconds until a finished trial first reached ``target`` (``None``: never).
+
+    Examples:
+        >>> time_to([(20.0, 0.85), (50.0, 0.889), (70.0, 0.892)], 0.889)
+        50.0
+        >>> time_to([(20.0, 0.85)], 0.889) is None
+        True
+    """
+    return next((t for t, value in curve if value >= target), None)
 
 
 def _best_epochs(epoch_lines: list[dict[str, Any]], trial: str) -> int:
@@ -695,6 +727,8 @@ def _framework_run(
     command += ["--no-progress", "--json"]
     for item in args.framework_set:
         command += ["--set", item]
+    if args.seed != SEED:  # the study's own seed otherwise: the run as a user types it
+        command += ["--set", f"seed={args.seed}"]
     start = time.time()
     deadline = None if budget is None else start + budget
     run = _run_budgeted(
@@ -718,10 +752,11 @@ def _framework_run(
         "epochs_trained": sum(int(t.user_attrs.get("epochs_trained", 0)) for t in read["started"]),
         "best_val_accuracy": best.value if best else None,
         "time_to_target_s": _time_to_target(read["finished"], start),
+        "curve": _curve(read["finished"], start),
         "best_params": best.params if best else None,
         "best_trial": best.number if best else None,
     }
-    if best is not None:
+    if best is not None and args.holdout:
         holdout_cmd = [sys.executable, "-m", "search", "holdout", STUDY, "--storage", storage, "--json"]
         try:
             holdout = _run_json(holdout_cmd, log=workdir / f"{tag}-holdout.log", env=env)
@@ -748,12 +783,12 @@ def _run_child_arm(
 ) -> tuple[Path, Path, float, float, dict[str, Any]]:
     """Run a peer's child process (``--child ARM``) under the budget: its folder, log, start, deadline and run facts."""
     folder = workdir / arm
-    folder.mkdir()
+    folder.mkdir(parents=True)
     start = time.time()
     deadline = start + args.budget
     command = [sys.executable, str(Path(__file__).resolve()), "--child", arm, "--child-dir", str(folder)]
     command += ["--archive", str(args.archive), "--child-deadline", repr(deadline)]
-    command += ["--child-prepared", str(workdir / PREPARED)]
+    command += ["--child-prepared", str(args.prepared), "--child-seed", str(args.seed)]
     log = workdir / f"{arm}.log"
     run = _run_budgeted(command, log=log, env=dict(os.environ), start=start, deadline=deadline, grace=args.grace)
     return folder, log, start, deadline, run
@@ -776,6 +811,7 @@ def arm_kerastuner(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "epochs_trained": len(epoch_lines),
         "best_val_accuracy": max(scored)[0] if scored else None,
         "time_to_target_s": _time_to_target([(ends[tid], s.get("score")) for tid, s in completed.items()], start),
+        "curve": _curve([(ends[tid], s.get("score")) for tid, s in completed.items()], start),
     }
     if not (folder / "hb").is_dir():
         result["error"] = f"no tuner folder; see {log}"
@@ -784,6 +820,7 @@ def arm_kerastuner(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         values = completed[best_id]["hyperparameters"]["values"]
         values = {k: v for k, v in values.items() if not k.startswith("tuner/")}
         result.update(best_params=values, best_trial=best_id)
+    if scored and args.holdout:
         _holdout_into(result, args, workdir / "kerastuner-holdout.log", values, _best_epochs(epoch_lines, best_id))
     return result
 
@@ -806,9 +843,11 @@ def arm_optuna(args: argparse.Namespace, workdir: Path, arm: str = "optuna") -> 
         "epochs_trained": len(epoch_lines),
         "best_val_accuracy": best.value if best else None,
         "time_to_target_s": _time_to_target(read["finished"], start),
+        "curve": _curve(read["finished"], start),
     }
     if best is not None:
         result.update(best_params=best.params, best_trial=best.number)
+    if best is not None and args.holdout:
         epochs = _best_epochs(epoch_lines, str(best.number))
         _holdout_into(result, args, workdir / f"{arm}-holdout.log", best.params, epochs)
     return result
@@ -909,6 +948,80 @@ def comparison_table(budget: float, results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _spread(values: list[float | None], *, missing: float, spec: str, unit: str = "") -> str:
+    """``median (min-max)`` of per-seed values, ``None`` standing for ``missing`` (shown as "not reached" or "-")."""
+    if not values:
+        return "-"
+    filled = sorted(missing if v is None else v for v in values)
+
+    def show(value: float) -> str:
+        if value == missing:
+            return "not reached" if missing == math.inf else "-"
+        return f"{value:{spec}}{unit}"
+
+    median = float(np.median(filled)) if missing not in filled else filled[len(filled) // 2]
+    if filled[0] == filled[-1]:
+        return show(median)
+    return f"{show(median)} ({show(filled[0])} to {show(filled[-1])})"
+
+
+def quality_table(budget: float, runs: list[dict[str, Any]]) -> str:
+    """Time to quality over seeds: best validation accuracy by each checkpoint and time to each target, per arm.
+
+    Each cell is the median over the arm's seeds, with the lowest and highest in brackets; a seed that never
+    reached a target counts as slower than any that did.
+    """
+    checkpoints = [t for t in CHECKPOINTS if t <= budget]
+    head = " | ".join(f"best by {t} s" for t in checkpoints)
+    goals = " | ".join(f"time to {target}" for target in TARGETS)
+    lines = [
+        f"| arm ({budget:g} s each) | seeds | trials finished | {head} | {goals} | holdout of its best |",
+        "| --- | ---: | ---: |" + " ---: |" * (len(checkpoints) + len(TARGETS) + 1),
+    ]
+    for arm in dict.fromkeys(run["arm"] for run in runs):
+        mine = [run for run in runs if run["arm"] == arm]
+        curves = [[tuple(point) for point in run.get("curve", [])] for run in mine]
+        cells = [str(len(mine)), _spread([run.get("trials_finished") for run in mine], missing=-math.inf, spec=".0f")]
+        cells += [_spread([best_by(c, t) for c in curves], missing=-math.inf, spec=".4f") for t in checkpoints]
+        cells += [
+            _spread([time_to(c, target) for c in curves], missing=math.inf, spec=".0f", unit=" s") for target in TARGETS
+        ]
+        cells.append(_spread([run.get("holdout_accuracy") for run in mine], missing=-math.inf, spec=".4f"))
+        lines.append(f"| {LABELS[arm]} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def quality_plot(runs: list[dict[str, Any]], path: Path, *, budget: float) -> None:
+    """Best validation accuracy so far against seconds from each arm's start, one line per arm and seed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(8, 4.5))
+    colours = dict(zip(ARMS, ("tab:blue", "tab:orange", "tab:green", "tab:grey"), strict=True))
+    labelled: set[str] = set()
+    for run in runs:
+        curve = [tuple(point) for point in run.get("curve", [])]
+        if not curve:
+            continue
+        seconds = [t for t, _ in curve]
+        best = np.maximum.accumulate([value for _, value in curve])
+        label = None if run["arm"] in labelled else SHORT.get(run["arm"], "this framework")
+        labelled.add(run["arm"])
+        axes.step(
+            [*seconds, budget], [*best, best[-1]], where="post", color=colours[run["arm"]], alpha=0.8, label=label
+        )
+    for target in TARGETS:
+        axes.axhline(target, color="black", linewidth=0.6, linestyle=":")
+    axes.set(xlabel="seconds from the arm's start", ylabel="best validation accuracy so far", ylim=(0.85, 0.9))
+    axes.set_xlim(0, budget)
+    axes.legend(loc="lower right")
+    axes.set_title("imdb-bow: time to quality, one line per seed")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+
+
 def pruning_table(report: dict[str, Any]) -> str:
     """The markdown table of the pruning comparison."""
     lines = [
@@ -955,6 +1068,11 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="worker processes of the framework's runs (run --workers; default: what run picks, one per core)",
     )
+    parser.add_argument(
+        "--seeds", type=int, default=1, metavar="N", help="run every arm with N seeds (42, 43, ...): time to quality"
+    )
+    parser.add_argument("--no-holdout", dest="holdout", action="store_false", help="skip the holdouts of the best")
+    parser.add_argument("--plot", type=Path, metavar="FILE", help="with --seeds: the best-so-far curves as a PNG")
     parser.add_argument("--pruning", action="store_true", help="compare the framework with and without pruning")
     parser.add_argument("--trials", type=int, default=20, metavar="N", help="trials of each --pruning run (20)")
     parser.add_argument("--archive", type=Path, default=None, help="aclImdb_v1.tar.gz (default: in SEARCH_DATA_DIR)")
@@ -974,6 +1092,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--child-params", help=argparse.SUPPRESS)
     parser.add_argument("--child-epochs", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--child-deadline", type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--child-seed", type=int, default=SEED, help=argparse.SUPPRESS)
     return parser
 
 
@@ -983,13 +1102,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.archive = (args.archive or _default_archive()).expanduser().resolve()
     if args.child == "kerastuner":
-        child_kerastuner(args.child_dir, args.child_prepared, args.child_deadline)
+        child_kerastuner(args.child_dir, args.child_prepared, args.child_deadline, args.child_seed)
         return 0
     if args.child == "optuna":
-        child_optuna(args.child_dir, args.child_prepared, args.child_deadline)
+        child_optuna(args.child_dir, args.child_prepared, args.child_deadline, args.child_seed)
         return 0
     if args.child == "optuna-notebook":
-        child_optuna_notebook(args.child_dir, args.archive, args.child_deadline)
+        child_optuna_notebook(args.child_dir, args.archive, args.child_deadline, args.child_seed)
         return 0
     if args.child == "holdout":
         child_holdout(args.archive, json.loads(args.child_params), args.child_epochs)
@@ -999,6 +1118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="peers-"))
     workdir.mkdir(parents=True, exist_ok=True)
     print(f"work folder (storages, logs): {workdir}", file=sys.stderr, flush=True)
+    args.seed, args.prepared = SEED, workdir / PREPARED
     if args.pruning:
         if args.trials < 1:
             parser.error("--trials must be at least 1")
@@ -1017,15 +1137,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             "optuna": arm_optuna,
             "optuna-notebook": arm_optuna_notebook,
         }
-        if {"optuna", "kerastuner"} & set(arms) and not (workdir / PREPARED).exists():
+        prepared = (args.prepared, args.prepared.with_suffix(".labels.npy"))
+        if {"optuna", "kerastuner"} & set(arms) and not all(path.exists() for path in prepared):
             print("preparing the competent arms' data (not counted)", file=sys.stderr, flush=True)
-            prepare_data(args.archive, workdir / PREPARED)
+            prepare_data(args.archive, args.prepared)
+        if args.seeds < 1:
+            parser.error("--seeds must be at least 1")
         results = []
-        for arm in arms:
-            print(f"arm {arm}: {args.budget:g} s", file=sys.stderr, flush=True)
-            results.append({"arm": arm, **runners[arm](args, workdir)})
-            if "error" in results[-1]:
-                print(f"  {arm}: {results[-1]['error']}", file=sys.stderr, flush=True)
+        for seed in range(SEED, SEED + args.seeds):  # the arms take turns within a seed: drift hits all alike
+            args.seed = seed
+            folder = workdir if args.seeds == 1 else workdir / f"seed-{seed}"
+            folder.mkdir(exist_ok=True)
+            for arm in arms:
+                print(f"arm {arm}, seed {seed}: {args.budget:g} s", file=sys.stderr, flush=True)
+                results.append({"arm": arm, "seed": seed, **runners[arm](args, folder)})
+                if "error" in results[-1]:
+                    print(f"  {arm}: {results[-1]['error']}", file=sys.stderr, flush=True)
         report = {
             "mode": "budget",
             "budget_s": args.budget,
@@ -1036,7 +1163,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "search_cache_dir": os.environ.get("SEARCH_CACHE_DIR"),
             "results": results,
         }
-        table = comparison_table(args.budget, results)
+        table = comparison_table(args.budget, results) if args.seeds == 1 else quality_table(args.budget, results)
+        if args.plot is not None:
+            quality_plot(results, args.plot, budget=args.budget)
     report["workdir"] = str(workdir)
     print(table)
     if args.out is not None:
