@@ -118,6 +118,12 @@ def _task_of_loss(model_task: tuple[Task, str], y: Any) -> str:
     """
     loss_kind, loss = model_task
     if loss_kind.kind == "regression":
+        values = np.asarray(y)
+        if not np.issubdtype(values.dtype, np.number) or np.issubdtype(values.dtype, np.bool_):
+            raise InputError(
+                f"the model's loss {loss} is for numbers but y holds {values.dtype} labels:"
+                " compile a classification loss (binary_crossentropy, sparse_categorical_crossentropy) or give numbers"
+            )
         return "regression"
     found = infer_task(y)
     if found.kind == "regression":
@@ -130,7 +136,7 @@ def _task_of_loss(model_task: tuple[Task, str], y: Any) -> str:
             f"the model's loss {loss} is for two classes but y holds {found.n_classes} classes:"
             f" compile sparse_categorical_crossentropy with {found.n_classes} output units"
         )
-    if loss_kind.kind == "multiclass" and loss_kind.n_classes < found.n_classes:
+    if loss_kind.kind == "multiclass" and 2 < loss_kind.n_classes < found.n_classes:  # 2: width not known
         raise InputError(
             f"the model has {loss_kind.n_classes} outputs for its loss {loss} but y holds {found.n_classes} classes"
         )
@@ -185,7 +191,10 @@ def _weights(weights: Any, n: int, what: str) -> np.ndarray | None:
     """A weight per example: ``n`` finite numbers of 0 or more, not all 0."""
     if weights is None:
         return None
-    values = np.asarray(weights, dtype=np.float64).reshape(-1)
+    try:
+        values = np.asarray(weights, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise InputError(f"{what}: weights must be numbers, got {type(weights).__name__}") from None
     if len(values) != n:
         raise InputError(f"{what}: {len(values)} weights but {n} examples")
     if not np.all(np.isfinite(values)) or np.any(values < 0) or not np.any(values > 0):
@@ -279,11 +288,7 @@ def dataset_from_memory(
             y_train=None,
             x_test=test_x,
             y_test=None,
-            task=task
-            if isinstance(task, Task)
-            else infer_task([0, 1], task)
-            if task != "regression"
-            else Task("regression"),
+            task=infer_task([0, 1], task),  # a Task as it is; a kind's name, with the class count unknown
             train_ids=[],
             test_ids=[],
             x_val=validation_data,
@@ -300,13 +305,19 @@ def dataset_from_memory(
     if validation_data is not None:
         x_val, y_val, w_val = _xy(validation_data, "validation_data")
     if test_data is not None:
-        x_test, y_test, _ = _xy(test_data, "test_data")
+        x_test, y_test, w_test = _xy(test_data, "test_data")
+        if w_test is not None:
+            raise InputError("test_data takes (x, y): the holdout scores every test example alike")
     parts = [("x", x, y), ("validation_data", x_val, y_val), ("test_data", x_test, y_test)]
     inputs: list[Any] = []
     for what, xs, ys in parts:
         if xs is None:
             inputs.append(None)
             continue
+        lengths = {n_rows(v) for v in (xs.values() if isinstance(xs, dict) else xs)} if several(xs) else {n_rows(xs)}
+        if len(lengths) > 1:
+            counts = ", ".join(map(str, sorted(lengths)))
+            raise InputError(f"{what}: its inputs have different numbers of rows ({counts})")
         if n_rows(xs) != len(ys):
             raise InputError(f"{what}: {n_rows(xs)} inputs but {len(ys)} targets")
         inputs.append(_inputs(xs, what))

@@ -19,7 +19,7 @@ from typing import Any
 from search.data import name_key
 from search.engine._artifacts import Artifacts
 from search.engine._config import SIGNATURE, StudyConfig
-from search.engine._trust import check_pickle, given, keep_given, sign
+from search.engine._trust import given, keep_given, read_stored_pickle, sign
 from search.errors import InputError
 
 __all__ = ["check_callbacks", "fresh_callbacks", "keep_callbacks", "study_callbacks"]
@@ -74,7 +74,10 @@ def keep_callbacks(callbacks: list[Any], study: str) -> tuple[dict[str, Any], di
         return {}, {}
     import cloudpickle
 
-    blob = cloudpickle.dumps(callbacks)
+    try:
+        blob = cloudpickle.dumps(callbacks)
+    except Exception as exc:  # pickling runs the objects' own code: any error is theirs
+        raise InputError(f"callbacks cannot be pickled for the workers and the holdout: {exc}") from None
     digest = hashlib.sha256(blob).hexdigest()
     name = f"functions/{name_key(study)}.callbacks.pkl"
     keep_given(callbacks, digest)
@@ -90,23 +93,10 @@ def study_callbacks(config: StudyConfig, store: Artifacts | None, allow: Sequenc
     table = config.callbacks
     if not table:
         return []
-    digest = table.get("sha256")
-    kept = given(digest)
+    kept = given(table.get("sha256"))
     if kept is not None:
         return list(kept)
-    name = str(table.get("file", ""))
-    if store is None or not name.startswith("functions/") or ".." in name.split("/"):
-        raise InputError(f"the study's callbacks {name!r} are not a file of its artifacts")
-    check_pickle("callbacks", name, digest, table.get(SIGNATURE), allow)
-    blob = store.read(name)
-    if blob is None:
-        raise InputError(f"the study's callbacks {store.describe(name)} are missing (was the artifact store moved?)")
-    if hashlib.sha256(blob).hexdigest() != digest:
-        raise InputError(f"the study's callbacks {store.describe(name)} do not match the SHA-256 recorded with them")
-    import cloudpickle
-
-    loaded = cloudpickle.loads(blob)
-    return check_callbacks(loaded)
+    return check_callbacks(read_stored_pickle("callbacks", str(table.get("file", "")), table, store, allow))
 
 
 def fresh_callbacks(callbacks: Sequence[Any], label: str) -> list[Any]:

@@ -57,7 +57,7 @@ def framework_logs(*, verbose: bool) -> Iterator[None]:
         ...     optuna.logging.get_verbosity() >= logging.WARNING
         True
     """
-    before = os.environ.get(VERBOSE_ENV)
+    saved = {name: os.environ.get(name) for name in (VERBOSE_ENV, "TF_CPP_MIN_LOG_LEVEL")}
     try:
         if verbose:
             os.environ[VERBOSE_ENV] = "1"
@@ -68,7 +68,8 @@ def framework_logs(*, verbose: bool) -> Iterator[None]:
             with quiet_optuna():
                 yield
     finally:
-        if before is None:
-            os.environ.pop(VERBOSE_ENV, None)
-        else:
-            os.environ[VERBOSE_ENV] = before
+        for name, value in saved.items():  # what later calls and their workers inherit is as before
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

@@ -40,7 +40,7 @@ def main(argv: list[str]) -> int:
         with stop_on_signals():
             if isinstance(parent, int):
                 stop_with_parent(parent)
-            join_study(spec.pop("name"), **spec)
+            join_study(spec.pop("name"), verbose=verbose_here(), **spec)
     except MemoryLimitReached:
         return RESTART_EXIT_STATUS
     except KeyboardInterrupt as exc:

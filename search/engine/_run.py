@@ -170,7 +170,7 @@ def run_study(
         if warning:
             print(warning, file=sys.stderr)
         if workers is None:
-            workers, why = default_workers(config.backend)
+            workers, why = default_workers(config.backend, gpus=gpus)
             workers = max(1, min(workers, left))
             print(f"{workers} worker(s): {why} (--workers N to choose)", file=sys.stderr)
         if not done:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,7 +10,7 @@ from search.engine._artifacts import Artifacts, FolderArtifacts, cached_copy
 from search.engine._config import SIGNATURE, StudyConfig
 from search.engine._logs import quiet_optuna
 from search.engine._samplers import make_pruner, make_sampler
-from search.engine._trust import ARTIFACT_PREFIX, check_loaded, check_pickle, check_reference, given
+from search.engine._trust import ARTIFACT_PREFIX, check_loaded, check_reference, given, read_stored_pickle
 from search.errors import InputError
 from search.models import LoadedSpace, load_space
 
@@ -48,19 +47,8 @@ def study_space(
     kept: LoadedSpace | None = given(digest)
     if kept is not None:
         return kept
-    import cloudpickle
-
     name = ref.removeprefix(ARTIFACT_PREFIX)
-    if artifacts is None or not name.startswith("functions/") or ".." in name.split("/"):
-        raise InputError(f"space {ref!r} is not a file of the study's artifacts")
-    check_pickle("build function", name, digest, config.space.get(SIGNATURE), allow)
-    blob = artifacts.read(name)
-    where = artifacts.describe(name)
-    if blob is None:
-        raise InputError(f"the study's build function {where} is missing (was the artifact store moved?)")
-    if hashlib.sha256(blob).hexdigest() != digest:
-        raise InputError(f"the study's build function {where} does not match the SHA-256 recorded with it; refused")
-    return load_space(cloudpickle.loads(blob))
+    return load_space(read_stored_pickle("build function", name, config.space, artifacts, allow))
 
 
 def study_data(config: StudyConfig, artifacts: Artifacts) -> dict[str, Any]:

@@ -170,7 +170,7 @@ def spawn_worker(
     return subprocess.Popen(command, cwd=Path.cwd(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
 
 
-def default_workers(backend: str = "") -> tuple[int, str]:
+def default_workers(backend: str = "", *, gpus: dict[int, float] | None = None) -> tuple[int, str]:
     """How many workers ``python -m search run`` starts on this machine, and why.
 
     ``SEARCH_WORKERS`` when set; otherwise, on a machine with NVIDIA GPUs that
@@ -178,7 +178,7 @@ def default_workers(backend: str = "") -> tuple[int, str]:
     each GPU's memory (one to four per GPU: small models leave a GPU mostly
     idle, and JAX and TensorFlow are told to take GPU memory as they need it);
     otherwise one per core this process may use, each pinned to its core (see
-    :func:`spawn_worker`).
+    :func:`spawn_worker`). ``gpus``: what :func:`usable_gpus` found already (not asked again).
 
     Raises:
         search.InputError: ``SEARCH_WORKERS`` is not a positive integer.
@@ -193,7 +193,8 @@ def default_workers(backend: str = "") -> tuple[int, str]:
         if not value.isdigit() or int(value) < 1:
             raise InputError(f"SEARCH_WORKERS must be a positive integer, got {value!r}")
         return int(value), "SEARCH_WORKERS"
-    gpus, _ = usable_gpus(backend)
+    if gpus is None:
+        gpus, _ = usable_gpus(backend)
     if gpus:
         per_gpu = [max(1, min(4, int(gib // _GPU_GIB_PER_WORKER))) for gib in gpus.values()]
         return sum(per_gpu), f"{'+'.join(map(str, per_gpu))} on {len(gpus)} GPU(s)"
@@ -264,12 +265,16 @@ def _gpu_memory_gib() -> dict[int, float]:
     tool = shutil.which("nvidia-smi")
     if tool is None:
         return {}
-    query = [tool, "--query-gpu=memory.total", "--format=csv,noheader,nounits"]
+    query = [tool, "--query-gpu=index,memory.total", "--format=csv,noheader,nounits"]
     try:
         out = subprocess.run(query, capture_output=True, text=True, timeout=10, check=True).stdout
     except (OSError, subprocess.SubprocessError):
         return {}
-    sizes = dict(enumerate(float(line) / 1024 for line in out.split() if line.replace(".", "", 1).isdigit()))
+    sizes = {}
+    for line in out.splitlines():  # "0, 81559"; a GPU whose memory reads "[N/A]" is left out, its index kept
+        index, _, memory = (part.strip() for part in line.partition(","))
+        if index.isdigit() and memory.replace(".", "", 1).isdigit():
+            sizes[int(index)] = float(memory) / 1024
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if visible is not None:  # the GPUs this process may use
         wanted = [int(i) for i in visible.split(",") if i.strip().isdigit()]

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from search.data import given_digests, home_dir
+from search.engine._artifacts import Artifacts
 from search.engine._config import SIGNATURE, StudyConfig
 from search.errors import InputError
 
@@ -45,6 +46,7 @@ __all__ = [
     "given",
     "keep_given",
     "key_path",
+    "read_stored_pickle",
     "shipped_spaces",
     "sign",
     "verify",
@@ -338,3 +340,33 @@ def check_trusted(config: StudyConfig, allow: Sequence[str] = ()) -> None:
         if not streamed and digest not in given_digests():
             name = f"data/{config.data.get('file')}"
             check_pickle("data", name, digest, config.data.get(SIGNATURE), allow)
+
+
+def read_stored_pickle(
+    what: str, name: str, table: dict[str, Any], store: Artifacts | None, allow: Sequence[str] = ()
+) -> Any:
+    """Unpickle the file ``name`` of a study's artifacts, once it is proven: its key, its trust, its SHA-256.
+
+    Args:
+        what: What the file holds, for messages (``"build function"``, ``"callbacks"``).
+        name: Its key in the store (``functions/...``): a key, never a path.
+        table: Its record in the definition: ``sha256`` and this user's signature.
+        store: The study's artifact store.
+        allow: Modules this process allows (``pickled`` trusts any signed or unsigned file).
+
+    Raises:
+        search.InputError: A key outside ``functions/``, an untrusted, missing or altered file.
+    """
+    digest = table.get("sha256")
+    if store is None or not name.startswith("functions/") or ".." in name.split("/"):
+        raise InputError(f"the study's {what} {name!r} is not a file of its artifacts")
+    check_pickle(what, name, digest, table.get(SIGNATURE), allow)
+    blob = store.read(name)
+    where = store.describe(name)
+    if blob is None:
+        raise InputError(f"the study's {what} file {where} is missing (was the artifact store moved?)")
+    if hashlib.sha256(blob).hexdigest() != digest:
+        raise InputError(f"the study's {what} file {where} does not match the SHA-256 recorded with it; refused")
+    import cloudpickle
+
+    return cloudpickle.loads(blob)

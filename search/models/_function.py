@@ -71,6 +71,7 @@ def loss_task(model: keras.Model) -> tuple[Task, str] | None:
     except (AttributeError, ValueError):  # a subclassed model not yet called
         outputs = []
     width = outputs[0].shape[-1] if len(outputs) == 1 else None
+    # 2 stands for "not known yet" (a model without an Input): the targets then give the class count
     return Task("multiclass", n_classes=int(width) if width and width > 1 else 2), name
 
 

@@ -308,10 +308,11 @@ def _train_and_test(
     the final model is what cross-validation measured; ``fold_epochs`` in the
     metrics holds each fold model's best epoch count.
     """
+    label = "holdout" + of.replace(" ", "-").replace("/", "-of-")  # " member 1/3": holdout-member-1-of-3
     if not data.folds:
         bar = _EpochBar(epochs, of=of) if progress else None
         weights = {"sample_weight": data.w_train, "class_weight": data.class_weight}
-        extra = callbacks(f"holdout{of.replace(' ', '-')}")
+        extra = callbacks(label)
         model = _fit(space, model_config, data.task, x_train, data.y_train, epochs=epochs, seed=seed, bar=bar,
                      callbacks=extra, **weights)  # fmt: skip
         return model, _test(model, data, x_test)
@@ -333,7 +334,7 @@ def _train_and_test(
             bar=bar,
             validation=(rows(x_train, val_rows), data.y_train[val_rows], rows(data.w_train, val_rows)),
             stop=stop,
-            callbacks=callbacks(f"holdout{of.replace(' ', '-')}/fold-{k + 1}"),
+            callbacks=callbacks(f"{label}/fold-{k + 1}"),
             sample_weight=rows(data.w_train, fit_rows),
             class_weight=data.class_weight,
         )

@@ -81,7 +81,8 @@ def study_summary(study: optuna.Study) -> dict[str, Any]:
         "best_params": None,
         "best_config": None,
     }
-    complete = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
+    trials = study.get_trials(deepcopy=False)
+    complete = [t for t in trials if t.state.name == "COMPLETE"]
     if any(t.constraints for t in complete):
         summary["n_infeasible"] = sum(not is_feasible(t) for t in complete)
     best = chosen_trial(study)
@@ -114,7 +115,7 @@ def study_summary(study: optuna.Study) -> dict[str, Any]:
             }
             for t in pareto_front(study)
         ]
-    compiling = _compilation([t for t in study.get_trials(deepcopy=False) if t.state.is_finished()])
+    compiling = _compilation([t for t in trials if t.state.is_finished()])
     if compiling:
         summary["compilation"] = compiling
     holdout = read_holdout(study)

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import keras
@@ -256,3 +257,59 @@ def test_a_loss_that_contradicts_the_targets_is_one_line(tmp_path: Path) -> None
     with pytest.raises(InputError, match="binary_crossentropy.*3 classes") as info:
         tune(_binary, x, y, storage=f"sqlite:///{tmp_path / 's.db'}", show_progress=False)
     assert "\n" not in str(info.value) and not (tmp_path / "s.db").exists()
+
+
+def _regression(trial: optuna.trial.BaseTrial) -> keras.Model:
+    model = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(trial.suggest_int("units", 2, 4)), keras.layers.Dense(1)]
+    )
+    model.compile(optimizer="adam", loss="mse")
+    return model
+
+
+def _softmax_without_input(trial: optuna.trial.BaseTrial) -> keras.Model:
+    model = keras.Sequential(
+        [keras.layers.Dense(trial.suggest_int("units", 2, 4)), keras.layers.Dense(3, activation="softmax")]
+    )
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+class Locked(keras.callbacks.Callback):
+    """A callback holding a lock: it cannot travel to another process."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lock = threading.Lock()
+
+
+X4 = RNG.normal(size=(90, 4)).astype("float32")
+BAD_FIT_INPUTS = {
+    "labels into a regression loss": (
+        _regression, {"y": np.array(["a", "b", "c"] * 30)}, "the model's loss mse is for numbers but y holds"
+    ),
+    "weighted test data": (
+        _binary, {"test_data": (X4[:10], np.arange(10) % 2, np.ones(10))}, "test_data takes (x, y)"
+    ),
+    "inputs of different lengths": (
+        _binary, {"x": {"a": X4, "b": X4[:80]}}, "x: its inputs have different numbers of rows (80, 90)"
+    ),
+    "words as sample weights": (_binary, {"sample_weight": ["heavy"] * 90}, "sample_weight: weights must be numbers"),
+    "a callback that cannot be pickled": (_binary, {"callbacks": [Locked()]}, "callbacks cannot be pickled"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FIT_INPUTS))
+def test_fit_inputs_that_cannot_work_are_one_line_and_write_nothing(tmp_path: Path, case: str) -> None:
+    build, given, message = BAD_FIT_INPUTS[case]
+    arguments = {"x": X4, "y": np.arange(90) % 2} | given
+    with pytest.raises(InputError, match=message.replace("(", r"\(").replace(")", r"\)")) as info:
+        tune(build, storage=f"sqlite:///{tmp_path / 's.db'}", show_progress=False, n_trials=1, **arguments)
+    assert "\n" not in str(info.value) and not (tmp_path / "s.db").exists()
+
+
+def test_a_softmax_model_without_an_input_takes_three_classes(tmp_path: Path) -> None:
+    y = np.arange(90) % 3  # the width is not known before the model is called: the targets give the classes
+    study = tune(_softmax_without_input, X4, y, n_trials=1, max_epochs=1, storage=f"sqlite:///{tmp_path / 's.db'}",
+                 show_progress=False, workers=1)  # fmt: skip
+    assert study.trials[0].state == optuna.trial.TrialState.COMPLETE

@@ -59,7 +59,7 @@ def test_a_gpu_the_backend_cannot_use_is_one_warning_line(
     tools = tmp_path / "bin"
     tools.mkdir()
     smi = tools / "nvidia-smi"  # a stand-in: one GPU of 80 GiB
-    smi.write_text("#!/bin/sh\necho 81559\n")
+    smi.write_text("#!/bin/sh\necho '0, 81559'\n")  # index, memory in MiB
     smi.chmod(0o755)
     env = {"PATH": f"{tools}{os.pathsep}{os.environ['PATH']}", "SEARCH_WORKERS": "1"}
     storage = f"sqlite:///{tmp_path / 'studies.db'}"
