@@ -131,6 +131,8 @@ def model_on(inputs: keras.KerasTensor, config: dict[str, Any], *, task: Task, n
     """The compiled MLP of ``config`` on ``inputs`` (dense or sparse): input dropout, hidden layers, output."""
     import keras
 
+    # Rates and strengths are constants of the compiled program: as values of the model
+    # (search.models.layers, traced=True) they compiled slower on imdb-bow (docs/benchmarks.md).
     x = inputs
     if config.get("input_dropout", 0.0) > 0:
         # Dropping input features (words, for a bag of words) regularizes wide sparse inputs.

@@ -37,6 +37,7 @@ from search.models import (
     free_memory,
     freeze_long_lived,
     measure_model,
+    parameter_count,
     set_seed,
     train,
 )
@@ -334,6 +335,7 @@ class Objective:
         measured: dict[str, Any] = {}
         try:
             if resumed is None:
+                free_memory(collect=False)  # each trial's model named as in a fresh session, the first one too
                 model = self.space.build_for(model_config, x_train, task=data.task)
                 initial_epoch = 0
             else:
@@ -343,7 +345,7 @@ class Objective:
             if not model.built and hasattr(x_train, "shape"):  # a Sequential of one's own without an Input
                 model.build((None, *x_train.shape[1:]))
             if model.built:
-                record(trial, n_params=int(model.count_params()))
+                record(trial, n_params=parameter_count(model))
             if self.dashboard:
                 facts["layers"] = _layers_or_none(model)
             finished = resumed is not None and resumed.early_stopping["stopped_epoch"] > 0
@@ -384,7 +386,7 @@ class Objective:
                     store_history(recorder.history)
             free_memory()
         if "n_params" not in trial.user_attrs and model.built:  # built by its first batch (a stream)
-            record(trial, n_params=int(model.count_params()))
+            record(trial, n_params=parameter_count(model))
         history = recorder.history
         losses = history.get("loss", [])
         if not losses or not all(math.isfinite(v) for v in losses):

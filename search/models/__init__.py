@@ -1,8 +1,8 @@
 """Model building: what spaces build with (bounds, layers, text embeddings), the space contract, training.
 
-The Keras layers (:class:`InputDropout`, :class:`HubTextEmbedding`), the
-initializer :class:`GlorotUniform` and :func:`load_model`, :func:`save_model`
-import Keras, so they load on first use: ``import search.models`` stays fast.
+The Keras layers (:mod:`search.models.layers`, :class:`HubTextEmbedding`) and
+:func:`load_model`, :func:`save_model` import Keras, so they load on first use:
+``import search.models`` stays fast.
 
 Examples:
     >>> from search.models import check_bounds
@@ -24,7 +24,7 @@ from search.models._embeddings import (
     pretrain_text_embedding,
 )
 from search.models._epochs import train
-from search.models._measure import measure_model
+from search.models._measure import measure_model, parameter_count
 from search.models._space import LoadedSpace, Space, load_space
 from search.models._training import (
     epoch_recorder,
@@ -37,9 +37,7 @@ from search.models._training import (
 
 __all__ = [
     "DEFAULT_TEXT_HANDLE",
-    "GlorotUniform",
     "HubTextEmbedding",
-    "InputDropout",
     "Limit",
     "LoadedSpace",
     "Space",
@@ -56,6 +54,7 @@ __all__ = [
     "load_text_module",
     "measure_model",
     "output_layer",
+    "parameter_count",
     "pretrain_text_embedding",
     "save_model",
     "set_seed",

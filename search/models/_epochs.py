@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import collections
 import functools
+import json
 import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -162,14 +164,13 @@ class _EpochLoop:
         validation: tuple[Any, ...] | None,
         weights: np.ndarray | None = None,
     ) -> None:
-        import jax
 
         self.model, self.batch_size, self.weights = model, batch_size, weights
         self.data = _Batches(x, y)
         self.data.reserve(batch_size, seed=seed + 1)
         self._rng = np.random.default_rng(seed)
         self.validation = None if validation is None else _Validation(model, *validation, batch_size=batch_size)
-        self._train = jax.jit(_scan_train(model), donate_argnums=0, static_argnames=("width", "size"))
+        self._train: Any = None
 
     def _build(self) -> None:
         """Build the model, its optimizer, loss and metrics as ``model.fit`` would (one symbolic pass, no step)."""
@@ -179,10 +180,14 @@ class _EpochLoop:
             model.optimizer.build(model.trainable_variables)
 
     def run(self, *, epochs: int, initial_epoch: int, callbacks: Sequence[Any]) -> Any:
+        import jax
         import keras
 
         model = self.model
         self._build()
+        self._train = _program(
+            model, "train", lambda m: jax.jit(_scan_train(m), donate_argnums=0, static_argnames=("width", "size"))
+        )
         callback_list = keras.callbacks.CallbackList(
             list(callbacks), add_history=True, add_progbar=False, epochs=epochs, steps=1, model=model
         )
@@ -305,11 +310,18 @@ class _Validation:
             self._groups = [
                 (a, (*b, jax.device_put(values[r])), s) for (a, b, s), r in zip(self._groups, groups, strict=True)
             ]
-        self._evaluate = jax.jit(_scan_test(model, weighted=weights is not None), static_argnames=("width", "size"))
+        self.weighted = weights is not None
+        self._evaluate: Any = None
 
     def evaluate(self) -> dict[str, float]:
         """The model's validation metrics now (its metrics variables hold them afterwards)."""
+        import jax
+
         model = self.model
+        if self._evaluate is None:  # the model is built now: its metrics are resolved
+            weighted = self.weighted
+            test = functools.partial(jax.jit, static_argnames=("width", "size"))
+            self._evaluate = _program(model, f"test-{weighted}", lambda m: test(_scan_test(m, weighted=weighted)))
         model.reset_metrics()
         metrics = [v.value for v in model.metrics_variables]
         state = _state(model)[:2]
@@ -318,6 +330,135 @@ class _Validation:
         for variable, value in zip(model.metrics_variables, metrics, strict=True):
             variable.assign(value)
         return _floats(model.get_metrics_result())
+
+
+_PROGRAMS: collections.OrderedDict[str, Any] = collections.OrderedDict()
+_KEPT = 8  # structures whose compiled steps a process keeps (each keeps one model of its structure alive)
+
+
+def _program(model: Any, kind: str, make: Callable[[Any], Any]) -> Any:
+    """The compiled step function ``make(model)``, shared by every model of ``model``'s structure in this process.
+
+    A step function takes the model's variables as values, so a model of the same
+    structure (see :func:`program_key`) runs the same function: JAX then finds its
+    traced and compiled program in memory, with no tracing, lowering or compiling
+    (a second with the persistent cache alone, which still traces and lowers each time).
+    """
+    key = program_key(model)
+    if key is None:
+        return make(model)
+    key = f"{kind}:{key}"
+    if key not in _PROGRAMS:
+        _PROGRAMS[key] = make(model)
+        while len(_PROGRAMS) > _KEPT:
+            _PROGRAMS.popitem(last=False)
+    _PROGRAMS.move_to_end(key)
+    return _PROGRAMS[key]
+
+
+def program_key(model: Any) -> str | None:
+    """What decides a compiled Keras model's training and test steps besides its variables' values; ``None``: unknown.
+
+    The model's class, its layers' configurations (names replaced by their
+    positions; the seeds and the rates and strengths the layers keep as values
+    left out, whether each penalty term is there kept, see :mod:`search.models.layers`), its loss, metrics and optimizer
+    configurations (the learning rate, a Keras variable, left out) and what its
+    metrics were resolved to (a built model's metrics variables). Only models of
+    Keras' own classes, built from Keras' and this project's layers and compiled
+    with Keras' own losses and metrics, have a key: anything else may hold what a
+    configuration does not show, and gets a program of its own.
+
+    Examples:
+        >>> import keras
+        >>> from search.models.layers import Dropout
+        >>> def model(rate, lr):
+        ...     inputs = keras.Input((3,))
+        ...     m = keras.Model(inputs, keras.layers.Dense(1)(Dropout(rate, traced=True)(inputs)))
+        ...     m.compile(optimizer=keras.optimizers.Adam(lr), loss="mse")
+        ...     return m
+        >>> program_key(model(0.1, 1e-3)) == program_key(model(0.5, 1e-2))
+        True
+        >>> program_key(model(0.1, 1e-3)) == program_key(keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)]))
+        False
+    """
+
+    from search.models._layers import without_tensorflow  # imports Keras
+
+    with without_tensorflow():  # Keras' serialization would import TensorFlow to ask whether it is installed
+        return _program_key(model)
+
+
+def _program_key(model: Any) -> str | None:
+    import keras
+
+    if type(model) not in (keras.Model, keras.Sequential) and type(model).__module__.split(".")[0] != "keras":
+        return None
+    if not getattr(model, "compiled", False) or model.optimizer is None:
+        return None
+    layers = model.layers
+    if any(not _known(layer) or hasattr(layer, "layers") for layer in layers):
+        return None
+    names = {layer.name: f"#{i}" for i, layer in enumerate(layers)}
+    described = []
+    for layer in layers:
+        config = {k: v for k, v in layer.get_config().items() if k not in ("name", "seed")}
+        if getattr(layer, "traced", False):  # values, not constants; only whether a penalty term is there counts
+            config = {k: v != 0.0 if k in ("l1", "l2") else v for k, v in config.items() if k != "rate"}
+        described.append([type(layer).__module__, type(layer).__name__, config])
+    optimizer = {k: v for k, v in model.optimizer.get_config().items() if k not in ("name", "learning_rate")}
+    # What Keras resolved a metric such as "accuracy" to (it depends on the targets): the metrics' variables
+    resolved = [v.path for v in model.metrics_variables]
+    try:
+        compiled = model.get_compile_config()
+    except (TypeError, ValueError, NotImplementedError):
+        return None
+    compiled = {k: v for k, v in compiled.items() if k != "optimizer"}
+    graph = model.get_config()  # its layers' connections; their configurations are ``described``
+    connections = _renamed({k: v for k, v in graph.items() if k != "layers"}, names)
+    connections["layers"] = [_renamed(layer.get("inbound_nodes", []), names) for layer in graph.get("layers", [])]
+    whole = [type(model).__name__, connections, described, optimizer, compiled, resolved]
+    whole.append(keras.config.dtype_policy().name)
+    if not _keras_objects(compiled):
+        return None
+    try:
+        return json.dumps(whole, sort_keys=True, default=_refuse)
+    except TypeError:
+        return None
+
+
+def _known(layer: Any) -> bool:
+    """A layer whose configuration says all it computes: Keras' own (not ``Lambda``) or this project's."""
+    module = type(layer).__module__
+    if type(layer).__name__ == "Lambda":
+        return False
+    return module.startswith("keras.") or module == "search.models._layers"
+
+
+def _keras_objects(config: Any) -> bool:
+    """Whether every serialized object in ``config`` (a loss, a metric) is one of Keras' own."""
+    if isinstance(config, dict):
+        module = config.get("module")
+        if isinstance(module, str) and not module.startswith("keras"):
+            return False
+        return all(_keras_objects(v) for v in config.values())
+    if isinstance(config, list | tuple):
+        return all(_keras_objects(v) for v in config)
+    return True
+
+
+def _renamed(config: Any, names: dict[str, str]) -> Any:
+    """``config`` with every string that names a layer replaced by that layer's position."""
+    if isinstance(config, dict):
+        return {k: _renamed(v, names) for k, v in config.items() if k != "name"}
+    if isinstance(config, list | tuple):
+        return [_renamed(v, names) for v in config]
+    if isinstance(config, str):
+        return names.get(config, config)
+    return config
+
+
+def _refuse(value: Any) -> Any:
+    raise TypeError(f"not JSON: {type(value).__name__}")
 
 
 def _state(model: Any, *, optimizer: bool = False) -> tuple[Any, ...]:

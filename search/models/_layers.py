@@ -10,7 +10,18 @@ from typing import Any
 
 import keras
 
-__all__ = ["GlorotUniform", "InputDropout", "ScaledDense", "SparseDropout", "load_model", "save_model"]
+__all__ = [
+    "Dense",
+    "Dropout",
+    "GlorotUniform",
+    "InputDropout",
+    "ScaledDense",
+    "SparseDropout",
+    "load_model",
+    "plain_model",
+    "save_model",
+    "without_tensorflow",
+]
 
 # Keep probabilities are drawn in steps of 1/256: one random byte per input feature.
 _LEVELS = 256
@@ -35,6 +46,8 @@ class InputDropout(keras.layers.Layer):
     Args:
         rate: Fraction of the input values to drop while training.
         seed: Seed of the dropout masks.
+        traced: Keep the rate as a value of the model (a non-trainable scalar weight) instead of a
+            constant of its compiled program (see :class:`Dropout`).
 
     Examples:
         >>> inputs = keras.Input(shape=(10000,), sparse=True)
@@ -42,15 +55,26 @@ class InputDropout(keras.layers.Layer):
         True
     """
 
-    def __init__(self, rate: float, seed: int | None = None, **kwargs: Any) -> None:
+    def __init__(self, rate: float, seed: int | None = None, *, traced: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if not 0.0 <= rate < 1.0:
             raise ValueError(f"rate must be in [0, 1), got {rate}")
         self.rate = rate
         self.seed = seed
+        self.traced = traced
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.supports_masking = True
         self.keep_levels = min(_LEVELS, max(1, round((1.0 - rate) * _LEVELS)))
+        self.levels: Any = None
+
+    def build(self, input_shape: Any = None) -> None:
+        if self.traced:
+            self.levels = _scalar(self, "keep_levels", self.keep_levels)
+
+    @property
+    def hyperparameters(self) -> list[Any]:
+        """The weights that hold hyperparameters (none unless traced)."""
+        return [self.levels] if self.traced and self.levels is not None else []
 
     @property
     def keep_probability(self) -> float:
@@ -58,7 +82,7 @@ class InputDropout(keras.layers.Layer):
         return self.keep_levels / _LEVELS
 
     def call(self, inputs: Any, training: bool = False) -> Any:
-        if not training or self.keep_levels == _LEVELS:
+        if not training or (not self.traced and self.keep_levels == _LEVELS):
             return inputs
         backend = keras.backend.backend()
         if backend == "tensorflow":
@@ -74,8 +98,13 @@ class InputDropout(keras.layers.Layer):
         return self._drop(inputs)
 
     def _drop(self, values: Any) -> Any:
-        keep = keras.ops.less(self._random_bytes(values), self.keep_levels)
-        scale = keras.ops.cast(_LEVELS / self.keep_levels, values.dtype)
+        if self.traced:
+            levels = keras.ops.convert_to_tensor(self.levels)
+            keep = keras.ops.less(keras.ops.cast(self._random_bytes(values), levels.dtype), levels)
+            scale = keras.ops.cast(_LEVELS / levels, values.dtype)
+        else:
+            keep = keras.ops.less(self._random_bytes(values), self.keep_levels)
+            scale = keras.ops.cast(_LEVELS / self.keep_levels, values.dtype)
         return keras.ops.where(keep, values * scale, keras.ops.zeros_like(values))
 
     def _random_bytes(self, values: Any) -> Any:
@@ -106,7 +135,217 @@ class InputDropout(keras.layers.Layer):
         return keras.KerasTensor(inputs.shape, dtype=inputs.dtype, sparse=inputs.sparse)
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed, "traced": self.traced}
+
+    def count_params(self) -> int:
+        return 0  # the rate, traced, is a hyperparameter
+
+    def plain(self) -> InputDropout:
+        """This layer with its rate a constant (built, the same seed state)."""
+        return InputDropout(self.rate, self.seed, name=self.name)
+
+
+def _scalar(layer: keras.layers.Layer, name: str, value: float) -> Any:
+    """A non-trainable scalar weight of ``layer`` holding ``value``: an input of the compiled steps, not a constant."""
+    return layer.add_weight(
+        shape=(), initializer=keras.initializers.Constant(value), trainable=False, name=name, dtype="float32"
+    )
+
+
+@keras.saving.register_keras_serializable(package="search")
+class Dropout(keras.layers.Layer):
+    """``keras.layers.Dropout`` whose rate can be a value of the model instead of a constant of its program.
+
+    With ``traced=True`` the rate is a non-trainable scalar weight, so that the
+    compiled training step of a model does not depend on it: models that differ
+    only in their dropout rates (and L1/L2 strengths, see :class:`Dense`, and
+    learning rates, which Keras keeps as a variable) run one compiled program.
+    On JAX the masks are drawn as ``keras.layers.Dropout`` draws them (the same
+    seed gives the same mask); on other backends a traced rate trains as a constant one.
+    :func:`plain_model` turns the layer into a ``keras.layers.Dropout``.
+
+    Args:
+        rate: Fraction of the units to drop while training, in ``[0, 1)``.
+        noise_shape: As ``keras.layers.Dropout``'s.
+        seed: Seed of the masks.
+        traced: Keep the rate as a weight.
+
+    Examples:
+        >>> layer = Dropout(0.5, traced=True)
+        >>> out = layer(keras.ops.ones((2, 4)), training=True)
+        >>> sorted({float(v) for v in keras.ops.convert_to_numpy(out).ravel()}) in ([0.0, 2.0], [2.0], [0.0])
+        True
+        >>> [v.name for v in layer.weights], layer.count_params()
+        (['rate'], 0)
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        noise_shape: Any = None,
+        seed: int | None = None,
+        *,
+        traced: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if not 0.0 <= rate < 1.0:
+            raise ValueError(f"rate must be in [0, 1), got {rate}")
+        self.rate, self.noise_shape, self.seed, self.traced = float(rate), noise_shape, seed, traced
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.supports_masking = True
+        self.rate_value: Any = None
+
+    def build(self, input_shape: Any = None) -> None:
+        if self.traced:
+            self.rate_value = _scalar(self, "rate", self.rate)
+
+    @property
+    def hyperparameters(self) -> list[Any]:
+        """The weights that hold hyperparameters (none unless traced)."""
+        return [self.rate_value] if self.traced and self.rate_value is not None else []
+
+    def call(self, inputs: Any, training: bool = False) -> Any:
+        if not training:
+            return inputs
+        if not self.traced or keras.backend.backend() != "jax":
+            if self.rate == 0.0:
+                return inputs
+            return keras.random.dropout(inputs, self.rate, noise_shape=self.noise_shape, seed=self.seed_generator)
+        import jax
+
+        keep = 1.0 - keras.ops.convert_to_tensor(self.rate_value)
+        shape = tuple(
+            inputs.shape[i] if self.noise_shape is None or self.noise_shape[i] is None else self.noise_shape[i]
+            for i in range(len(inputs.shape))
+        )
+        mask = jax.random.bernoulli(self.seed_generator.next(), p=keep, shape=shape)
+        mask = jax.numpy.broadcast_to(mask, inputs.shape)
+        return jax.lax.select(mask, inputs / keep.astype(inputs.dtype), jax.numpy.zeros_like(inputs))
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "rate": self.rate,
+            "noise_shape": self.noise_shape,
+            "seed": self.seed,
+            "traced": self.traced,
+        }
+
+    def count_params(self) -> int:
+        return 0  # the rate, traced, is a hyperparameter
+
+    def plain(self) -> keras.layers.Layer:
+        """A ``keras.layers.Dropout`` of this rate."""
+        return keras.layers.Dropout(self.rate, noise_shape=self.noise_shape, seed=self.seed, name=self.name)
+
+
+class _Penalty(keras.regularizers.Regularizer):
+    """``l1 * sum(|w|) + l2 * sum(w ** 2)``, the strengths read from two scalar weights (see :class:`Dense`).
+
+    A term whose strength was zero when the layer was built is left out (the work of
+    a penalty on a wide kernel at every step is not free).
+    """
+
+    def __init__(self, l1: Any, l2: Any, *, terms: tuple[bool, bool]) -> None:
+        self.strengths, self.terms = (l1, l2), terms
+
+    @property
+    def l1(self) -> float:
+        return float(keras.ops.convert_to_numpy(self.strengths[0]))
+
+    @property
+    def l2(self) -> float:
+        return float(keras.ops.convert_to_numpy(self.strengths[1]))
+
+    def __call__(self, x: Any) -> Any:
+        l1, l2 = (keras.ops.convert_to_tensor(s) for s in self.strengths)
+        penalty = keras.ops.convert_to_tensor(0.0, x.dtype)
+        if self.terms[0]:
+            penalty += l1 * keras.ops.sum(keras.ops.absolute(x))
+        if self.terms[1]:
+            penalty += l2 * keras.ops.sum(keras.ops.square(x))
+        return penalty
+
+    def get_config(self) -> dict[str, Any]:
+        return {"l1": self.l1, "l2": self.l2}
+
+
+class _Strengths(keras.layers.Layer):
+    """The L1 and L2 strengths of a traced :class:`Dense` layer, as two scalar weights."""
+
+    def __init__(self, l1: float, l2: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.l1, self.l2 = _scalar(self, "l1", l1), _scalar(self, "l2", l2)
+        self.built = True
+
+
+@keras.saving.register_keras_serializable(package="search")
+class Dense(keras.layers.Dense):
+    """``keras.layers.Dense`` with an L1/L2 penalty on its kernel whose strengths can be values of the model.
+
+    With ``traced=True`` the two strengths are non-trainable scalar weights, so
+    that models that differ only in them run one compiled program (see
+    :class:`Dropout`); which of the two terms is computed (a strength not zero)
+    stays part of the program. Otherwise the penalty is Keras' ``L1L2``
+    regularizer, present when a strength is not zero.
+    :func:`plain_model` turns the layer into a ``keras.layers.Dense``.
+
+    Args:
+        units: Output units.
+        l1: L1 strength on the kernel.
+        l2: L2 strength on the kernel.
+        traced: Keep the strengths as weights.
+        **kwargs: ``keras.layers.Dense``'s other arguments (not ``kernel_regularizer``).
+
+    Examples:
+        >>> layer = Dense(2, l2=0.5, traced=True, kernel_initializer="ones")
+        >>> _ = layer(keras.ops.ones((1, 3)))
+        >>> float(sum(layer.losses)), layer.count_params()
+        (3.0, 8)
+    """
+
+    def __init__(self, units: int, *, l1: float = 0.0, l2: float = 0.0, traced: bool = False, **kwargs: Any) -> None:
+        if l1 or l2 or traced:
+            kwargs["kernel_regularizer"] = None
+        super().__init__(units, **kwargs)
+        self.l1, self.l2, self.traced = float(l1), float(l2), traced
+        if (l1 or l2) and not traced:
+            self.kernel_regularizer = keras.regularizers.L1L2(l1=self.l1, l2=self.l2)
+        self.strengths: _Strengths | None = None
+
+    def build(self, input_shape: Any) -> None:
+        if self.traced:
+            # In a layer of their own: Keras' Dense saves and loads its own variables by a fixed list.
+            self.strengths = _Strengths(self.l1, self.l2, name="strengths")
+            if self.l1 or self.l2:
+                terms = (self.l1 != 0.0, self.l2 != 0.0)
+                self.kernel_regularizer = _Penalty(self.strengths.l1, self.strengths.l2, terms=terms)
+        super().build(input_shape)
+
+    @property
+    def hyperparameters(self) -> list[Any]:
+        """The weights that hold hyperparameters (none unless traced)."""
+        return [self.strengths.l1, self.strengths.l2] if self.strengths is not None else []
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        if self.l1 or self.l2 or self.traced:
+            config |= {"kernel_regularizer": None, "l1": self.l1, "l2": self.l2, "traced": self.traced}
+        return config
+
+    def count_params(self) -> int:
+        return super().count_params() - len(self.hyperparameters)
+
+    def plain(self) -> keras.layers.Layer:
+        """A ``keras.layers.Dense`` with Keras' ``L1L2`` regularizer of these strengths (none when both are zero)."""
+        config = {k: v for k, v in self.get_config().items() if k not in ("l1", "l2", "traced")}
+        if self.l1 or self.l2:
+            config["kernel_regularizer"] = keras.regularizers.L1L2(l1=self.l1, l2=self.l2)
+        return keras.layers.Dense.from_config(config)
 
 
 @keras.saving.register_keras_serializable(package="search")
@@ -134,7 +373,7 @@ class GlorotUniform(keras.initializers.Initializer):
 
 
 @keras.saving.register_keras_serializable(package="search")
-class ScaledDense(keras.layers.Dense):
+class ScaledDense(Dense):
     """A ``Dense`` layer whose outputs are multiplied by ``scale`` and shifted by ``offset``.
 
     A regression's output layer (:func:`search.models.output_layer`): with the
@@ -146,7 +385,7 @@ class ScaledDense(keras.layers.Dense):
         units: Output units.
         scale: What the ``Dense`` outputs are multiplied by.
         offset: What is added to them then.
-        **kwargs: ``keras.layers.Dense``'s other arguments.
+        **kwargs: :class:`Dense`'s other arguments (its L1/L2 strengths included).
 
     Examples:
         >>> layer = ScaledDense(1, scale=10.0, offset=20.0, kernel_initializer="zeros")
@@ -164,6 +403,11 @@ class ScaledDense(keras.layers.Dense):
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "scale": self.scale, "offset": self.offset}
 
+    def plain(self) -> keras.layers.Layer:
+        """This layer with its strengths constants: Keras' ``L1L2`` regularizer."""
+        config = {k: v for k, v in self.get_config().items() if k != "traced"}
+        return ScaledDense.from_config(config)
+
 
 @keras.saving.register_keras_serializable(package="search")
 class SparseDropout(InputDropout):
@@ -173,6 +417,54 @@ class SparseDropout(InputDropout):
 def _sparse_inputs(model: keras.Model) -> bool:
     """Whether any input of ``model`` is sparse."""
     return any(getattr(t, "sparse", False) for t in keras.tree.flatten(model.inputs))
+
+
+def _traced(model: keras.Model) -> bool:
+    return any(getattr(layer, "traced", False) for layer in model.layers)
+
+
+def plain_model(model: keras.Model) -> keras.Model:
+    """``model`` with its traced hyperparameters turned into constants: ordinary Keras layers, the same weights.
+
+    :class:`Dropout` becomes ``keras.layers.Dropout``, :class:`Dense` a
+    ``keras.layers.Dense`` with Keras' ``L1L2`` regularizer (none for zero
+    strengths); the weights, and for a compiled model its loss, metrics and
+    optimizer state, are copied. A model without traced layers is returned as it is.
+
+    Examples:
+        >>> inputs = keras.Input((3,))
+        >>> model = keras.Model(inputs, Dense(1, l2=0.01, traced=True)(Dropout(0.2, traced=True)(inputs)))
+        >>> [type(layer).__name__ for layer in plain_model(model).layers]
+        ['InputLayer', 'Dropout', 'Dense']
+        >>> plain_model(model).layers[-1].kernel_regularizer.l2, plain_model(model).count_params()
+        (0.01, 4)
+    """
+    if not _traced(model):
+        return model
+
+    def plain(layer: keras.layers.Layer) -> keras.layers.Layer:
+        if getattr(layer, "traced", False):
+            return layer.plain()
+        return layer.__class__.from_config(layer.get_config())
+
+    # clone_model's own inputs would not be sparse; the inputs keep their layers' names (dict inputs go by them)
+    names = {id(layer.output): layer.name for layer in model.layers if isinstance(layer, keras.layers.InputLayer)}
+    inputs = keras.tree.map_structure(
+        lambda t: keras.Input(batch_shape=t.shape, dtype=t.dtype, sparse=t.sparse, name=names.get(id(t))), model.input
+    )
+    copy = keras.models.clone_model(model, input_tensors=inputs, clone_function=plain)
+    for old, new in zip(model.layers, copy.layers, strict=True):
+        hyper = {id(v) for v in getattr(old, "hyperparameters", ())}
+        new.set_weights([v.numpy() for v in old.weights if id(v) not in hyper])
+    if model.compiled and model.optimizer is not None:
+        options = keras.saving.deserialize_keras_object(model.get_compile_config())
+        optimizer = model.optimizer.__class__.from_config(model.optimizer.get_config())
+        copy.compile(**{**options, "optimizer": optimizer})
+        if model.optimizer.built:
+            optimizer.build(copy.trainable_variables)
+            for old_value, new_value in zip(model.optimizer.variables, optimizer.variables, strict=True):
+                new_value.assign(old_value)
+    return copy
 
 
 def load_model(path: Any) -> keras.Model:
@@ -204,7 +496,8 @@ def save_model(model: keras.Model, path: Any, *, as_is: bool = False) -> None:
     rebuild in this process (a loss or metric not registered as serializable,
     which plain loading could not rebuild either) is saved as it is. ``as_is``:
     saved as it is, for this backend (a checkpoint in the middle of training,
-    which compiling again would disturb).
+    which compiling again would disturb). Otherwise traced hyperparameters are
+    saved as constants (see :func:`plain_model`): the file holds ordinary Keras layers.
 
     Examples:
         >>> import tempfile
@@ -216,7 +509,10 @@ def save_model(model: keras.Model, path: Any, *, as_is: bool = False) -> None:
         >>> keras.saving.load_model(path).get_compile_config()["jit_compile"], model.jit_compile
         (False, True)
     """
-    with _without_tensorflow():
+    with without_tensorflow():
+        if not as_is and _traced(model):
+            with contextlib.suppress(TypeError, ValueError):  # a compile config Keras cannot rebuild: saved as it is
+                model = plain_model(model)
         config = model.get_compile_config()  # {} for a model never compiled
         if as_is or not (config.get("jit_compile") and _sparse_inputs(model)):
             model.save(path)
@@ -235,7 +531,7 @@ def save_model(model: keras.Model, path: Any, *, as_is: bool = False) -> None:
 
 
 @contextlib.contextmanager
-def _without_tensorflow() -> Iterator[None]:
+def without_tensorflow() -> Iterator[None]:
     """On another backend, where TensorFlow is not loaded, Keras' saving finds it absent instead of importing it.
 
     Keras' serialization asks whether TensorFlow is installed (to save its shapes

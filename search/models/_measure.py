@@ -13,10 +13,36 @@ import numpy as np
 
 from search.models._training import eval_arguments, is_sparse
 
-__all__ = ["LATENCY_BATCH", "measure_model"]
+__all__ = ["LATENCY_BATCH", "measure_model", "parameter_count"]
 
 LATENCY_BATCH = 1024  # the large batch of ``latency_ms_batch`` (fewer rows when the data has fewer)
 _REPEATS = 30  # batch-1 calls timed; the large batch is timed a fifth as often
+
+
+def parameter_count(model: Any) -> int:
+    """The scalars of ``model``'s weights, less its traced hyperparameters (see :class:`search.models.layers.Dropout`).
+
+    What ``model.count_params()`` gives for the same model with its hyperparameters
+    constants, as it is saved.
+
+    Examples:
+        >>> import keras
+        >>> from search.models.layers import Dropout
+        >>> inputs = keras.Input((3,))
+        >>> model = keras.Model(inputs, keras.layers.Dense(2)(Dropout(0.5, traced=True)(inputs)))
+        >>> parameter_count(model), model.count_params()
+        (8, 9)
+    """
+    hyperparameters = {id(v) for layer in _layers(model) for v in getattr(layer, "hyperparameters", ())}
+    return sum(int(np.prod(v.shape)) for v in model.weights if id(v) not in hyperparameters)
+
+
+def _layers(model: Any) -> list[Any]:
+    """Every layer of ``model``, those of nested models included."""
+    layers = []
+    for layer in getattr(model, "layers", []):
+        layers += [layer, *_layers(layer)]
+    return layers
 
 
 def measure_model(model: Any, x: Any, *, names: Collection[str]) -> dict[str, Any]:
@@ -43,7 +69,7 @@ def measure_model(model: Any, x: Any, *, names: Collection[str]) -> dict[str, An
     """
     measured: dict[str, Any] = {}
     if "params" in names:
-        measured["params"] = int(model.count_params())
+        measured["params"] = parameter_count(model)
     if "model_mb" in names:
         with tempfile.TemporaryDirectory(prefix="search-size-") as folder:
             path = Path(folder) / "model.keras"

@@ -117,12 +117,17 @@ def set_seed(seed: int) -> None:
         torch.manual_seed(seed)
 
 
-def free_memory() -> None:
-    """Drop Keras' global state and collect garbage between trials (one collection, not Keras' own second one)."""
+def free_memory(*, collect: bool = True) -> None:
+    """Drop Keras' global state and collect garbage between trials (one collection, not Keras' own second one).
+
+    ``collect=False``: Keras' global state only (layer names start again from ``dense``), no collection.
+    """
     import keras
 
     global _late_freezes
     keras.backend.clear_session(free_memory=False)
+    if not collect:
+        return
     gc.collect()
     if _frozen and _late_freezes < _LATE_FREEZES:
         # What the first trials load on first use (backend modules, plotting) lives on too: out of the

@@ -162,6 +162,107 @@ def test_compiled_epochs_train_what_model_fit_trains_and_validate_every_row() ->
         assert got["stopped"] == 2, kind  # model.stop_training is honoured after the epoch that set it
 
 
+TRACED_SCRIPT = """
+import json, tempfile
+from pathlib import Path
+import keras, numpy as np
+import search.models._epochs
+from search.models import compiling, parameter_count, save_model, set_seed, train
+from search.models.layers import Dense, Dropout, InputDropout
+assert keras.backend.backend() == "jax"
+
+def model(traced, *, rate=0.3, l1=1e-3, l2=1e-2, lr=1e-2, units=16):
+    set_seed(0)
+    inputs = keras.Input((40,))
+    x = InputDropout(0.2, seed=1, traced=traced)(inputs)
+    if traced:
+        x = Dropout(rate, seed=2, traced=True)(Dense(units, activation="relu", l1=l1, l2=l2, traced=True)(x))
+    else:
+        penalty = keras.regularizers.L1L2(l1=l1, l2=l2) if l1 or l2 else None
+        x = keras.layers.Dense(units, activation="relu", kernel_regularizer=penalty)(x)
+        x = keras.layers.Dropout(rate, seed=2)(x)
+    m = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(x))
+    m.compile(optimizer=keras.optimizers.Adam(lr), loss="binary_crossentropy", metrics=["accuracy"])
+    return m
+
+def same_start(source, target):
+    for a, b in zip(source.layers, target.layers, strict=True):
+        hyper = {id(v) for v in getattr(b, "hyperparameters", [])}
+        for value, variable in zip(a.weights, [v for v in b.weights if id(v) not in hyper], strict=True):
+            variable.assign(np.array(value))  # a copy: training donates its buffers
+
+def fit(m):
+    return train(m, x[:300], y[:300], batch_size=32, seed=3, epochs=3, validation=(x[300:], y[300:])).history
+
+rng = np.random.default_rng(0)
+x = rng.normal(size=(400, 40)).astype("float32")
+y = (x[:, :5].sum(axis=1) > 0).astype("float32")
+out = {}
+for settings in ({}, {"l1": 0.0, "l2": 0.0}, {"rate": 0.6, "l1": 1e-4, "l2": 0.0}):
+    constant, traced = model(False, **settings), model(True, **settings)
+    same_start(constant, traced)
+    a, b = fit(constant), fit(traced)
+    out[json.dumps(settings)] = {
+        "weights": max(float(np.abs(p - q).max()) for p, q in zip(
+            constant.get_weights(), [w.numpy() for l in traced.layers for w in l.weights
+                                     if id(w) not in {id(h) for h in getattr(l, "hyperparameters", [])}])),
+        "loss": [a["loss"], b["loss"]], "val_loss": [a["val_loss"], b["val_loss"]],
+    }
+
+# Trials of one structure: the second, with other rates, strengths and learning rate, compiles nothing
+# (the structure: widths, and which penalty terms are there).
+with compiling() as first:
+    fit(model(True, rate=0.1, l1=1e-4, l2=0.0, lr=1e-3, units=12))
+reused_model = model(True, rate=0.5, l1=1e-3, l2=0.0, lr=3e-2, units=12)
+with compiling() as second:
+    reused = fit(reused_model)
+with compiling() as wider:
+    fit(model(True, units=13))
+search.models._epochs._PROGRAMS.clear()  # the same model again, with programs of its own
+alone_model = model(True, rate=0.5, l1=1e-3, l2=0.0, lr=3e-2, units=12)
+alone = fit(alone_model)
+path = Path(tempfile.mkdtemp()) / "m.keras"
+save_model(reused_model, path)
+loaded = keras.saving.load_model(path)
+out["compiles"] = {"first": first.requests, "first_s": first.seconds, "second": second.requests,
+                   "second_s": second.seconds,
+                   "wider": wider.requests}
+pairs = zip(reused_model.get_weights(), alone_model.get_weights())
+out["reused"] = {"loss": [reused["loss"], alone["loss"]],
+                 "val_accuracy": [reused["val_accuracy"], alone["val_accuracy"]],
+                 "weights": max(float(np.abs(p - q).max()) for p, q in pairs)}
+out["saved"] = {"layers": [type(l).__module__.split(".")[0] + "." + type(l).__name__ for l in loaded.layers],
+                "params": [loaded.count_params(), parameter_count(reused_model)],
+                "rate": loaded.layers[3].rate, "l1": float(loaded.layers[2].kernel_regularizer.l1),
+                "scores": float(np.abs(loaded.predict(x, verbose=0) - reused_model.predict(x, verbose=0)).max())}
+print(json.dumps(out))
+"""
+
+
+def test_traced_rates_and_strengths_train_as_constants_do_and_one_structure_compiles_once() -> None:
+    got = _on_jax(TRACED_SCRIPT)
+    for settings in ("{}", '{"l1": 0.0, "l2": 0.0}', '{"rate": 0.6, "l1": 0.0001, "l2": 0.0}'):
+        # The same masks, penalties and steps: the same model, up to float rounding.
+        assert got[settings]["weights"] < 1e-4, settings
+        for key in ("loss", "val_loss"):
+            assert got[settings][key][0] == pytest.approx(got[settings][key][1], abs=1e-4), (settings, key)
+    compiles = got["compiles"]
+    assert compiles["first"] >= 2  # its epoch and its validation
+    # Nothing compiled, and its steps not traced again (a few ms of tracing remain: Keras' own small functions).
+    assert compiles["second"] == 0 and compiles["second_s"] < compiles["first_s"] / 10
+    assert compiles["wider"] >= 2  # another width is another program
+    # The shared program trains the second model as programs of its own would.
+    assert got["reused"]["weights"] < 1e-6
+    assert got["reused"]["loss"][0] == pytest.approx(got["reused"]["loss"][1], abs=1e-6)
+    assert got["reused"]["val_accuracy"][0] == got["reused"]["val_accuracy"][1]
+    # Saved, the rates and strengths are constants of ordinary Keras layers; the predictions are the same.
+    saved = got["saved"]
+    assert saved["layers"][2:4] == ["keras.Dense", "keras.Dropout"]
+    assert saved["rate"] == 0.5 and saved["l1"] == pytest.approx(1e-3)
+    assert saved["params"][0] == saved["params"][1] == 40 * 12 + 12 + 12 + 1
+    assert saved["scores"] < 1e-6
+
+
 def test_a_jax_study_runs_in_a_worker_when_keras_is_loaded_on_tensorflow(tmp_path: Path) -> None:
     import keras
 
