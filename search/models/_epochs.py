@@ -185,8 +185,11 @@ class _EpochLoop:
 
         model = self.model
         self._build()
+        targets = f"{self.data.y.ndim}:{self.data.y.dtype}"
         self._train = _program(
-            model, "train", lambda m: jax.jit(_scan_train(m), donate_argnums=0, static_argnames=("width", "size"))
+            model,
+            f"train:{targets}",
+            lambda m: jax.jit(_scan_train(m), donate_argnums=0, static_argnames=("width", "size")),
         )
         callback_list = keras.callbacks.CallbackList(
             list(callbacks), add_history=True, add_progbar=False, epochs=epochs, steps=1, model=model
@@ -321,7 +324,10 @@ class _Validation:
         if self._evaluate is None:  # the model is built now: its metrics are resolved
             weighted = self.weighted
             test = functools.partial(jax.jit, static_argnames=("width", "size"))
-            self._evaluate = _program(model, f"test-{weighted}", lambda m: test(_scan_test(m, weighted=weighted)))
+            kind = (
+                f"test-{weighted}:{self.data.y.ndim}:{self.data.y.dtype}"  # the targets decide what metrics resolve to
+            )
+            self._evaluate = _program(model, kind, lambda m: test(_scan_test(m, weighted=weighted)))
         model.reset_metrics()
         metrics = [v.value for v in model.metrics_variables]
         state = _state(model)[:2]
@@ -343,17 +349,26 @@ def _program(model: Any, kind: str, make: Callable[[Any], Any]) -> Any:
     structure (see :func:`program_key`) runs the same function: JAX then finds its
     traced and compiled program in memory, with no tracing, lowering or compiling
     (a second with the persistent cache alone, which still traces and lowers each time).
+    ``kind`` names the step and what else decides it (the targets' rank and type, which
+    decide what a metric such as ``"accuracy"`` resolves to). An entry whose model was
+    compiled again since (its optimizer or metrics replaced) is made anew.
     """
     key = program_key(model)
     if key is None:
         return make(model)
     key = f"{kind}:{key}"
-    if key not in _PROGRAMS:
-        _PROGRAMS[key] = make(model)
+    entry = _PROGRAMS.get(key)
+    if entry is None or _compiled_objects(entry[1]) != entry[2]:
+        entry = _PROGRAMS[key] = (make(model), model, _compiled_objects(model))
         while len(_PROGRAMS) > _KEPT:
             _PROGRAMS.popitem(last=False)
     _PROGRAMS.move_to_end(key)
-    return _PROGRAMS[key]
+    return entry[0]
+
+
+def _compiled_objects(model: Any) -> tuple[int, ...]:
+    """Which optimizer and metric objects ``model`` holds now (compiling it again replaces them)."""
+    return (id(model.optimizer), *(id(m) for m in model.metrics), len(model.metrics_variables))
 
 
 def program_key(model: Any) -> str | None:
@@ -382,10 +397,17 @@ def program_key(model: Any) -> str | None:
         False
     """
 
+    import warnings
+
     from search.models._layers import without_tensorflow  # imports Keras
 
-    with without_tensorflow():  # Keras' serialization would import TensorFlow to ask whether it is installed
-        return _program_key(model)
+    # Keras' serialization would import TensorFlow to ask whether it is installed, and warns of lambdas.
+    with without_tensorflow(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return _program_key(model)
+        except Exception:  # whatever cannot be described gets programs of its own
+            return None
 
 
 def _program_key(model: Any) -> str | None:
@@ -405,25 +427,22 @@ def _program_key(model: Any) -> str | None:
         if getattr(layer, "traced", False):  # values, not constants; only whether a penalty term is there counts
             config = {k: v != 0.0 if k in ("l1", "l2") else v for k, v in config.items() if k != "rate"}
         described.append([type(layer).__module__, type(layer).__name__, config])
-    optimizer = {k: v for k, v in model.optimizer.get_config().items() if k not in ("name", "learning_rate")}
-    # What Keras resolved a metric such as "accuracy" to (it depends on the targets): the metrics' variables
+    optimizer = {k: v for k, v in model.optimizer.get_config().items() if k != "name"}
+    if isinstance(optimizer.get("learning_rate"), float | int):  # a variable; a schedule's constants stay in the key
+        del optimizer["learning_rate"]
+    optimizer["class"] = [type(model.optimizer).__module__, type(model.optimizer).__name__]
     resolved = [v.path for v in model.metrics_variables]
-    try:
-        compiled = model.get_compile_config()
-    except (TypeError, ValueError, NotImplementedError):
-        return None
-    compiled = {k: v for k, v in compiled.items() if k != "optimizer"}
+    compiled = {k: v for k, v in model.get_compile_config().items() if k != "optimizer"}
     graph = model.get_config()  # its layers' connections; their configurations are ``described``
     connections = _renamed({k: v for k, v in graph.items() if k != "layers"}, names)
     connections["layers"] = [_renamed(layer.get("inbound_nodes", []), names) for layer in graph.get("layers", [])]
-    whole = [type(model).__name__, connections, described, optimizer, compiled, resolved]
+    inputs = [[list(t.shape), str(t.dtype), bool(t.sparse)] for t in model.inputs]
+    outputs = [_renamed(name, names) for name in getattr(model, "output_names", [])]
+    whole = [type(model).__name__, connections, described, optimizer, compiled, resolved, inputs, outputs]
     whole.append(keras.config.dtype_policy().name)
-    if not _keras_objects(compiled):
+    if not _keras_objects(compiled) or not _keras_objects(described) or not _keras_objects(optimizer):
         return None
-    try:
-        return json.dumps(whole, sort_keys=True, default=_refuse)
-    except TypeError:
-        return None
+    return json.dumps(whole, sort_keys=True, default=_refuse)
 
 
 def _known(layer: Any) -> bool:
@@ -435,10 +454,14 @@ def _known(layer: Any) -> bool:
 
 
 def _keras_objects(config: Any) -> bool:
-    """Whether every serialized object in ``config`` (a loss, a metric) is one of Keras' own."""
+    """Whether every serialized object in ``config`` (a loss, a metric, an activation) is Keras' or this project's."""
     if isinstance(config, dict):
+        if config.get("class_name") == "__lambda__" or set(config) == {"value"}:  # a lambda's code, dumped
+            return False
         module = config.get("module")
-        if isinstance(module, str) and not module.startswith("keras"):
+        if isinstance(module, str) and not (
+            module == "keras" or module.startswith("keras.") or module == "search.models._layers"
+        ):
             return False
         return all(_keras_objects(v) for v in config.values())
     if isinstance(config, list | tuple):

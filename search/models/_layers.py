@@ -141,7 +141,7 @@ class InputDropout(keras.layers.Layer):
         return 0  # the rate, traced, is a hyperparameter
 
     def plain(self) -> InputDropout:
-        """This layer with its rate a constant (built, the same seed state)."""
+        """This layer with its rate a constant."""
         return InputDropout(self.rate, self.seed, name=self.name)
 
 
@@ -447,12 +447,16 @@ def plain_model(model: keras.Model) -> keras.Model:
             return layer.plain()
         return layer.__class__.from_config(layer.get_config())
 
-    # clone_model's own inputs would not be sparse; the inputs keep their layers' names (dict inputs go by them)
-    names = {id(layer.output): layer.name for layer in model.layers if isinstance(layer, keras.layers.InputLayer)}
-    inputs = keras.tree.map_structure(
-        lambda t: keras.Input(batch_shape=t.shape, dtype=t.dtype, sparse=t.sparse, name=names.get(id(t))), model.input
-    )
-    copy = keras.models.clone_model(model, input_tensors=inputs, clone_function=plain)
+    if isinstance(model, keras.Sequential):  # its Input is a layer of its own, cloned with the rest
+        copy = keras.models.clone_model(model, clone_function=plain)
+    else:
+        # clone_model's own inputs would not be sparse; they keep their layers' names (dict inputs go by them)
+        names = {id(layer.output): layer.name for layer in model.layers if isinstance(layer, keras.layers.InputLayer)}
+        inputs = keras.tree.map_structure(
+            lambda t: keras.Input(batch_shape=t.shape, dtype=t.dtype, sparse=t.sparse, name=names.get(id(t))),
+            model.input,
+        )
+        copy = keras.models.clone_model(model, input_tensors=inputs, clone_function=plain)
     for old, new in zip(model.layers, copy.layers, strict=True):
         hyper = {id(v) for v in getattr(old, "hyperparameters", ())}
         new.set_weights([v.numpy() for v in old.weights if id(v) not in hyper])
@@ -511,7 +515,8 @@ def save_model(model: keras.Model, path: Any, *, as_is: bool = False) -> None:
     """
     with without_tensorflow():
         if not as_is and _traced(model):
-            with contextlib.suppress(TypeError, ValueError):  # a compile config Keras cannot rebuild: saved as it is
+            # a model Keras cannot clone or a compile config it cannot rebuild: saved as it is
+            with contextlib.suppress(TypeError, ValueError, AttributeError):
                 model = plain_model(model)
         config = model.get_compile_config()  # {} for a model never compiled
         if as_is or not (config.get("jit_compile") and _sparse_inputs(model)):

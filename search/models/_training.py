@@ -125,7 +125,9 @@ def free_memory(*, collect: bool = True) -> None:
     import keras
 
     global _late_freezes
+    policy = keras.config.dtype_policy()  # one's own mixed precision is a setting, not state to drop
     keras.backend.clear_session(free_memory=False)
+    keras.config.set_dtype_policy(policy)
     if not collect:
         return
     gc.collect()

@@ -221,6 +221,18 @@ with compiling() as wider:
 search.models._epochs._PROGRAMS.clear()  # the same model again, with programs of its own
 alone_model = model(True, rate=0.5, l1=1e-3, l2=0.0, lr=3e-2, units=12)
 alone = fit(alone_model)
+# The model whose steps are shared, compiled again (as one fine-tunes it): a later model gets steps of its own.
+template = model(True, rate=0.1, l1=1e-4, l2=0.0, lr=1e-3, units=9)
+fit(template)
+template.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy", metrics=["accuracy"])
+after = model(True, rate=0.4, l1=1e-3, l2=0.0, lr=1e-2, units=9)
+after_history = fit(after)
+search.models._epochs._PROGRAMS.clear()
+again = model(True, rate=0.4, l1=1e-3, l2=0.0, lr=1e-2, units=9)
+again_history = fit(again)
+pairs = zip(after.get_weights(), again.get_weights())
+out["recompiled"] = {"loss": [after_history["loss"], again_history["loss"]],
+                     "weights": max(float(np.abs(p - q).max()) for p, q in pairs)}
 path = Path(tempfile.mkdtemp()) / "m.keras"
 save_model(reused_model, path)
 loaded = keras.saving.load_model(path)
@@ -255,6 +267,8 @@ def test_traced_rates_and_strengths_train_as_constants_do_and_one_structure_comp
     assert got["reused"]["weights"] < 1e-6
     assert got["reused"]["loss"][0] == pytest.approx(got["reused"]["loss"][1], abs=1e-6)
     assert got["reused"]["val_accuracy"][0] == got["reused"]["val_accuracy"][1]
+    assert got["recompiled"]["weights"] < 1e-6
+    assert got["recompiled"]["loss"][0] == pytest.approx(got["recompiled"]["loss"][1], abs=1e-6)
     # Saved, the rates and strengths are constants of ordinary Keras layers; the predictions are the same.
     saved = got["saved"]
     assert saved["layers"][2:4] == ["keras.Dense", "keras.Dropout"]

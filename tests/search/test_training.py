@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -151,3 +152,83 @@ def test_a_regression_output_starts_at_its_training_targets_level_and_reloads(tm
     model.save(tmp_path / "regression.keras")
     reloaded = load_model(tmp_path / "regression.keras")
     np.testing.assert_allclose(np.asarray(reloaded(x)).reshape(-1), untrained, rtol=1e-6)
+
+
+def test_a_program_is_shared_only_by_models_that_compute_the_same() -> None:
+    import keras
+
+    from search.models._epochs import program_key
+
+    def model(*, units=4, activation="relu", sparse=False, dtype="float32", optimizer=None, loss="mse", metrics=()):
+        inputs = keras.Input((3,), sparse=sparse, dtype=dtype)
+        m = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.Dense(units, activation=activation)(inputs)))
+        m.compile(optimizer=optimizer or keras.optimizers.Adam(1e-3), loss=loss, metrics=list(metrics))
+        return m
+
+    key = program_key(model())
+    assert key is not None
+    assert program_key(model(optimizer=keras.optimizers.Adam(3e-2))) == key  # the learning rate is a variable
+    schedule = keras.optimizers.schedules.ExponentialDecay
+    assert program_key(model(optimizer=keras.optimizers.Adam(schedule(1e-2, 10, 0.9)))) != program_key(
+        model(optimizer=keras.optimizers.Adam(schedule(1e-2, 100, 0.9)))
+    )
+    others = [
+        model(units=5),
+        model(activation="tanh"),
+        model(sparse=True),
+        model(dtype="float16"),
+        model(optimizer=keras.optimizers.Nadam(1e-3)),  # the same configuration keys as Adam
+        model(optimizer=keras.optimizers.Adam(1e-3, beta_1=0.8)),
+        model(loss="mae"),
+        model(metrics=["mae"]),
+    ]
+    keys = [program_key(m) for m in others]
+    assert None not in keys and len({key, *keys}) == len(others) + 1
+
+    def own_loss(y_true, y_pred):
+        return keras.ops.mean(keras.ops.abs(y_true - y_pred))
+
+    inputs = keras.Input((3,))
+    with_lambda = keras.Model(inputs, keras.layers.Lambda(lambda x: x * 2)(inputs))
+    with_lambda.compile(optimizer="adam", loss="mse")
+
+    class Mine(keras.Model):
+        pass
+
+    subclassed = Mine(inputs, keras.layers.Dense(1)(inputs))
+    subclassed.compile(optimizer="adam", loss="mse")
+
+    def scaled(factor):
+        return lambda x: x * factor
+
+    def with_activation(activation):
+        inputs = keras.Input((3,))
+        m = keras.Model(inputs, keras.layers.Dense(1, activation=activation)(inputs))
+        m.compile(optimizer="adam", loss="mse")
+        return m
+
+    sequential = [keras.Sequential([keras.Input((3,), dtype=t), keras.layers.Dense(1)]) for t in ("float32", "float16")]
+    for m in sequential:
+        m.compile(optimizer="adam", loss="mse")
+    assert program_key(sequential[0]) != program_key(sequential[1])
+    # Whatever a configuration may not show gets programs of its own, and describing it never fails.
+    assert program_key(model(loss=own_loss)) is None
+    assert program_key(with_lambda) is None and program_key(subclassed) is None
+    assert program_key(with_activation(scaled(0.1))) is None
+    assert program_key(with_activation(functools.partial(keras.activations.leaky_relu, negative_slope=0.3))) is None
+
+
+def test_a_sequential_model_with_traced_layers_saves_as_ordinary_keras_layers(tmp_path) -> None:
+    import keras
+
+    from search.models import save_model
+    from search.models.layers import Dense, Dropout
+
+    model = keras.Sequential([keras.Input((3,)), Dense(4, l2=0.01, traced=True), Dropout(0.3, traced=True)])
+    model.compile(optimizer="adam", loss="mse")
+    save_model(model, tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert [type(layer).__module__.split(".")[0] for layer in loaded.layers] == ["keras", "keras"]
+    assert loaded.layers[0].kernel_regularizer.l2 == pytest.approx(0.01) and loaded.layers[1].rate == 0.3
+    x = np.ones((2, 3), "float32")
+    assert np.allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
