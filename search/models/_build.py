@@ -150,43 +150,26 @@ def _check_limit(name: str, values: list[Any], limit: Limit) -> None:
         raise InputError(f"space bound {name!r} must {limit}, got {values!r}")
 
 
-def output_layer(
-    task: Task,
-    *,
-    regularizer: keras.regularizers.Regularizer | None = None,
-    l1: float = 0.0,
-    l2: float = 0.0,
-    traced: bool = False,
-) -> keras.layers.Layer:
-    """The last layer for ``task``: sigmoid, softmax or linear units, with a penalty on its kernel.
+def output_layer(task: Task, *, regularizer: keras.regularizers.Regularizer | None = None) -> keras.layers.Layer:
+    """The last layer for ``task``: sigmoid, softmax or linear units (``regularizer`` on its kernel).
 
     A regression's linear units are scaled to the task's ``target_scale`` and
     shifted to its ``target_mean`` (:meth:`search.Task.fitted`), so that the
     untrained model already predicts at the targets' level.
-
-    Args:
-        task: What the model predicts.
-        regularizer: A Keras regularizer on the kernel.
-        l1: L1 strength on the kernel, as :class:`search.models.layers.Dense` takes it (instead of ``regularizer``).
-        l2: L2 strength on the kernel.
-        traced: The strengths are values of the model, not constants of its program.
     """
     import keras
 
-    from search.models._layers import Dense, GlorotUniform, ScaledDense  # import Keras: loaded on first use
+    from search.models._layers import GlorotUniform, ScaledDense  # import Keras: loaded on first use
 
-    options: dict[str, Any] = {"activation": task.output_activation, "kernel_initializer": GlorotUniform()}
-    options |= {"name": "output", "l1": l1, "l2": l2, "traced": traced}
-    if regularizer is not None:
-        if l1 or l2 or traced:
-            raise ValueError("give either a regularizer or L1/L2 strengths")
-        options["kernel_regularizer"] = regularizer
+    options = {
+        "activation": task.output_activation,
+        "kernel_initializer": GlorotUniform(),
+        "kernel_regularizer": regularizer,
+        "name": "output",
+    }
     if task.kind == "regression" and (task.target_mean, task.target_scale) != (0.0, 1.0):
         return ScaledDense(task.output_units, scale=task.target_scale, offset=task.target_mean, **options)
-    if l1 or l2 or traced:
-        return Dense(task.output_units, **options)
-    constant = {k: v for k, v in options.items() if k not in ("l1", "l2", "traced")}
-    return keras.layers.Dense(task.output_units, **constant)
+    return keras.layers.Dense(task.output_units, **options)
 
 
 def compile_for_task(model: keras.Model, config: dict[str, Any], task: Task) -> keras.Model:

@@ -164,7 +164,6 @@ class _EpochLoop:
         validation: tuple[Any, ...] | None,
         weights: np.ndarray | None = None,
     ) -> None:
-
         self.model, self.batch_size, self.weights = model, batch_size, weights
         self.data = _Batches(x, y)
         self.data.reserve(batch_size, seed=seed + 1)
@@ -324,9 +323,7 @@ class _Validation:
         if self._evaluate is None:  # the model is built now: its metrics are resolved
             weighted = self.weighted
             test = functools.partial(jax.jit, static_argnames=("width", "size"))
-            kind = (
-                f"test-{weighted}:{self.data.y.ndim}:{self.data.y.dtype}"  # the targets decide what metrics resolve to
-            )
+            kind = f"test-{weighted}:{self.data.y.ndim}:{self.data.y.dtype}"  # the targets: what metrics resolve to
             self._evaluate = _program(model, kind, lambda m: test(_scan_test(m, weighted=weighted)))
         model.reset_metrics()
         metrics = [v.value for v in model.metrics_variables]
@@ -445,12 +442,14 @@ def _program_key(model: Any) -> str | None:
     return json.dumps(whole, sort_keys=True, default=_refuse)
 
 
+def _ours(module: str) -> bool:
+    """Whether ``module`` is Keras' or holds this project's layers: what they compute, their configurations say."""
+    return module == "keras" or module.startswith("keras.") or module == "search.models._layers"
+
+
 def _known(layer: Any) -> bool:
     """A layer whose configuration says all it computes: Keras' own (not ``Lambda``) or this project's."""
-    module = type(layer).__module__
-    if type(layer).__name__ == "Lambda":
-        return False
-    return module.startswith("keras.") or module == "search.models._layers"
+    return type(layer).__name__ != "Lambda" and _ours(type(layer).__module__)
 
 
 def _keras_objects(config: Any) -> bool:
@@ -459,9 +458,7 @@ def _keras_objects(config: Any) -> bool:
         if config.get("class_name") == "__lambda__" or set(config) == {"value"}:  # a lambda's code, dumped
             return False
         module = config.get("module")
-        if isinstance(module, str) and not (
-            module == "keras" or module.startswith("keras.") or module == "search.models._layers"
-        ):
+        if isinstance(module, str) and not _ours(module):
             return False
         return all(_keras_objects(v) for v in config.values())
     if isinstance(config, list | tuple):

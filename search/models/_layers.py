@@ -27,8 +27,34 @@ __all__ = [
 _LEVELS = 256
 
 
+class _TracedRate:
+    """What :class:`InputDropout` and :class:`Dropout` share: with ``traced``, one hyperparameter kept as a weight."""
+
+    traced: bool
+    rate_weight: Any = None
+
+    def _keep_as_weight(self, name: str, value: float) -> None:
+        if self.traced:
+            self.rate_weight = _scalar(self, name, value)
+
+    @property
+    def hyperparameters(self) -> list[Any]:
+        """The weights that hold hyperparameters (none unless traced)."""
+        return [] if self.rate_weight is None else [self.rate_weight]
+
+    def count_params(self) -> int:
+        return 0  # its only weight, when traced, is a hyperparameter
+
+
+def _scalar(layer: keras.layers.Layer, name: str, value: float) -> Any:
+    """A non-trainable scalar weight of ``layer`` holding ``value``: an input of the compiled steps, not a constant."""
+    return layer.add_weight(
+        shape=(), initializer=keras.initializers.Constant(value), trainable=False, name=name, dtype="float32"
+    )
+
+
 @keras.saving.register_keras_serializable(package="search")
-class InputDropout(keras.layers.Layer):
+class InputDropout(_TracedRate, keras.layers.Layer):
     """Dropout for wide inputs, dense or sparse, with a cheap random mask.
 
     Inputs such as a 10,000-word bag of words need a random number per feature
@@ -65,16 +91,9 @@ class InputDropout(keras.layers.Layer):
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.supports_masking = True
         self.keep_levels = min(_LEVELS, max(1, round((1.0 - rate) * _LEVELS)))
-        self.levels: Any = None
 
     def build(self, input_shape: Any = None) -> None:
-        if self.traced:
-            self.levels = _scalar(self, "keep_levels", self.keep_levels)
-
-    @property
-    def hyperparameters(self) -> list[Any]:
-        """The weights that hold hyperparameters (none unless traced)."""
-        return [self.levels] if self.traced and self.levels is not None else []
+        self._keep_as_weight("keep_levels", self.keep_levels)
 
     @property
     def keep_probability(self) -> float:
@@ -99,7 +118,7 @@ class InputDropout(keras.layers.Layer):
 
     def _drop(self, values: Any) -> Any:
         if self.traced:
-            levels = keras.ops.convert_to_tensor(self.levels)
+            levels = keras.ops.convert_to_tensor(self.rate_weight)
             keep = keras.ops.less(keras.ops.cast(self._random_bytes(values), levels.dtype), levels)
             scale = keras.ops.cast(_LEVELS / levels, values.dtype)
         else:
@@ -137,23 +156,13 @@ class InputDropout(keras.layers.Layer):
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "rate": self.rate, "seed": self.seed, "traced": self.traced}
 
-    def count_params(self) -> int:
-        return 0  # the rate, traced, is a hyperparameter
-
     def plain(self) -> InputDropout:
         """This layer with its rate a constant."""
         return InputDropout(self.rate, self.seed, name=self.name)
 
 
-def _scalar(layer: keras.layers.Layer, name: str, value: float) -> Any:
-    """A non-trainable scalar weight of ``layer`` holding ``value``: an input of the compiled steps, not a constant."""
-    return layer.add_weight(
-        shape=(), initializer=keras.initializers.Constant(value), trainable=False, name=name, dtype="float32"
-    )
-
-
 @keras.saving.register_keras_serializable(package="search")
-class Dropout(keras.layers.Layer):
+class Dropout(_TracedRate, keras.layers.Layer):
     """``keras.layers.Dropout`` whose rate can be a value of the model instead of a constant of its program.
 
     With ``traced=True`` the rate is a non-trainable scalar weight, so that the
@@ -194,16 +203,9 @@ class Dropout(keras.layers.Layer):
         self.rate, self.noise_shape, self.seed, self.traced = float(rate), noise_shape, seed, traced
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.supports_masking = True
-        self.rate_value: Any = None
 
     def build(self, input_shape: Any = None) -> None:
-        if self.traced:
-            self.rate_value = _scalar(self, "rate", self.rate)
-
-    @property
-    def hyperparameters(self) -> list[Any]:
-        """The weights that hold hyperparameters (none unless traced)."""
-        return [self.rate_value] if self.traced and self.rate_value is not None else []
+        self._keep_as_weight("rate", self.rate)
 
     def call(self, inputs: Any, training: bool = False) -> Any:
         if not training:
@@ -214,7 +216,7 @@ class Dropout(keras.layers.Layer):
             return keras.random.dropout(inputs, self.rate, noise_shape=self.noise_shape, seed=self.seed_generator)
         import jax
 
-        keep = 1.0 - keras.ops.convert_to_tensor(self.rate_value)
+        keep = 1.0 - keras.ops.convert_to_tensor(self.rate_weight)
         shape = tuple(
             inputs.shape[i] if self.noise_shape is None or self.noise_shape[i] is None else self.noise_shape[i]
             for i in range(len(inputs.shape))
@@ -234,9 +236,6 @@ class Dropout(keras.layers.Layer):
             "seed": self.seed,
             "traced": self.traced,
         }
-
-    def count_params(self) -> int:
-        return 0  # the rate, traced, is a hyperparameter
 
     def plain(self) -> keras.layers.Layer:
         """A ``keras.layers.Dropout`` of this rate."""
