@@ -3,7 +3,8 @@
 Arms, each in its own fresh subprocess, one after the other (so they never share the CPU):
 
 - ``framework``: ``python -m search run imdb-bow`` as a user types it (the study as shipped: JAX
-  backend, sparse multi-hot rows, TPE with constant liar + median pruning, vectorized-data cache,
+  backend, sparse multi-hot rows, TPE with constant liar + Hyperband pruning (median pruning before
+  2026-12-07 17:40), vectorized-data cache,
   per-epoch checkpoints; the workers ``run`` picks itself: one per core, each pinned to its core; or
   ``--framework-workers N``), then ``python -m search holdout`` and ``holdout --ensemble 5`` (its
   own column: no peer builds an ensemble, so the single-model holdout is the like-for-like one).
@@ -11,7 +12,8 @@ Arms, each in its own fresh subprocess, one after the other (so they never share
   vectorized once before its clock starts (the notebook's 10,000-word multi-hot vectors, as
   ``float32``) and loaded from a file when it starts; the same space, the study's sampler
   (``TPESampler(n_startup_trials=10, multivariate=True, seed=42)``) and pruner
-  (``MedianPruner(n_startup_trials=5, n_warmup_steps=1)`` through ``KerasPruningCallback``), the same
+  (``HyperbandPruner(min_resource=1, max_resource=20, reduction_factor=3)``; before 2026-12-07 17:40, as
+  the study then, ``MedianPruner(n_startup_trials=5, n_warmup_steps=1)``) through ``KerasPruningCallback``, the same
   storage kind (SQLite), early stopping as the study's, Keras' default backend (TensorFlow), one process.
 - ``kerastuner``: ``keras_tuner.Hyperband`` (max 20 epochs, factor 3, seed 42) on the same prepared
   ``float32`` data, loaded once per search.
@@ -477,7 +479,8 @@ def child_optuna(workdir: Path, prepared: Path, deadline: float, seed: int = SEE
         storage=f"sqlite:///{workdir / 'optuna.db'}",
         direction="maximize",
         sampler=optuna.samplers.TPESampler(n_startup_trials=10, multivariate=True, seed=seed),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1),
+        # The study's pruner (its MedianPruner(n_startup_trials=5, n_warmup_steps=1) before 2026-12-07 17:40).
+        pruner=optuna.pruners.HyperbandPruner(min_resource=1, max_resource=20, reduction_factor=3),
     )
     study.optimize(objective, timeout=max(deadline - time.time(), 0.001))
 
@@ -861,47 +864,26 @@ def arm_optuna_notebook(args: argparse.Namespace, workdir: Path) -> dict[str, An
 # --------------------------------------------------------------------------- the pruning comparison
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    raise TypeError(f"cannot write {value!r} as TOML")
-
-
-def _toml_dumps(table: dict[str, Any], prefix: str = "") -> str:
-    """A small TOML writer for study definitions (scalars, lists and nested tables)."""
-    scalars = [f"{key} = {_toml_value(value)}" for key, value in table.items() if not isinstance(value, dict)]
-    text = "\n".join(scalars) + ("\n" if scalars else "")
-    for key, value in table.items():
-        if isinstance(value, dict):
-            name = f"{prefix}{key}"
-            text += f"\n[{name}]\n" + _toml_dumps(value, prefix=f"{name}.")
-    return text
-
-
 def nop_pruner_study(workdir: Path) -> Path:
     """``studies/imdb-bow.toml`` with ``[pruner]`` replaced by ``name = "NopPruner"`` alone.
 
     ``--set pruner.name="NopPruner"`` is not enough: ``--set`` merges into the ``[pruner]`` table, so
-    ``n_startup_trials`` and ``n_warmup_steps`` stay and ``NopPruner()`` rejects them. A copy of the
+    the shipped pruner's options stay and ``NopPruner()`` rejects them. A copy of the
     definition (same study name, same everything else) is run instead.
     """
+    import tomli_w
+
     definition = tomllib.loads((REPO / "studies" / f"{STUDY}.toml").read_text())
     definition["pruner"] = {"name": "NopPruner"}
     path = workdir / f"{STUDY}-nop-pruner.toml"
-    path.write_text(_toml_dumps(definition))
+    path.write_text(tomli_w.dumps(definition))
     return path
 
 
 def run_pruning(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     """The framework twice with ``--trials N``: as defined, then without pruning."""
     rows = []
-    variants = [("as defined (MedianPruner)", STUDY, "pruned"), ("NopPruner", str(nop_pruner_study(workdir)), "nop")]
+    variants = [("as defined", STUDY, "pruned"), ("NopPruner", str(nop_pruner_study(workdir)), "nop")]
     for label, study, tag in variants:
         print(f"framework, {label}: {args.trials} trials", file=sys.stderr, flush=True)
         row = _framework_run(args, workdir, study=study, budget=None, trials=args.trials, tag=tag)

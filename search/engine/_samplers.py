@@ -39,7 +39,7 @@ def make_pruner(config: StudyConfig) -> optuna.pruners.BasePruner:
     Examples:
         >>> from search.engine import load_study_config
         >>> make_pruner(load_study_config("imdb-bow")).__class__.__name__
-        'MedianPruner'
+        'HyperbandPruner'
     """
     import optuna
 

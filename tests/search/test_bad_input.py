@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pytest
 
+from search.engine import _storage as storage_checks
 from tests._helpers import cli, cli_here
 from tests.search.test_workers import tiny_study
 
@@ -671,9 +672,15 @@ def _env(c: Context, **variables: str) -> list[str]:
 
 @pytest.mark.parametrize("case", CASES)
 def test_bad_input_is_one_line_and_changes_nothing(
-    populated: tuple[Path, Path], tmp_path: Path, case: str, capfd: pytest.CaptureFixture[str]
+    populated: tuple[Path, Path],
+    tmp_path: Path,
+    case: str,
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     db, study = populated
+    # A locked database is refused after the checks' wait; a shorter wait refuses it the same way, sooner.
+    monkeypatch.setattr(storage_checks, "CHECK_TIMEOUT_S", 0.5)
     scratch = tmp_path / "case"
     (scratch / "cwd").mkdir(parents=True)
     ctx = Context(study=study, db=db, scratch=scratch)
