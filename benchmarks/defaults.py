@@ -48,6 +48,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from peers import best_by, study_with, time_to
+
 REPO = Path(__file__).resolve().parents[1]
 STARTUP = {"n_startup_trials": 10}
 SAMPLERS: dict[str, dict[str, Any]] = {
@@ -68,35 +70,33 @@ BUDGETS = {"imdb-bow": 90.0, "iris": 60.0, "auto-mpg": 60.0}
 ARMS = ("tpe-median", "tpe-wilcoxon", "gp-median", "gp-wilcoxon", "tpe-hyperband", "tpe-halving", "tpe-none")
 
 
-def definition(study: str, arm: str, seed: int) -> str | None:
-    """The shipped definition of ``study`` with the arm's sampler and pruner, as TOML (``None``: arm not for it)."""
-    import tomli_w
+def definition(study: str, arm: str, seed: int, workdir: Path) -> Path | None:
+    """The shipped definition of ``study`` with the arm's sampler and pruner, written in ``workdir``.
 
+    ``None``: the arm is not for this study (a fold pruner for a study without folds, or the reverse).
+    """
     raw = tomllib.loads((REPO / "studies" / f"{study}.toml").read_text())
-    sampler, pruner = arm.split("-")
+    sampler_name, pruner_name = arm.split("-")
     cross_validated = int(raw.get("cv", 1)) > 1
-    if (pruner in FOLD_PRUNERS) != cross_validated and pruner != "none":
+    if (pruner_name in FOLD_PRUNERS) != cross_validated and pruner_name != "none":
         return None
-    raw["name"] = f"{study}-{arm}-s{seed}"
-    raw["seed"] = seed
-    raw["sampler"] = dict(SAMPLERS[sampler])
-    if sampler == "tpe" and not raw.get("sampler", {}).get("constant_liar", True):
-        raw["sampler"].pop("constant_liar")
-    raw["pruner"] = dict(PRUNERS[pruner])
-    if pruner == "hyperband":
-        raw["pruner"]["max_resource"] = raw["budget"]["max_epochs"]
-    return tomli_w.dumps(raw)
+    sampler = dict(SAMPLERS[sampler_name])
+    if sampler_name == "tpe" and not raw.get("sampler", {}).get("constant_liar", True):
+        sampler.pop("constant_liar")
+    pruner = dict(PRUNERS[pruner_name])
+    if pruner_name == "hyperband":
+        pruner["max_resource"] = raw["budget"]["max_epochs"]
+    name = f"{study}-{arm}-s{seed}"
+    return study_with(study, workdir / f"{name}.toml", name=name, seed=seed, sampler=sampler, pruner=pruner)
 
 
 def run_arm(study: str, arm: str, seed: int, budget: float, workdir: Path) -> dict[str, Any] | None:
     """One ``run`` of the arm; its finished trials as a curve of ``(seconds from start, best value so far)``."""
     import optuna
 
-    text = definition(study, arm, seed)
-    if text is None:
+    path = definition(study, arm, seed, workdir)
+    if path is None:
         return None
-    path = workdir / f"{study}-{arm}-s{seed}.toml"
-    path.write_text(text)
     storage = f"sqlite:///{workdir / f'{path.stem}.db'}"
     command = [sys.executable, "-m", "search", "run", str(path), "--storage", storage, "--trials", "100000"]
     command += ["--timeout", str(budget), "--no-progress", "--json"]
@@ -133,28 +133,6 @@ def run_arm(study: str, arm: str, seed: int, budget: float, workdir: Path) -> di
     }
 
 
-def best_by(curve: list[tuple[float, float]], seconds: float) -> float | None:
-    """The best value of the trials that ended within ``seconds`` (``None``: none had).
-
-    Examples:
-        >>> best_by([(20.0, 0.85), (50.0, 0.88)], 30)
-        0.85
-    """
-    values = [best for t, best in curve if t <= seconds]
-    return values[-1] if values else None
-
-
-def time_to(curve: list[tuple[float, float]], target: float, *, maximize: bool) -> float | None:
-    """Seconds until the best value first reached ``target`` (``None``: never).
-
-    Examples:
-        >>> time_to([(20.0, 2.9), (50.0, 2.55)], 2.6, maximize=False)
-        50.0
-    """
-    # Validation metrics are float32: 0.975 is stored as 0.97499998.
-    return next((t for t, best in curve if (best >= target - 1e-6 if maximize else best <= target + 1e-6)), None)
-
-
 def _median(values: list[float | None], *, digits: int, unit: str = "") -> str:
     """Median and range, ``-`` for a seed that never got there (a missing time counts as longer than any)."""
     known = sorted(v for v in values if v is not None)
@@ -182,7 +160,10 @@ def table(results: dict[str, dict[str, list[dict[str, Any]]]], budgets: dict[str
                 rows.append(f"| `{study}` | {arm} | 0 | {runs[0].get('error', '')} | | | | |")
                 continue
             maximize, target = ok[0]["maximize"], TARGETS[study]
-            cells = [_median([best_by(r["curve"], s) for r in ok], digits=digits) for s in (30, 60, budgets[study])]
+            cells = [
+                _median([best_by(r["curve"], s, maximize=maximize) for r in ok], digits=digits)
+                for s in (30, 60, budgets[study])
+            ]
             reach = _median([time_to(r["curve"], target, maximize=maximize) for r in ok], digits=0, unit=" s")
             trials = _median([float(r["finished"]) for r in ok], digits=0)
             rows.append(

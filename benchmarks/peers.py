@@ -603,29 +603,39 @@ def _curve(finished: list[tuple[float, float | None]], start: float) -> list[tup
     return sorted((round(t - start, 2), float(value)) for t, value in finished if value is not None)
 
 
-def best_by(curve: list[tuple[float, float]], seconds: float) -> float | None:
-    """The best validation accuracy of the trials that ended within ``seconds`` (``None``: none had).
+def best_by(curve: list[tuple[float, float]], seconds: float, *, maximize: bool = True) -> float | None:
+    """The best value of the trials that ended within ``seconds`` (``None``: none had).
+
+    ``curve`` holds ``(seconds, value)`` per finished trial, or the best value so far: either gives the same.
 
     Examples:
         >>> best_by([(20.0, 0.85), (50.0, 0.88), (70.0, 0.87)], 60)
         0.88
+        >>> best_by([(20.0, 2.9), (50.0, 2.55)], 30, maximize=False)
+        2.9
         >>> best_by([(20.0, 0.85)], 10) is None
         True
     """
     values = [value for t, value in curve if t <= seconds]
-    return max(values) if values else None
+    if not values:
+        return None
+    return max(values) if maximize else min(values)
 
 
-def time_to(curve: list[tuple[float, float]], target: float) -> float | None:
+def time_to(curve: list[tuple[float, float]], target: float, *, maximize: bool = True) -> float | None:
     """Seconds until a finished trial first reached ``target`` (``None``: never).
 
     Examples:
         >>> time_to([(20.0, 0.85), (50.0, 0.889), (70.0, 0.892)], 0.889)
         50.0
+        >>> time_to([(20.0, 2.9), (50.0, 2.55)], 2.6, maximize=False)
+        50.0
         >>> time_to([(20.0, 0.85)], 0.889) is None
         True
     """
-    return next((t for t, value in curve if value >= target), None)
+    # Validation metrics are float32: 0.975 is stored as 0.97499998.
+    reached = (lambda value: value >= target - 1e-6) if maximize else (lambda value: value <= target + 1e-6)
+    return next((t for t, value in sorted(curve) if reached(value)), None)
 
 
 def _best_epochs(epoch_lines: list[dict[str, Any]], trial: str) -> int:
@@ -864,26 +874,25 @@ def arm_optuna_notebook(args: argparse.Namespace, workdir: Path) -> dict[str, An
 # --------------------------------------------------------------------------- the pruning comparison
 
 
-def nop_pruner_study(workdir: Path) -> Path:
-    """``studies/imdb-bow.toml`` with ``[pruner]`` replaced by ``name = "NopPruner"`` alone.
+def study_with(study: str, path: Path, **tables: Any) -> Path:
+    """``studies/STUDY.toml`` with the given top-level keys or tables replaced whole, written to ``path``.
 
-    ``--set pruner.name="NopPruner"`` is not enough: ``--set`` merges into the ``[pruner]`` table, so
-    the shipped pruner's options stay and ``NopPruner()`` rejects them. A copy of the
-    definition (same study name, same everything else) is run instead.
+    ``--set pruner.name="NopPruner"`` is not enough to replace a pruner: ``--set`` merges into the
+    ``[pruner]`` table, so the shipped pruner's options stay and ``NopPruner()`` rejects them. A copy
+    of the definition (everything else the same) is run instead.
     """
     import tomli_w
 
-    definition = tomllib.loads((REPO / "studies" / f"{STUDY}.toml").read_text())
-    definition["pruner"] = {"name": "NopPruner"}
-    path = workdir / f"{STUDY}-nop-pruner.toml"
-    path.write_text(tomli_w.dumps(definition))
+    definition = tomllib.loads((REPO / "studies" / f"{study}.toml").read_text())
+    path.write_text(tomli_w.dumps(definition | tables))
     return path
 
 
 def run_pruning(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     """The framework twice with ``--trials N``: as defined, then without pruning."""
     rows = []
-    variants = [("as defined", STUDY, "pruned"), ("NopPruner", str(nop_pruner_study(workdir)), "nop")]
+    nop_study = study_with(STUDY, workdir / f"{STUDY}-nop-pruner.toml", pruner={"name": "NopPruner"})
+    variants = [("as defined", STUDY, "pruned"), ("NopPruner", str(nop_study), "nop")]
     for label, study, tag in variants:
         print(f"framework, {label}: {args.trials} trials", file=sys.stderr, flush=True)
         row = _framework_run(args, workdir, study=study, budget=None, trials=args.trials, tag=tag)
