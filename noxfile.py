@@ -17,7 +17,8 @@ COMPILED = {"UV_COMPILE_BYTECODE": "1"}
 def tests(session: nox.Session) -> None:
     """The default test run (everything not marked slow), on every core: most tests wait on processes they start."""
     session.install("-e", ".[test]", env=COMPILED)
-    session.run("pytest", "-m", "not slow", "--timeout=900", "-n", "auto", *session.posargs)
+    # worksteal: an idle worker takes tests queued on the other, so no core idles behind one long test at the end.
+    session.run("pytest", "-m", "not slow", "--timeout=900", "-n", "auto", "--dist", "worksteal", *session.posargs)
 
 
 @nox.session(python=PYTHON)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
 import os
 import sqlite3
 import subprocess
@@ -68,32 +70,43 @@ class Ran:
 
 
 def cli_here(
-    capfd: pytest.CaptureFixture[str], *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+    capfd: pytest.CaptureFixture[str] | None,
+    *args: str,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> Ran:
     """``python -m search ARGS`` run in this process through the command line's entry function, as a user sees it.
 
-    Output is captured at the file descriptors (Python's and C libraries' alike).
-    ``env`` and ``cwd`` hold for the call only; the environment is restored whole
-    afterwards (a command may set ``KERAS_BACKEND`` for the process it thinks it owns).
+    Output is captured at the file descriptors (Python's and C libraries' alike) with
+    ``capfd``; without it (a fixture wider than one test), Python's ``sys.stdout`` and
+    ``sys.stderr`` are. ``env`` and ``cwd`` hold for the call only; the environment is
+    restored whole afterwards (a command may set ``KERAS_BACKEND`` for the process it thinks it owns).
     """
     from search.cli import main
 
     saved, here = dict(os.environ), Path.cwd()
-    capfd.readouterr()  # what came before is not this command's
+    out, err = io.StringIO(), io.StringIO()
+    if capfd is not None:
+        capfd.readouterr()  # what came before is not this command's
     try:
         os.environ.update(env or {})
         if cwd is not None:
             os.chdir(cwd)
-        try:
-            code = main(list(args))
-        except SystemExit as exc:  # --help
-            code = int(exc.code or 0)
-        out, err = capfd.readouterr()
+        with contextlib.ExitStack() as redirected:
+            if capfd is None:
+                redirected.enter_context(contextlib.redirect_stdout(out))
+                redirected.enter_context(contextlib.redirect_stderr(err))
+            try:
+                code = main(list(args))
+            except SystemExit as exc:  # --help
+                code = int(exc.code or 0)
+        if capfd is not None:
+            return Ran(code, *capfd.readouterr())
+        return Ran(code, out.getvalue(), err.getvalue())
     finally:
         os.chdir(here)
         os.environ.clear()
         os.environ.update(saved)
-    return Ran(code, out, err)
 
 
 def binary_dataset(x_train: Any, y_train: np.ndarray, x_test: Any, y_test: np.ndarray, **extra: Any) -> Dataset:

@@ -1,10 +1,19 @@
-"""Shared fixtures: an isolated environment per test and a small synthetic study."""
+"""Shared fixtures: an isolated environment per test and a small synthetic study; the tests' Keras backend."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import tempfile
 import textwrap
+import xml.etree.ElementTree as ET
 from pathlib import Path
+
+# The tests train on JAX, the backend the shipped studies train on, unless KERAS_BACKEND says otherwise
+# (before anything imports Keras, which reads it once). A test of TensorFlow alone says so with
+# ``@pytest.mark.backend("tensorflow")`` and runs in a process of its own on that backend.
+os.environ.setdefault("KERAS_BACKEND", "jax")
 
 import numpy as np
 import optuna
@@ -35,6 +44,66 @@ def _synthetic(settings: dict, seed: int) -> Dataset:
 
 
 register_loader("synthetic", _synthetic)
+
+_ON_OTHER_BACKEND: dict[tuple[str, str], dict[str, tuple[str, str]]] = {}  # (module, backend) -> test -> outcome
+BACKENDS = ("tensorflow", "jax")
+
+
+def _run_on(backend: str, item: pytest.Item) -> tuple[str, str]:
+    """Run the tests of ``item``'s module marked for ``backend`` in a pytest process on it; ``item``'s outcome.
+
+    One process per module and backend (per pytest worker): Keras reads its backend once per process.
+    The outcome is ``("passed" | "failed" | "skipped", why)``.
+    """
+    module = item.nodeid.split("::")[0]
+    if (module, backend) not in _ON_OTHER_BACKEND:
+        outcomes: dict[str, tuple[str, str]] = {}
+        with tempfile.TemporaryDirectory() as folder:
+            report = Path(folder) / "report.xml"
+            command = [sys.executable, "-m", "pytest", module, "-m", f"backend_{backend}", "-q"]
+            command += ["-p", "no:cacheprovider", f"--junitxml={report}", "-o", "addopts=--strict-markers"]
+            ran = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "KERAS_BACKEND": backend})
+            for case in ET.parse(report).iter("testcase") if report.exists() else ():
+                failed = case.find("failure") if case.find("failure") is not None else case.find("error")
+                skipped = case.find("skipped")
+                if failed is not None:
+                    outcomes[case.get("name", "")] = ("failed", f"{failed.get('message', '')}\n{failed.text or ''}")
+                elif skipped is not None:
+                    outcomes[case.get("name", "")] = ("skipped", skipped.get("message", ""))
+                else:
+                    outcomes[case.get("name", "")] = ("passed", "")
+        outcomes[""] = ("failed", f"it did not run on {backend}:\n{ran.stdout[-3000:]}{ran.stderr[-3000:]}")
+        _ON_OTHER_BACKEND[module, backend] = outcomes
+    outcomes = _ON_OTHER_BACKEND[module, backend]
+    return outcomes.get(item.nodeid.split("::")[-1], outcomes[""])
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "backend(name): the test needs Keras on this backend (run apart if not loaded)")
+    for name in BACKENDS:
+        config.addinivalue_line("markers", f"backend_{name}: selects the tests marked backend({name!r})")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:  # so that the process on that backend selects them: -m backend_NAME
+        marker = item.get_closest_marker("backend")
+        if marker is not None:
+            item.add_marker(getattr(pytest.mark, f"backend_{marker.args[0]}"))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """A test marked for a backend this process did not load Keras with runs in a process that did."""
+    marker = pyfuncitem.get_closest_marker("backend")
+    loaded = sys.modules["keras"].backend.backend() if "keras" in sys.modules else os.environ["KERAS_BACKEND"]
+    if marker is None or loaded == marker.args[0]:
+        return None
+    outcome, why = _run_on(marker.args[0], pyfuncitem)
+    if outcome == "skipped":
+        pytest.skip(why)
+    if outcome == "failed":
+        pytest.fail(f"on {marker.args[0]}: {why}", pytrace=False)
+    return True
 
 
 @pytest.fixture(scope="session")

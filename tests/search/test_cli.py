@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests._helpers import REPO, cli
+from tests._helpers import REPO, cli, cli_here
 
 
 def _error_line(result: subprocess.CompletedProcess[str]) -> str:
@@ -140,12 +140,13 @@ def test_dashboard_on_a_busy_port_is_one_error_line(existing_db: Path) -> None:
     assert _error_line(result) == f"error: cannot serve on 127.0.0.1:{port}: Address already in use"
 
 
-def test_embeddings_export_and_show(tmp_path: Path) -> None:
+def test_embeddings_export_and_show(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     vectors = tmp_path / "vectors.txt"
     vectors.write_text("3 2\ngood 1 0\nbad 0 1\nfilm 0.5 0.5\n")
-    result = cli("embeddings", "export", "--vectors", str(vectors), "--out", str(tmp_path / "m"), "--oov-buckets", "7")
+    export = ["embeddings", "export", "--vectors", str(vectors), "--out", str(tmp_path / "m"), "--oov-buckets", "7"]
+    result = cli_here(capfd, *export)
     assert result.returncode == 0, result.stderr
-    shown = cli("embeddings", "show", str(tmp_path / "m"), "--json")
+    shown = cli_here(capfd, "embeddings", "show", str(tmp_path / "m"), "--json")
     assert shown.returncode == 0, shown.stderr
     info = json.loads(shown.stdout)
     assert info["output_dim"] == 2 and info["vocabulary_size"] == 3 and info["num_oov_buckets"] == 7
@@ -235,29 +236,31 @@ def test_a_metric_the_task_does_not_log_is_refused(bad_csvs: dict[str, Path], tm
     assert not db.exists()
 
 
-def test_csv_run_then_holdout_and_list_with_no_extra_flags(bad_csvs: dict[str, Path], tmp_path: Path) -> None:
+def test_csv_run_then_holdout_and_list_with_no_extra_flags(
+    bad_csvs: dict[str, Path], tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     storage = f"sqlite:///{tmp_path / 'csv.db'}"
     quick = ["--trials", "2", "--set", "max_epochs=15", "--set", "space.learning_rate=[0.01, 0.03]"]
     flags = ["--path", str(bad_csvs["table"]), "--target", "label", "--task", "classification"]
-    run = cli("run", "csv", *flags, *quick, "--storage", storage, "--json")
+    run = cli_here(capfd, "run", "csv", *flags, *quick, "--storage", storage, "--json")
     assert run.returncode == 0, run.stderr[-2000:]
     summary = json.loads(run.stdout)
     assert summary["study"] == "csv-table" and summary["n_finished"] == 2
     assert summary["metric"] == "val_accuracy" and summary["direction"] == "maximize"
 
-    holdout = cli("holdout", "csv-table", "--storage", storage)
+    holdout = cli_here(capfd, "holdout", "csv-table", "--storage", storage)
     assert holdout.returncode == 0, holdout.stderr[-2000:]
     text = holdout.stdout
     assert "Holdout evaluation of study 'csv-table' (binary;" in text
     assert "precision (positive class)" in text and "per class" in text and "confusion matrix" in text
     assert ".preprocessing.joblib" in text
 
-    stored = json.loads(cli("holdout", "csv-table", "--storage", storage, "--json").stdout)
+    stored = json.loads(cli_here(capfd, "holdout", "csv-table", "--storage", storage, "--json").stdout)
     assert stored["cached"] is True and stored["n_test"] == 48
     assert stored["accuracy"] > 0.75  # the label is a simple rule of x1 and color
     assert sum(map(sum, stored["confusion_matrix"])) == 48
     assert Path(stored["preprocessing_path"]).is_file()
 
-    listing = cli("list", "--storage", storage)
+    listing = cli_here(capfd, "list", "--storage", storage)
     assert listing.returncode == 0
     assert f"holdout accuracy {stored['accuracy']:.4f}" in listing.stdout

@@ -65,7 +65,8 @@ def test_a_signal_stops_cleanly_and_the_trial_resumes_from_its_checkpoint(
 ) -> None:
     """Ctrl-C (SIGINT) and a scheduler's SIGTERM: the running trial is interrupted, kept and resumed."""
     storage = f"sqlite:///{tmp_path / 'int.db'}"
-    path = tiny_study(tmp_path, "interrupt", trials=2, max_epochs=6, n_train=6000, patience=6)
+    # On TensorFlow: its epochs of 6,000 rows take long enough to be interrupted (a JAX trial ends first).
+    path = tiny_study(tmp_path, "interrupt", trials=2, max_epochs=6, n_train=6000, patience=6, backend="tensorflow")
     proc = _start(path, storage)
     assert _wait_for_epochs(storage, "interrupt", proc)
     proc.send_signal(signum)
@@ -97,7 +98,7 @@ def test_ten_sigkills_lose_nothing_and_every_interrupted_trial_resumes(tmp_path:
     # A short resumed trial can finish between two polls, so one worker may finish two trials before its
     # kill; the budget leaves room for that, and a worker that finishes the budget ends the kills early.
     budget = 14
-    path = tiny_study(tmp_path, "kill", trials=budget, max_epochs=6, n_train=6000, patience=6)
+    path = tiny_study(tmp_path, "kill", trials=budget, max_epochs=6, n_train=6000, patience=6, backend="tensorflow")
     rng = random.Random(0)
     completed: dict[int, float] = {}
     kills = 0

@@ -14,6 +14,8 @@ from search import SearchError
 from search.models import HubTextEmbedding, export_text_embedding
 from search.models._embeddings import pretrain_imdb_vectors
 
+pytestmark = pytest.mark.backend("tensorflow")  # TF-Hub modules run on TensorFlow only
+
 EDGE_CASES = ["", "   ", "good", "The GOOD, the bad & the awful!!", "unknown  words\there", "a<br /><br />b"]
 
 

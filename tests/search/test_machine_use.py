@@ -11,7 +11,7 @@ import pytest
 from search import InputError
 from search.engine._checkpoint import checkpoint_callback, checkpoint_interval
 from search.engine._supervise import default_workers
-from tests._helpers import cli
+from tests._helpers import cli_here
 
 
 def test_workers_default_to_one_per_core_and_the_environment_can_say_otherwise(
@@ -28,16 +28,18 @@ def test_workers_default_to_one_per_core_and_the_environment_can_say_otherwise(
         default_workers()
 
 
-def test_run_says_how_many_workers_it_starts_and_never_more_than_the_trials_left(tmp_path: Path) -> None:
+def test_run_says_how_many_workers_it_starts_and_never_more_than_the_trials_left(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     storage = f"sqlite:///{tmp_path / 's.db'}"
     env = {"SEARCH_WORKERS": "4"}
-    result = cli(
-        "run", "iris", "--trials", "1", "--set", "max_epochs=2", "--storage", storage, "--no-progress", env=env
+    result = cli_here(
+        capfd, "run", "iris", "--trials", "1", "--set", "max_epochs=2", "--storage", storage, "--no-progress", env=env
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "1 worker(s): SEARCH_WORKERS" in result.stderr  # 4 asked for, 1 trial to run
-    again = cli(
-        "run", "iris", "--trials", "2", "--set", "max_epochs=2", "--workers", "1", "--storage", storage, env=env
+    again = cli_here(
+        capfd, "run", "iris", "--trials", "2", "--set", "max_epochs=2", "--workers", "1", "--storage", storage, env=env
     )
     assert again.returncode == 0 and "worker(s):" not in again.stderr  # told: nothing to pick
 

@@ -166,8 +166,8 @@ def test_thirty_two_workers_through_the_grpc_proxy_on_postgresql(tmp_path: Path,
 
     name, budget, n_workers = "proxied", 200, 32
     path = tmp_path / f"{name}.toml"  # on JAX: 32 processes of TensorFlow would not fit in memory here
-    study_text = TINY.format(name=name, trials=budget, max_epochs=1, n_train=64, patience=1)
-    path.write_text(textwrap.dedent(study_text.replace("seed = 3", 'seed = 3\nbackend = "jax"')))
+    study_text = TINY.format(name=name, trials=budget, max_epochs=1, n_train=64, patience=1, backend="jax")
+    path.write_text(textwrap.dedent(study_text))
     port = _free_port()
     proxy = subprocess.Popen(
         [

@@ -19,7 +19,7 @@ import pytest
 from search import load_predictor, load_study, write_report
 from search.engine import chosen_trial, pareto_front
 from search.results import study_summary
-from tests._helpers import cli
+from tests._helpers import cli_here
 from tests.search.test_dashboard import _dashboard
 
 MAX_PARAMS = 300  # 20 inputs: a linear model has 21 weights, one hidden layer of u units 22u + 1
@@ -98,9 +98,9 @@ def pareto(tmp_path_factory: pytest.TempPathFactory) -> dict:
     url = f"sqlite:///{folder / 'studies.db'}"
     definition = _definition(folder, "sizes", objectives=TWO_OBJECTIVES, trials=7)
     env = {"SEARCH_HOME": str(folder / "home"), "SEARCH_WORKERS": "1"}
-    run = cli("run", str(definition), "--storage", url, "--no-progress", env=env)
+    run = cli_here(None, "run", str(definition), "--storage", url, "--no-progress", env=env)
     assert run.returncode == 0, run.stderr[-3000:]
-    bare = cli("holdout", "sizes", "--storage", url, "--json", env=env)
+    bare = cli_here(None, "holdout", "sizes", "--storage", url, "--json", env=env)
     assert bare.returncode == 0, bare.stderr[-3000:]
     return {"storage": url, "run": run.stdout, "holdout": json.loads(bare.stdout), "env": env, "folder": folder}
 
@@ -154,11 +154,13 @@ def test_constraints_keep_infeasible_trials_off_the_front_and_out_of_a_bare_hold
     assert "Pareto front" in pareto["run"] and "break a constraint" in pareto["run"]
 
 
-def test_holdout_of_a_chosen_trial_is_stored_per_trial_and_shown(pareto: dict) -> None:
+def test_holdout_of_a_chosen_trial_is_stored_per_trial_and_shown(
+    pareto: dict, capfd: pytest.CaptureFixture[str]
+) -> None:
     url, env = pareto["storage"], pareto["env"]
     study, _ = load_study("sizes", storage=url)
     smallest = min(pareto_front(study), key=lambda t: t.values[1])
-    result = cli("holdout", "sizes", "--trial", str(smallest.number), "--storage", url, "--json", env=env)
+    result = cli_here(capfd, "holdout", "sizes", "--trial", str(smallest.number), "--storage", url, "--json", env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     chosen = json.loads(result.stdout)
     assert chosen["trial"] == smallest.number and chosen["chosen"] is True
@@ -170,36 +172,38 @@ def test_holdout_of_a_chosen_trial_is_stored_per_trial_and_shown(pareto: dict) -
     assert study.user_attrs["holdout"]["trial"] == pareto["holdout"]["trial"]  # the best trial's stays
 
     # A second call returns the stored result; the model of the chosen trial is served on its own.
-    again = cli("holdout", "sizes", "--trial", str(smallest.number), "--storage", url, "--json", env=env)
+    again = cli_here(capfd, "holdout", "sizes", "--trial", str(smallest.number), "--storage", url, "--json", env=env)
     assert json.loads(again.stdout)["cached"] is True
     predictor = load_predictor("sizes", storage=url, trial=smallest.number)
     assert predictor.model.count_params() == smallest.values[1]
 
     # An infeasible trial can still be chosen by number; its result says so.
-    infeasible = cli("holdout", "sizes", "--trial", "1", "--storage", url, env=env)
+    infeasible = cli_here(capfd, "holdout", "sizes", "--trial", "1", "--storage", url, env=env)
     assert infeasible.returncode == 0, infeasible.stderr[-3000:]
     assert "broken: this trial is infeasible" in infeasible.stdout
 
-    listed = cli("list", "--storage", url, "--json", env=env)
+    listed = cli_here(capfd, "list", "--storage", url, "--json", env=env)
     (summary,) = json.loads(listed.stdout)["studies"]
     rows = {row["trial"]: row for row in summary["pareto_front"]}
     assert rows[smallest.number]["holdout"] == {"metric": "accuracy", "value": chosen["accuracy"]}
     assert summary["holdouts"]["1"]["value"] > 0
-    text = cli("list", "--storage", url, env=env).stdout
+    text = cli_here(capfd, "list", "--storage", url, env=env).stdout
     assert f"accuracy {chosen['accuracy']:.4f}" in text and "Pareto front" in text
 
 
-def test_a_single_objective_study_never_reports_an_infeasible_trial_as_best(tmp_path: Path) -> None:
+def test_a_single_objective_study_never_reports_an_infeasible_trial_as_best(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     definition = _definition(tmp_path, "limited", objectives="", trials=4)
     url = f"sqlite:///{tmp_path / 'studies.db'}"
-    run = cli("run", str(definition), "--storage", url, "--no-progress", "--json")
+    run = cli_here(capfd, "run", str(definition), "--storage", url, "--no-progress", "--json")
     assert run.returncode == 0, run.stderr[-3000:]
     study, _ = load_study("limited", storage=url)
     complete = [t for t in study.trials if t.state.name == "COMPLETE"]
     assert not _feasible(complete[1])  # the enqueued two-layer model
     best_feasible = max((t for t in complete if _feasible(t)), key=lambda t: (t.value, -t.number))
     assert json.loads(run.stdout)["best_trial"] == best_feasible.number
-    holdout = cli("holdout", "limited", "--storage", url, "--json")
+    holdout = cli_here(capfd, "holdout", "limited", "--storage", url, "--json")
     assert holdout.returncode == 0, holdout.stderr[-3000:]
     assert json.loads(holdout.stdout)["trial"] == best_feasible.number
 

@@ -43,14 +43,12 @@ def test_input_dropout_keeps_the_expected_input_and_drops_at_the_rounded_rate() 
     np.testing.assert_array_equal(np.asarray(layer(x)), x)  # inference: the identity
 
 
+@pytest.mark.backend("tensorflow")  # TensorFlow's SparseTensor (the JAX sparse path: test_jax.py)
 def test_input_dropout_keeps_sparse_inputs_sparse() -> None:
     import keras
+    import tensorflow as tf
 
     from search.models import InputDropout
-
-    if keras.backend.backend() != "tensorflow":
-        pytest.skip("the JAX sparse path is tested in test_jax.py")
-    import tensorflow as tf
 
     inputs = keras.Input(shape=(50,), sparse=True)
     assert InputDropout(0.5)(inputs).sparse

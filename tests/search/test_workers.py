@@ -15,7 +15,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from tests._helpers import REPO, cli
+from tests._helpers import REPO, cli, cli_here
 
 State = optuna.trial.TrialState
 
@@ -24,6 +24,7 @@ name = "{name}"
 metric = "val_accuracy"
 direction = "maximize"
 seed = 3
+backend = "{backend}"
 
 [data]
 kind = "synthetic"
@@ -51,14 +52,18 @@ patience = {patience}
 
 
 def tiny_study(
-    tmp_path: Path, name: str, *, trials: int, max_epochs: int = 2, n_train: int = 200, patience: int = 2
+    tmp_path: Path,
+    name: str,
+    *,
+    trials: int,
+    max_epochs: int = 2,
+    n_train: int = 200,
+    patience: int = 2,
+    backend: str = "",
 ) -> Path:
     path = tmp_path / f"{name}.toml"
-    path.write_text(
-        textwrap.dedent(
-            TINY.format(name=name, trials=trials, max_epochs=max_epochs, n_train=n_train, patience=patience)
-        )
-    )
+    settings = {"max_epochs": max_epochs, "n_train": n_train, "patience": patience, "backend": backend}
+    path.write_text(textwrap.dedent(TINY.format(name=name, trials=trials, **settings)))
     return path
 
 
@@ -141,12 +146,15 @@ def test_four_workers_on_postgresql(tmp_path: Path, postgres_url: str) -> None:
     assert len({t.datetime_start for t in finished}) == 16
 
 
-def test_a_worker_joins_from_elsewhere_with_only_name_and_url(tmp_path: Path, postgres_url: str) -> None:
+def test_a_worker_joins_from_elsewhere_with_only_name_and_url(
+    tmp_path: Path, postgres_url: str, capfd: pytest.CaptureFixture[str]
+) -> None:
     path = tiny_study(tmp_path, "pg-join", trials=3)
-    assert cli("run", str(path), "--trials", "1", "--storage", postgres_url, "--no-progress").returncode == 0
+    first = cli_here(capfd, "run", str(path), "--trials", "1", "--storage", postgres_url, "--no-progress")
+    assert first.returncode == 0, first.stderr[-3000:]
     other_dir = tmp_path / "elsewhere"
     other_dir.mkdir()
-    result = cli("worker", "pg-join", "--storage", postgres_url, "--trials", "3", "--json", cwd=other_dir)
+    result = cli_here(capfd, "worker", "pg-join", "--storage", postgres_url, "--trials", "3", "--json", cwd=other_dir)
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads(result.stdout)["n_finished"] == 3
 

@@ -92,6 +92,7 @@ def test_check_loads_every_handle(tiny_text_module: Path, tmp_path: Path) -> Non
         text.check(handle=[str(tmp_path / "other")])
 
 
+@pytest.mark.backend("tensorflow")  # TF-Hub modules run on TensorFlow only
 @pytest.mark.parametrize("trainable", [False, True])
 def test_build_follows_the_config(tiny_text_module: Path, trainable: bool) -> None:
     config = text.suggest(optuna.trial.FixedTrial(BASE | {"trainable": trainable}), handle=[str(tiny_text_module)])

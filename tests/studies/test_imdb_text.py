@@ -84,8 +84,14 @@ def test_pretrain_command_then_a_short_run_and_holdout(imdb_available: Path, tmp
         "m = keras.saving.load_model(sys.argv[1]); "
         "print(m.predict(np.array(['a great film', 'awful'], dtype=object), verbose=0).shape)"
     )
+    on_tensorflow = {**os.environ, "KERAS_BACKEND": "tensorflow"}  # a TF-Hub module, as the study trained it
     shown = subprocess.run(
-        [sys.executable, "-c", script, holdout["model_path"]], capture_output=True, text=True, cwd=REPO, timeout=300
+        [sys.executable, "-c", script, holdout["model_path"]],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+        env=on_tensorflow,
     )
     assert shown.stdout.strip().endswith("(2, 1)"), shown.stderr[-2000:]
     assert np.isfinite(holdout["loss"])
