@@ -62,6 +62,7 @@ def test_notebook_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("SEARCH_DATA_DIR", str(DATA))
     monkeypatch.delenv("SEARCH_STORAGE", raising=False)
     monkeypatch.delenv("SEARCH_ARTIFACTS", raising=False)
+    monkeypatch.delenv("KERAS_BACKEND", raising=False)  # a fresh notebook: Keras' own default, as a user has it
 
     client = nbclient.NotebookClient(
         nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}

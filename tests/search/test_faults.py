@@ -102,7 +102,9 @@ def test_a_postgresql_restart_mid_study_loses_nothing_and_the_run_ends_normally(
     tmp_path: Path, own_postgres: PostgresServer
 ) -> None:
     budget = 3
-    path = tiny_study(tmp_path, "pg-restart", trials=budget, max_epochs=5, n_train=2000, patience=5)
+    path = tiny_study(
+        tmp_path, "pg-restart", trials=budget, max_epochs=5, n_train=2000, patience=5, backend="tensorflow"
+    )
     proc = _start("run", str(path), "--workers", "2", "--storage", own_postgres.url)
     _wait_for_an_epoch("pg-restart", own_postgres.url, proc)
     before = _finished_values(_trials("pg-restart", own_postgres.url))
@@ -187,7 +189,7 @@ def test_a_full_disk_under_the_checkpoints_stops_no_trial(tmp_path: Path) -> Non
     """The artifacts' disk fills up mid-study: trials go on without checkpoints, nothing crashes or is lost."""
     budget = 3
     storage = f"sqlite:///{tmp_path / 'full.db'}"  # the database is elsewhere: only the artifacts' disk is full
-    path = tiny_study(tmp_path, "full", trials=budget, max_epochs=6, n_train=3000, patience=6)
+    path = tiny_study(tmp_path, "full", trials=budget, max_epochs=6, n_train=3000, patience=6, backend="tensorflow")
     with _tmpfs(tmp_path / "artifacts", "1m") as disk:
         env = {"SEARCH_ARTIFACTS": str(disk)}
         proc = _start("run", str(path), "--storage", storage, env=env)
@@ -274,7 +276,7 @@ def test_workers_killed_while_writing_leave_a_consistent_database(
 ) -> None:
     name = f"kill-writes-{backend}"
     storage = f"sqlite:///{tmp_path / 'kill.db'}" if backend == "sqlite" else request.getfixturevalue("postgres_url")
-    path = tiny_study(tmp_path, name, trials=1, max_epochs=2)
+    path = tiny_study(tmp_path, name, trials=1, max_epochs=2, backend="tensorflow")
     first = cli("run", str(path), "--storage", storage, "--no-progress")  # the study and one real trial
     assert first.returncode == 0, first.stderr[-3000:]
 

@@ -126,7 +126,11 @@ def test_a_trial_killed_on_one_machine_resumes_on_another_from_the_shared_store(
     assert retry.params == lost.params
     resumed = retry.user_attrs["resumed_from_epoch"]
     assert resumed >= 0  # B trained from epoch resumed + 1 >= 1, not from scratch
-    assert retry.user_attrs["history"]["loss"][: resumed + 1] == lost.user_attrs["history"]["loss"][: resumed + 1]
+    # The epochs B took over are A's: its checkpoint is saved before the epoch's history is written, so a kill
+    # between the two (a JAX epoch of these rows takes milliseconds) leaves A's record one epoch behind.
+    recorded = lost.user_attrs["history"]["loss"]
+    assert resumed <= len(recorded) <= resumed + 1
+    assert retry.user_attrs["history"]["loss"][: len(recorded)] == recorded
     assert sorted(retry.intermediate_values)[: resumed + 1] == list(range(resumed + 1))  # the epochs reported again
     assert not checkpointed_trials(FolderArtifacts(shared), name)  # finished trials leave no checkpoints
     assert not (tmp_path / "b" / "home" / "artifacts").exists()  # nothing went to B's own folder

@@ -191,7 +191,7 @@ print(json.dumps({"before": before, "after": after, "workers": n_workers}))
 def test_a_hundred_tiny_trials_keep_memory_bounded(tmp_path: Path) -> None:
     # TensorFlow keeps ~4 MB of every trained model whatever Keras clears (about 400 MB over
     # 100 trials in one process), so a worker restarts itself past its memory limit.
-    path = tiny_study(tmp_path, "memory", trials=120, max_epochs=1, n_train=64)
+    path = tiny_study(tmp_path, "memory", trials=120, max_epochs=1, n_train=64, backend="tensorflow")
     storage = f"sqlite:///{tmp_path / 'm.db'}"
     result = subprocess.run(
         [sys.executable, "-c", MEMORY_SCRIPT, str(path), storage],
