@@ -20,7 +20,8 @@ __all__ = ["Stopped", "stop_on_signals", "stop_requested", "stop_with_parent"]
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _received: list[int] = []
 _parent: list[int] = []  # the process whose death stops this one (a worker's run), once stop_with_parent is called
-_orphaned: list[int] = []  # SIGTERM, once this process noticed its parent's death before the kernel's signal came
+_orphaned: list[int] = []  # SIGTERM, once a worker is asked to stop by its parent's death (the kernel's or noticed)
+_muted: list[bool] = []  # once this process's output goes to /dev/null
 _PR_SET_PDEATHSIG = 1
 
 
@@ -50,14 +51,18 @@ def stop_requested() -> int | None:
         >>> stop_requested() is None
         True
     """
-    if not _received and not _orphaned and _parent and os.getppid() != _parent[0]:
-        _orphaned.append(signal.SIGTERM)
+    if _parent and os.getppid() != _parent[0]:
+        if not _received and not _orphaned:
+            _orphaned.append(signal.SIGTERM)
         _mute()
     return _received[0] if _received else _orphaned[0] if _orphaned else None
 
 
 def _mute() -> None:
-    """Send this process's stdout and stderr to ``/dev/null``: its parent, which read them, is gone."""
+    """Send this process's stdout and stderr to ``/dev/null`` (once): its parent, which read them, is gone."""
+    if _muted:
+        return
+    _muted.append(True)
     with contextlib.suppress(OSError):
         null = os.open(os.devnull, os.O_WRONLY)
         os.dup2(null, 1)
@@ -104,11 +109,14 @@ def stop_on_signals() -> Iterator[None]:
         return
 
     def on_signal(signum: int, frame: object) -> None:
-        if _parent and os.getppid() != _parent[0]:
-            # The parent's death (the kernel's PR_SET_PDEATHSIG, or a signal after it): stop at the next check
-            # between epochs or trials, never in the middle of storing a trial.
-            if not _orphaned:
+        if _parent and (signum == signal.SIGTERM or os.getppid() != _parent[0]):
+            # A worker's SIGTERM is the kernel's PR_SET_PDEATHSIG: its run is dying. The kernel sends it again
+            # as each thread of the dying run exits, while getppid() still names the run, so a repeat is no
+            # "second signal". Stop at the next check between steps or trials, never in the middle of
+            # storing a trial. (The run itself stops its workers with SIGINT.)
+            if not _received and not _orphaned:
                 _orphaned.append(signal.SIGTERM)
+            if os.getppid() != _parent[0]:
                 _mute()  # whatever the stop prints would go to a pipe nobody reads (and could end the process)
             return
         if _received:
@@ -133,6 +141,7 @@ def stop_on_signals() -> Iterator[None]:
         _received.clear()
         _parent.clear()
         _orphaned.clear()
+        _muted.clear()
 
 
 def _no_traceback_for_stops(record: logging.LogRecord) -> bool:
