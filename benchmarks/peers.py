@@ -635,7 +635,7 @@ def time_to(curve: list[tuple[float, float]], target: float, *, maximize: bool =
     """
     # Validation metrics are float32: 0.975 is stored as 0.97499998.
     reached = (lambda value: value >= target - 1e-6) if maximize else (lambda value: value <= target + 1e-6)
-    return next((t for t, value in sorted(curve) if reached(value)), None)
+    return next((t for t, value in curve if reached(value)), None)
 
 
 def _best_epochs(epoch_lines: list[dict[str, Any]], trial: str) -> int:

@@ -46,7 +46,12 @@ def _synthetic(settings: dict, seed: int) -> Dataset:
 register_loader("synthetic", _synthetic)
 
 _ON_OTHER_BACKEND: dict[tuple[str, str], dict[str, tuple[str, str]]] = {}  # (module, backend) -> test -> outcome
-BACKENDS = ("tensorflow", "jax")
+
+
+def _needs(item: pytest.Item) -> str | None:
+    """The backend ``item`` is marked for (``@pytest.mark.backend(NAME)``), if any."""
+    marker = item.get_closest_marker("backend")
+    return str(marker.args[0]) if marker is not None else None
 
 
 def _run_on(backend: str, item: pytest.Item) -> tuple[str, str]:
@@ -57,12 +62,14 @@ def _run_on(backend: str, item: pytest.Item) -> tuple[str, str]:
     """
     module = item.nodeid.split("::")[0]
     if (module, backend) not in _ON_OTHER_BACKEND:
+        marked = [i.nodeid for i in item.session.items if i.nodeid.split("::")[0] == module and _needs(i) == backend]
         outcomes: dict[str, tuple[str, str]] = {}
         with tempfile.TemporaryDirectory() as folder:
             report = Path(folder) / "report.xml"
-            command = [sys.executable, "-m", "pytest", module, "-m", f"backend_{backend}", "-q"]
-            command += ["-p", "no:cacheprovider", f"--junitxml={report}", "-o", "addopts=--strict-markers"]
-            ran = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "KERAS_BACKEND": backend})
+            command = [sys.executable, "-m", "pytest", *marked, "-q", "-p", "no:cacheprovider"]
+            command += [f"--junitxml={report}", "-o", "addopts=--strict-markers"]
+            env = {**os.environ, "KERAS_BACKEND": backend}
+            ran = subprocess.run(command, capture_output=True, text=True, env=env, cwd=item.config.rootpath)
             for case in ET.parse(report).iter("testcase") if report.exists() else ():
                 failed = case.find("failure") if case.find("failure") is not None else case.find("error")
                 skipped = case.find("skipped")
@@ -80,29 +87,20 @@ def _run_on(backend: str, item: pytest.Item) -> tuple[str, str]:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "backend(name): the test needs Keras on this backend (run apart if not loaded)")
-    for name in BACKENDS:
-        config.addinivalue_line("markers", f"backend_{name}: selects the tests marked backend({name!r})")
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:  # so that the process on that backend selects them: -m backend_NAME
-        marker = item.get_closest_marker("backend")
-        if marker is not None:
-            item.add_marker(getattr(pytest.mark, f"backend_{marker.args[0]}"))
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     """A test marked for a backend this process did not load Keras with runs in a process that did."""
-    marker = pyfuncitem.get_closest_marker("backend")
+    backend = _needs(pyfuncitem)
     loaded = sys.modules["keras"].backend.backend() if "keras" in sys.modules else os.environ["KERAS_BACKEND"]
-    if marker is None or loaded == marker.args[0]:
+    if backend is None or loaded == backend:
         return None
-    outcome, why = _run_on(marker.args[0], pyfuncitem)
+    outcome, why = _run_on(backend, pyfuncitem)
     if outcome == "skipped":
         pytest.skip(why)
     if outcome == "failed":
-        pytest.fail(f"on {marker.args[0]}: {why}", pytrace=False)
+        pytest.fail(f"on {backend}: {why}", pytrace=False)
     return True
 
 
