@@ -11,6 +11,11 @@ PYTHON = "3.11"
 # process the tests start would otherwise compile TensorFlow, Keras and Optuna from source again (an import of
 # them: 17 s, against 7.5 s compiled).
 COMPILED = {"UV_COMPILE_BYTECODE": "1"}
+# The default test run compiles far more XLA programs than it runs steps of (small models, a few epochs each):
+# without LLVM's backend optimization they compile in about half the time, and the run used a fifth less CPU.
+# What the tests check is unchanged; what runs slower so is long training on sparse inputs (an imdb-bow epoch, 7x),
+# so the slow tests and the benchmarks keep XLA's defaults, as users do (docs/benchmarks.md, "Test suite").
+QUICK_XLA = {"XLA_FLAGS": "--xla_backend_optimization_level=0"}
 
 
 @nox.session(python=PYTHON)
@@ -18,7 +23,8 @@ def tests(session: nox.Session) -> None:
     """The default test run (everything not marked slow), on every core: most tests wait on processes they start."""
     session.install("-e", ".[test]", env=COMPILED)
     # worksteal: an idle worker takes tests queued on the other, so no core idles behind one long test at the end.
-    session.run("pytest", "-m", "not slow", "--timeout=900", "-n", "auto", "--dist", "worksteal", *session.posargs)
+    options = ["-m", "not slow", "--timeout=900", "-n", "auto", "--dist", "worksteal"]
+    session.run("pytest", *options, *session.posargs, env=QUICK_XLA)
 
 
 @nox.session(python=PYTHON)

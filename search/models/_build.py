@@ -155,7 +155,9 @@ def output_layer(task: Task, *, regularizer: keras.regularizers.Regularizer | No
 
     A regression's linear units are scaled to the task's ``target_scale`` and
     shifted to its ``target_mean`` (:meth:`search.Task.fitted`), so that the
-    untrained model already predicts at the targets' level.
+    untrained model already predicts at the targets' level; the two are values of
+    the model, so that the folds of a cross-validated trial, each fitted to its own
+    targets, run one compiled program.
     """
     import keras
 
@@ -168,7 +170,9 @@ def output_layer(task: Task, *, regularizer: keras.regularizers.Regularizer | No
         "name": "output",
     }
     if task.kind == "regression" and (task.target_mean, task.target_scale) != (0.0, 1.0):
-        return ScaledDense(task.output_units, scale=task.target_scale, offset=task.target_mean, **options)
+        return ScaledDense(
+            task.output_units, scale=task.target_scale, offset=task.target_mean, traced_scale=True, **options
+        )
     return keras.layers.Dense(task.output_units, **options)
 
 

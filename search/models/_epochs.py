@@ -372,7 +372,7 @@ def program_key(model: Any) -> str | None:
     """What decides a compiled Keras model's training and test steps besides its variables' values; ``None``: unknown.
 
     The model's class, its layers' configurations (names replaced by their
-    positions; the seeds and the rates and strengths the layers keep as values
+    positions; the seeds, and the rates, strengths and output scales the layers keep as values,
     left out, whether each penalty term is there kept, see :mod:`search.models.layers`), its loss, metrics and optimizer
     configurations (the learning rate, a Keras variable, left out) and what its
     metrics were resolved to (a built model's metrics variables). Only models of
@@ -423,6 +423,8 @@ def _program_key(model: Any) -> str | None:
         config = {k: v for k, v in layer.get_config().items() if k not in ("name", "seed")}
         if getattr(layer, "traced", False):  # values, not constants; only whether a penalty term is there counts
             config = {k: v != 0.0 if k in ("l1", "l2") else v for k, v in config.items() if k != "rate"}
+        if getattr(layer, "traced_scale", False):  # a regression's output scale and offset, values too
+            config = {k: v for k, v in config.items() if k not in ("scale", "offset")}
         described.append([type(layer).__module__, type(layer).__name__, config])
     optimizer = {k: v for k, v in model.optimizer.get_config().items() if k != "name"}
     if isinstance(optimizer.get("learning_rate"), float | int):  # a variable; a schedule's constants stay in the key

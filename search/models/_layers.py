@@ -371,6 +371,15 @@ class GlorotUniform(keras.initializers.Initializer):
         return keras.ops.convert_to_tensor(values)
 
 
+class _Shift(keras.layers.Layer):
+    """The scale and offset of a :class:`ScaledDense` layer with ``traced_scale``, as two scalar weights."""
+
+    def __init__(self, scale: float, offset: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.scale, self.offset = _scalar(self, "scale", scale), _scalar(self, "offset", offset)
+        self.built = True
+
+
 @keras.saving.register_keras_serializable(package="search")
 class ScaledDense(Dense):
     """A ``Dense`` layer whose outputs are multiplied by ``scale`` and shifted by ``offset``.
@@ -384,23 +393,44 @@ class ScaledDense(Dense):
         units: Output units.
         scale: What the ``Dense`` outputs are multiplied by.
         offset: What is added to them then.
+        traced_scale: Keep ``scale`` and ``offset`` as values of the model (two
+            non-trainable scalar weights) instead of constants of its compiled
+            program: models fitted to different targets, such as the folds of a
+            cross-validated trial, then run one compiled program.
         **kwargs: :class:`Dense`'s other arguments (its L1/L2 strengths included).
 
     Examples:
         >>> layer = ScaledDense(1, scale=10.0, offset=20.0, kernel_initializer="zeros")
         >>> float(layer(keras.ops.ones((1, 3)))[0, 0])
         20.0
+        >>> layer = ScaledDense(1, scale=10.0, offset=20.0, traced_scale=True, kernel_initializer="ones")
+        >>> float(layer(keras.ops.ones((1, 3)))[0, 0]), layer.count_params()
+        (50.0, 4)
     """
 
-    def __init__(self, units: int, *, scale: float = 1.0, offset: float = 0.0, **kwargs: Any) -> None:
+    def __init__(
+        self, units: int, *, scale: float = 1.0, offset: float = 0.0, traced_scale: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(units, **kwargs)
-        self.scale, self.offset = float(scale), float(offset)
+        self.scale, self.offset, self.traced_scale = float(scale), float(offset), traced_scale
+        self.shift: _Shift | None = None
+
+    def build(self, input_shape: Any) -> None:
+        if self.traced_scale:
+            # In a layer of their own, as the strengths of Dense: its own variables are saved by a fixed list.
+            self.shift = _Shift(self.scale, self.offset, name="shift")
+        super().build(input_shape)
 
     def call(self, inputs: Any, training: bool | None = None) -> Any:
-        return super().call(inputs, training=training) * self.scale + self.offset
+        scale, offset = (self.scale, self.offset) if self.shift is None else (self.shift.scale, self.shift.offset)
+        return super().call(inputs, training=training) * scale + offset
+
+    def count_params(self) -> int:
+        return super().count_params() - (0 if self.shift is None else 2)
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "scale": self.scale, "offset": self.offset}
+        config = {**super().get_config(), "scale": self.scale, "offset": self.offset}
+        return config | {"traced_scale": True} if self.traced_scale else config
 
     def plain(self) -> keras.layers.Layer:
         """This layer with its strengths constants: Keras' ``L1L2`` regularizer."""

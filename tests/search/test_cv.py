@@ -83,9 +83,13 @@ def test_each_fold_preprocessing_is_fitted_on_its_own_training_rows(auto_mpg_ava
 
 
 def test_each_fold_builds_its_regression_output_from_its_own_training_targets(auto_mpg_available: Path) -> None:
+    import jax.monitoring
+
     import spaces.mlp
 
     built = []
+    lowered = {"programs": 0}  # what JAX lowered to compile (or to find in the persistent cache), not in memory
+    fold_starts = []
 
     class Recording:  # spaces.mlp, noting the task each model is built for
         DEFAULT_BOUNDS = spaces.mlp.DEFAULT_BOUNDS
@@ -94,13 +98,25 @@ def test_each_fold_builds_its_regression_output_from_its_own_training_targets(au
         @staticmethod
         def build(config, *, input_shape, task):
             built.append(task)
+            fold_starts.append(lowered["programs"])
             return spaces.mlp.build(config, input_shape=input_shape, task=task)
+
+    def count(event: str, duration_secs: float, **kwargs: object) -> None:
+        if event == "/jax/core/compile/jaxpr_to_mlir_module_duration":
+            lowered["programs"] += 1
 
     config = load_study_config("auto-mpg", cv=3, max_epochs=1, patience=1)
     data = load_search_data(config.data, seed=config.seed, cv=3)
     objective = Objective(config, data, load_space(Recording), dashboard=False)
-    optuna.create_study(pruner=optuna.pruners.NopPruner()).optimize(objective, n_trials=1)
+    jax.monitoring.register_event_duration_secs_listener(count)
+    try:
+        optuna.create_study(pruner=optuna.pruners.NopPruner()).optimize(objective, n_trials=1)
+    finally:
+        jax.monitoring.unregister_event_duration_listener(count)
 
+    # The folds' scales and offsets are values of one compiled program: the later folds compile nothing.
+    per_fold = np.diff([*fold_starts, lowered["programs"]]).tolist()
+    assert per_fold[0] >= 2 and per_fold[1:] == [0, 0], per_fold  # the first: its epoch and its validation
     assert len(built) == 3
     for task, fold in zip(built, data.folds, strict=True):
         assert task.target_mean == pytest.approx(fold.y_train.mean())  # not the fold's validation cars'

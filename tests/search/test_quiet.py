@@ -37,7 +37,7 @@ def test_a_jax_run_prints_no_start_up_noise_and_no_process_imports_tensorflow(
         "TF_PROBE_DIR": str(probe),
         "SEARCH_WORKERS": "2",
     }
-    for variable in ("TF_CPP_MIN_LOG_LEVEL", "KERAS_BACKEND"):  # as on a clean install: nothing set
+    for variable in ("TF_CPP_MIN_LOG_LEVEL", "KERAS_BACKEND", "XLA_FLAGS"):  # as on a clean install: nothing set
         env[variable] = ""
     storage = f"sqlite:///{tmp_path / 'studies.db'}"
     result = cli("run", "imdb-bow", "--trials", "3", "--set", "max_epochs=2", "--storage", storage, env=env)
