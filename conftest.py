@@ -2,7 +2,8 @@
 
 Each example gets its own home, cache, working folder and ``tempfile`` folder (what
 ``tempfile.mkdtemp()`` in an example creates) under ``tmp_path``, no inherited storage
-or artifact settings, and the shared data folder (``../shared/data``) when there is one,
+or artifact settings, one worker (its trials run in the example's process, as the
+tests' do unless they test workers), and the shared data folder (``../shared/data``) when there is one,
 so that examples never write outside pytest's temporary folder and do not depend on
 where pytest was started.
 """
@@ -29,6 +30,7 @@ def _isolated_doctest(request: pytest.FixtureRequest) -> None:
     monkeypatch.setenv("SEARCH_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("SEARCH_STORAGE", raising=False)
     monkeypatch.delenv("SEARCH_ARTIFACTS", raising=False)
+    monkeypatch.setenv("SEARCH_WORKERS", "1")  # trials in the example's process: workers have tests of their own
     if SHARED_DATA.is_dir():
         monkeypatch.setenv("SEARCH_DATA_DIR", str(SHARED_DATA))
     scratch = tmp_path / "tmp"

@@ -106,8 +106,19 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
 
 @pytest.fixture(scope="session")
 def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One vectorized-data cache for the whole session (vectorizing IMDB takes ~10 s)."""
-    return Path(os.environ.get("SEARCH_TEST_CACHE_DIR") or tmp_path_factory.mktemp("cache"))
+    """One cache (vectorized IMDB, the pretrained text embedding, compiled programs) for the whole run.
+
+    Shared by the run's pytest-xdist workers, in the folder above their own, as the workers of one
+    machine share it: the product writes each entry whole or not at all. Vectorizing IMDB takes about
+    10 s, pretraining the default text embedding about 20 s; each worker paid both before.
+    """
+    if os.environ.get("SEARCH_TEST_CACHE_DIR"):
+        return Path(os.environ["SEARCH_TEST_CACHE_DIR"])
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # gw0, gw1...: their base folders share a parent
+        root = root.parent
+    (root / "cache").mkdir(exist_ok=True)
+    return root / "cache"
 
 
 @pytest.fixture(autouse=True)

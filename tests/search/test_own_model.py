@@ -55,17 +55,35 @@ def test_sparse_inputs_search_in_two_workers_cross_validate_hold_out_and_predict
         SPARSE_BUILD
         + textwrap.dedent(
             """
+        import os
+        import pathlib
         import sys
+        import time
         import numpy as np
         import scipy.sparse as sp
         from search import tune
 
+
+        def build_once_both_run(trial):
+            # Each worker's first model waits for the other worker's (a file per worker process): a worker
+            # that started first would otherwise take both first trials before the other has imported Keras.
+            here = pathlib.Path(os.environ.get("RENDEZVOUS", "."))
+            mine = here / f"{os.getpid()}.started"
+            if os.environ.get("RENDEZVOUS_CALLER", str(os.getpid())) != str(os.getpid()) and not mine.exists():
+                mine.touch()
+                deadline = time.monotonic() + 120
+                while len(list(here.glob("*.started"))) < 2 and time.monotonic() < deadline:
+                    time.sleep(0.1)
+            return build(trial)
+
+
         if __name__ == "__main__":
             folder = sys.argv[1]
+            os.environ.update(RENDEZVOUS=folder, RENDEZVOUS_CALLER=str(os.getpid()))  # the workers inherit both
             x = sp.load_npz(f"{folder}/x.npz").tocoo()  # COO, as a user may have it
             x_test = sp.load_npz(f"{folder}/x_test.npz")
             y = np.load(f"{folder}/y.npz")
-            study = tune(build, x, y["y"], test_data=(x_test, y["y_test"]), cv=2, metric="val_accuracy",
+            study = tune(build_once_both_run, x, y["y"], test_data=(x_test, y["y_test"]), cv=2, metric="val_accuracy",
                          n_trials=2, max_epochs=3, storage=sys.argv[2], study_name="sparse", workers=2,
                          show_progress=False)
             print(sorted({t.user_attrs["worker"]["pid"] for t in study.trials}))
@@ -189,15 +207,33 @@ def test_a_callback_of_ones_own_sees_every_epoch_of_every_trial_in_worker_proces
         + SPARSE_BUILD.replace("import keras\n", "")
         + textwrap.dedent(
             """
+        import os
+        import pathlib
         import sys
+        import time
         import numpy as np
         import scipy.sparse as sp
         from search import tune
 
+
+        def build_once_both_run(trial):
+            # Each worker's first model waits for the other worker's (a file per worker process): a worker
+            # that started first would otherwise take both first trials before the other has imported Keras.
+            here = pathlib.Path(os.environ.get("RENDEZVOUS", "."))
+            mine = here / f"{os.getpid()}.started"
+            if os.environ.get("RENDEZVOUS_CALLER", str(os.getpid())) != str(os.getpid()) and not mine.exists():
+                mine.touch()
+                deadline = time.monotonic() + 120
+                while len(list(here.glob("*.started"))) < 2 and time.monotonic() < deadline:
+                    time.sleep(0.1)
+            return build(trial)
+
+
         if __name__ == "__main__":
+            os.environ.update(RENDEZVOUS=os.path.dirname(sys.argv[1]), RENDEZVOUS_CALLER=str(os.getpid()))
             x = sp.random(300, 300, density=0.05, format="csr", dtype=np.float32, random_state=0)
             y = (np.asarray(x[:, :20].sum(axis=1)).ravel() > 0.5).astype("float32")
-            study = tune(build, x, y, callbacks=[Seen(sys.argv[1])], n_trials=3, max_epochs=4, patience=4,
+            study = tune(build_once_both_run, x, y, callbacks=[Seen(sys.argv[1])], n_trials=3, max_epochs=4, patience=4,
                          storage=sys.argv[2], study_name="seen", show_progress=False)  # workers: as run picks
             print(json.dumps({t.number: t.user_attrs["epochs_trained"] for t in study.trials}))
             print(json.dumps(sorted({t.user_attrs["worker"]["pid"] for t in study.trials})))

@@ -10,24 +10,19 @@ from pathlib import Path
 
 import numpy as np
 import optuna
+import pytest
 
 from search import load_study_config
 from search.data import load_holdout_data, load_search_data
+from tests._helpers import cli_here
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _cli(*args: str) -> dict:
-    result = subprocess.run(
-        [sys.executable, "-m", "search", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=dict(os.environ),
-        timeout=900,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    return json.loads(result.stdout)
+def _cli(capfd: pytest.CaptureFixture[str], *args: str) -> dict:
+    ran = cli_here(capfd, *args)
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    return json.loads(ran.stdout)
 
 
 def test_raw_text_with_the_same_split_as_imdb_bow(imdb_available: Path) -> None:
@@ -45,10 +40,24 @@ def test_raw_text_with_the_same_split_as_imdb_bow(imdb_available: Path) -> None:
     assert holdout.x_test.shape == (25000,) and not set(holdout.x_test[:1000]) & set(data.x_val[:1000])
 
 
-def test_pretrain_command_then_a_short_run_and_holdout(imdb_available: Path, tmp_path: Path) -> None:
+@pytest.mark.backend("tensorflow")  # the study's TF-Hub layer: its commands run in this process, on TensorFlow
+def test_pretrain_command_then_a_short_run_and_holdout(
+    imdb_available: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     module = tmp_path / "module"
     built = _cli(
-        "embeddings", "pretrain", "--limit", "400", "--dim", "8", "--vocab-size", "3000", "--out", str(module), "--json"
+        capfd,
+        "embeddings",
+        "pretrain",
+        "--limit",
+        "400",
+        "--dim",
+        "8",
+        "--vocab-size",
+        "3000",
+        "--out",
+        str(module),
+        "--json",
     )
     assert built["output_dim"] == 8 and built["vocabulary_size"] == 3000 and built["num_oov_buckets"] == 1000
     storage = f"sqlite:///{tmp_path / 'text.db'}"
@@ -64,7 +73,7 @@ def test_pretrain_command_then_a_short_run_and_holdout(imdb_available: Path, tmp
         "--set",
         "space.batch_size=[64]",
     ]
-    summary = _cli("run", "imdb-text", "--trials", "3", "--storage", storage, "--json", *quick)
+    summary = _cli(capfd, "run", "imdb-text", "--trials", "3", "--storage", storage, "--json", *quick)
     assert summary["n_finished"] == 3
     study = optuna.load_study(study_name="imdb-text", storage=storage)
     complete = [t for t in study.trials if t.state.name == "COMPLETE"]
@@ -76,7 +85,7 @@ def test_pretrain_command_then_a_short_run_and_holdout(imdb_available: Path, tmp
     assert {k: v["value"] for k, v in summary["best_by_group"].items()} == expected
     assert study.user_attrs["best_by_group"] == summary["best_by_group"]
 
-    holdout = _cli("holdout", "imdb-text", "--storage", storage, "--json")
+    holdout = _cli(capfd, "holdout", "imdb-text", "--storage", storage, "--json")
     assert holdout["n_train"] == 1000 and holdout["n_test"] == 1000
     assert sum(map(sum, holdout["confusion_matrix"])) == 1000
     script = (
