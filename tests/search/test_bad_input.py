@@ -70,7 +70,7 @@ def populated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A study database with one finished study ``kept`` (with its artifacts), and its definition."""
     folder = tmp_path_factory.mktemp("bad-input")
     study = tiny_study(folder, "kept", trials=1)
-    result = cli("run", str(study), "--storage", f"sqlite:///{folder / 'studies.db'}", "--no-progress")
+    result = cli_here(None, "run", str(study), "--storage", f"sqlite:///{folder / 'studies.db'}", "--no-progress")
     assert result.returncode == 0, result.stderr
     return folder / "studies.db", study
 

@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from search.engine._config import definition_schema
-from tests._helpers import cli, cli_here
+from tests._helpers import cli_here
 from tests.search.test_workers import tiny_study
 
 EXAMPLES = 300  # per test: two tests, 600 generated cases in the default run
@@ -46,7 +46,8 @@ def kept(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     folder = tmp_path_factory.mktemp("generated")
     definition = tiny_study(folder, "kept", trials=1)
     db = folder / "studies.db"
-    assert cli("run", str(definition), "--storage", f"sqlite:///{db}", "--no-progress").returncode == 0
+    ran = cli_here(None, "run", str(definition), "--storage", f"sqlite:///{db}", "--no-progress")
+    assert ran.returncode == 0, ran.stderr
     return {"db": db, "folder": folder, "definition": tomllib.loads(definition.read_text())}
 
 
