@@ -44,6 +44,27 @@ def build(trial):
 """
 
 
+BOTH_WORKERS = """
+import os
+import pathlib
+import time
+
+
+def build_once_both_run(trial):
+    # Each worker's first model waits for the other worker's (a file per worker process, named by the caller in
+    # RENDEZVOUS): a worker that started first would otherwise take both first trials before the other has
+    # imported Keras.
+    here = pathlib.Path(os.environ.get("RENDEZVOUS", "."))
+    mine = here / f"{os.getpid()}.started"
+    if os.environ.get("RENDEZVOUS_CALLER", str(os.getpid())) != str(os.getpid()) and not mine.exists():
+        mine.touch()
+        deadline = time.monotonic() + 120
+        while len(list(here.glob("*.started"))) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    return build(trial)
+"""
+
+
 def test_sparse_inputs_search_in_two_workers_cross_validate_hold_out_and_predict(tmp_path: Path) -> None:
     x, y = _sparse_rows(500)
     x_test, y_test = _sparse_rows(120, seed=1)
@@ -53,29 +74,14 @@ def test_sparse_inputs_search_in_two_workers_cross_validate_hold_out_and_predict
     script = tmp_path / "sparse.py"
     script.write_text(
         SPARSE_BUILD
+        + BOTH_WORKERS
         + textwrap.dedent(
             """
         import os
-        import pathlib
         import sys
-        import time
         import numpy as np
         import scipy.sparse as sp
         from search import tune
-
-
-        def build_once_both_run(trial):
-            # Each worker's first model waits for the other worker's (a file per worker process): a worker
-            # that started first would otherwise take both first trials before the other has imported Keras.
-            here = pathlib.Path(os.environ.get("RENDEZVOUS", "."))
-            mine = here / f"{os.getpid()}.started"
-            if os.environ.get("RENDEZVOUS_CALLER", str(os.getpid())) != str(os.getpid()) and not mine.exists():
-                mine.touch()
-                deadline = time.monotonic() + 120
-                while len(list(here.glob("*.started"))) < 2 and time.monotonic() < deadline:
-                    time.sleep(0.1)
-            return build(trial)
-
 
         if __name__ == "__main__":
             folder = sys.argv[1]
@@ -205,29 +211,14 @@ def test_a_callback_of_ones_own_sees_every_epoch_of_every_trial_in_worker_proces
     script.write_text(
         CALLBACK
         + SPARSE_BUILD.replace("import keras\n", "")
+        + BOTH_WORKERS
         + textwrap.dedent(
             """
         import os
-        import pathlib
         import sys
-        import time
         import numpy as np
         import scipy.sparse as sp
         from search import tune
-
-
-        def build_once_both_run(trial):
-            # Each worker's first model waits for the other worker's (a file per worker process): a worker
-            # that started first would otherwise take both first trials before the other has imported Keras.
-            here = pathlib.Path(os.environ.get("RENDEZVOUS", "."))
-            mine = here / f"{os.getpid()}.started"
-            if os.environ.get("RENDEZVOUS_CALLER", str(os.getpid())) != str(os.getpid()) and not mine.exists():
-                mine.touch()
-                deadline = time.monotonic() + 120
-                while len(list(here.glob("*.started"))) < 2 and time.monotonic() < deadline:
-                    time.sleep(0.1)
-            return build(trial)
-
 
         if __name__ == "__main__":
             os.environ.update(RENDEZVOUS=os.path.dirname(sys.argv[1]), RENDEZVOUS_CALLER=str(os.getpid()))
