@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import nox
 
 nox.options.default_venv_backend = "uv|virtualenv"
@@ -15,7 +17,7 @@ COMPILED = {"UV_COMPILE_BYTECODE": "1"}
 # without LLVM's backend optimization they compile in about half the time, and the run used a fifth less CPU.
 # What the tests check is unchanged; what runs slower so is long training on sparse inputs (an imdb-bow epoch, 7x),
 # so the slow tests and the benchmarks keep XLA's defaults, as users do (docs/benchmarks.md, "Test suite").
-QUICK_XLA = {"XLA_FLAGS": "--xla_backend_optimization_level=0"}
+QUICK_XLA = {"XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} --xla_backend_optimization_level=0".strip()}
 
 
 @nox.session(python=PYTHON)
