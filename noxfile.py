@@ -14,10 +14,10 @@ PYTHON = "3.11"
 # them: 17 s, against 7.5 s compiled).
 COMPILED = {"UV_COMPILE_BYTECODE": "1"}
 # The default test run compiles far more XLA programs than it runs steps of (small models, a few epochs each):
-# without LLVM's backend optimization they compile in about half the time, and the run used a fifth less CPU.
+# without LLVM's backend optimization they compile faster, and the run used a fifth less CPU (docs/benchmarks.md).
 # What the tests check is unchanged; what runs slower so is long training on sparse inputs (an imdb-bow epoch, 7x),
 # so the slow tests and the benchmarks keep XLA's defaults, as users do (docs/benchmarks.md, "Test suite").
-QUICK_XLA = {"XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} --xla_backend_optimization_level=0".strip()}
+QUICK_XLA = {"XLA_FLAGS": f"--xla_backend_optimization_level=0 {os.environ.get('XLA_FLAGS', '')}".strip()}  # yours win
 
 
 @nox.session(python=PYTHON)

@@ -69,6 +69,11 @@ class Ran:
     stderr: str
 
 
+def fixture_env(folder: Path, cache: Path) -> dict[str, str]:
+    """What the autouse ``isolated_env`` sets, for a fixture wider than one test (which runs before it)."""
+    return {"SEARCH_HOME": str(folder / "home"), "SEARCH_CACHE_DIR": str(cache), "SEARCH_WORKERS": "1"}
+
+
 def cli_here(
     capfd: pytest.CaptureFixture[str] | None,
     *args: str,

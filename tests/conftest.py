@@ -68,7 +68,7 @@ def _run_on(backend: str, item: pytest.Item) -> tuple[str, str]:
             report = Path(folder) / "report.xml"
             command = [sys.executable, "-m", "pytest", *marked, "-q", "-p", "no:cacheprovider"]
             command += [f"--junitxml={report}", "-o", "addopts=--strict-markers"]
-            env = {**os.environ, "KERAS_BACKEND": backend}
+            env = {**os.environ, "KERAS_BACKEND": backend, "SEARCH_TEST_CACHE_DIR": os.environ["SEARCH_CACHE_DIR"]}
             ran = subprocess.run(command, capture_output=True, text=True, env=env, cwd=item.config.rootpath)
             for case in ET.parse(report).iter("testcase") if report.exists() else ():
                 failed = case.find("failure") if case.find("failure") is not None else case.find("error")
@@ -105,17 +105,17 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
 
 
 @pytest.fixture(scope="session")
-def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def shared_cache(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
     """One cache (vectorized IMDB, the pretrained text embedding, compiled programs) for the whole run.
 
     Shared by the run's pytest-xdist workers, in the folder above their own, as the workers of one
     machine share it: the product writes each entry whole or not at all. Vectorizing IMDB takes about
     10 s, pretraining the default text embedding about 20 s; each worker paid both before.
     """
-    if os.environ.get("SEARCH_TEST_CACHE_DIR"):
+    if os.environ.get("SEARCH_TEST_CACHE_DIR"):  # e.g. the run's own, handed to a process on another backend
         return Path(os.environ["SEARCH_TEST_CACHE_DIR"])
     root = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):  # gw0, gw1...: their base folders share a parent
+    if hasattr(request.config, "workerinput"):  # a pytest-xdist worker: the workers' base folders share a parent
         root = root.parent
     (root / "cache").mkdir(exist_ok=True)
     return root / "cache"

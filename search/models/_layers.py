@@ -425,16 +425,18 @@ class ScaledDense(Dense):
         scale, offset = (self.scale, self.offset) if self.shift is None else (self.shift.scale, self.shift.offset)
         return super().call(inputs, training=training) * scale + offset
 
-    def count_params(self) -> int:
-        return super().count_params() - (0 if self.shift is None else 2)
+    @property
+    def hyperparameters(self) -> list[Any]:
+        """The weights that hold hyperparameters: traced strengths, and a traced scale and offset."""
+        return [*super().hyperparameters, *([] if self.shift is None else [self.shift.scale, self.shift.offset])]
 
     def get_config(self) -> dict[str, Any]:
         config = {**super().get_config(), "scale": self.scale, "offset": self.offset}
-        return config | {"traced_scale": True} if self.traced_scale else config
+        return (config | {"traced_scale": True}) if self.traced_scale else config
 
     def plain(self) -> keras.layers.Layer:
-        """This layer with its strengths constants: Keras' ``L1L2`` regularizer."""
-        config = {k: v for k, v in self.get_config().items() if k != "traced"}
+        """This layer with its strengths (Keras' ``L1L2`` regularizer), scale and offset constants."""
+        config = {k: v for k, v in self.get_config().items() if k not in ("traced", "traced_scale")}
         return ScaledDense.from_config(config)
 
 
@@ -448,8 +450,9 @@ def _sparse_inputs(model: keras.Model) -> bool:
     return any(getattr(t, "sparse", False) for t in keras.tree.flatten(model.inputs))
 
 
-def _traced(model: keras.Model) -> bool:
-    return any(getattr(layer, "traced", False) for layer in model.layers)
+def _traced(layer: keras.layers.Layer) -> bool:
+    """Whether ``layer`` keeps hyperparameters (rates, strengths, a regression's scale and offset) as values."""
+    return bool(getattr(layer, "traced", False) or getattr(layer, "traced_scale", False))
 
 
 def plain_model(model: keras.Model) -> keras.Model:
@@ -457,8 +460,10 @@ def plain_model(model: keras.Model) -> keras.Model:
 
     :class:`Dropout` becomes ``keras.layers.Dropout``, :class:`Dense` a
     ``keras.layers.Dense`` with Keras' ``L1L2`` regularizer (none for zero
-    strengths); the weights, and for a compiled model its loss, metrics and
-    optimizer state, are copied. A model without traced layers is returned as it is.
+    strengths), :class:`ScaledDense` keeps its class with its scale and offset
+    constants (as files saved before ``traced_scale`` hold it); the weights, and
+    for a compiled model its loss, metrics and optimizer state, are copied. A
+    model without traced layers is returned as it is.
 
     Examples:
         >>> inputs = keras.Input((3,))
@@ -468,11 +473,11 @@ def plain_model(model: keras.Model) -> keras.Model:
         >>> plain_model(model).layers[-1].kernel_regularizer.l2, plain_model(model).count_params()
         (0.01, 4)
     """
-    if not _traced(model):
+    if not any(_traced(layer) for layer in model.layers):
         return model
 
     def plain(layer: keras.layers.Layer) -> keras.layers.Layer:
-        if getattr(layer, "traced", False):
+        if _traced(layer):
             return layer.plain()
         return layer.__class__.from_config(layer.get_config())
 
@@ -543,7 +548,7 @@ def save_model(model: keras.Model, path: Any, *, as_is: bool = False) -> None:
         (False, True)
     """
     with without_tensorflow():
-        if not as_is and _traced(model):
+        if not as_is and any(_traced(layer) for layer in model.layers):
             # a model Keras cannot clone or a compile config it cannot rebuild: saved as it is
             with contextlib.suppress(TypeError, ValueError, AttributeError):
                 model = plain_model(model)

@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 
 from search.engine import _storage as storage_checks
-from tests._helpers import cli, cli_here
+from tests._helpers import cli, cli_here, fixture_env
 from tests.search.test_workers import tiny_study
 
 NO_STORAGE = "<no --storage>"
@@ -66,11 +66,13 @@ Case = tuple[Callable[[Context], list[str]], str]
 
 
 @pytest.fixture(scope="module")
-def populated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def populated(tmp_path_factory: pytest.TempPathFactory, shared_cache: Path) -> tuple[Path, Path]:
     """A study database with one finished study ``kept`` (with its artifacts), and its definition."""
     folder = tmp_path_factory.mktemp("bad-input")
     study = tiny_study(folder, "kept", trials=1)
-    result = cli_here(None, "run", str(study), "--storage", f"sqlite:///{folder / 'studies.db'}", "--no-progress")
+    storage = f"sqlite:///{folder / 'studies.db'}"
+    env = fixture_env(folder, shared_cache)
+    result = cli_here(None, "run", str(study), "--storage", storage, "--no-progress", env=env)
     assert result.returncode == 0, result.stderr
     return folder / "studies.db", study
 

@@ -11,6 +11,7 @@ import optuna
 import pytest
 
 import search.data._loaders
+import search.models._epochs
 from search import InputError, evaluate_holdout, load_study_config, tune
 from search.data import load_holdout_data, load_search_data
 from search.data._records import cv_folds
@@ -108,6 +109,7 @@ def test_each_fold_builds_its_regression_output_from_its_own_training_targets(au
     config = load_study_config("auto-mpg", cv=3, max_epochs=1, patience=1)
     data = load_search_data(config.data, seed=config.seed, cv=3)
     objective = Objective(config, data, load_space(Recording), dashboard=False)
+    search.models._epochs._PROGRAMS.clear()  # no program of an earlier test's model of the same structure
     jax.monitoring.register_event_duration_secs_listener(count)
     try:
         optuna.create_study(pruner=optuna.pruners.NopPruner()).optimize(objective, n_trials=1)

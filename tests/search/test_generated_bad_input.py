@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from search.engine._config import definition_schema
-from tests._helpers import cli_here
+from tests._helpers import cli_here, fixture_env
 from tests.search.test_workers import tiny_study
 
 EXAMPLES = 300  # per test: two tests, 600 generated cases in the default run
@@ -41,12 +41,13 @@ WRONG_SCALARS = st.one_of(WORDS, st.booleans(), st.lists(st.integers(0, 3), max_
 
 
 @pytest.fixture(scope="module")
-def kept(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def kept(tmp_path_factory: pytest.TempPathFactory, shared_cache: Path) -> dict[str, Any]:
     """A database with one finished study ``kept``, and that study's definition as a dict."""
     folder = tmp_path_factory.mktemp("generated")
     definition = tiny_study(folder, "kept", trials=1)
     db = folder / "studies.db"
-    ran = cli_here(None, "run", str(definition), "--storage", f"sqlite:///{db}", "--no-progress")
+    env = fixture_env(folder, shared_cache)
+    ran = cli_here(None, "run", str(definition), "--storage", f"sqlite:///{db}", "--no-progress", env=env)
     assert ran.returncode == 0, ran.stderr
     return {"db": db, "folder": folder, "definition": tomllib.loads(definition.read_text())}
 
