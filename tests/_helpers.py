@@ -70,7 +70,7 @@ class Ran:
 
 
 def fixture_env(folder: Path, cache: Path) -> dict[str, str]:
-    """What the autouse ``isolated_env`` sets, for a fixture wider than one test (which runs before it)."""
+    """The home, cache and worker count of a test (the autouse ``isolated_env``), for a fixture wider than one test."""
     return {"SEARCH_HOME": str(folder / "home"), "SEARCH_CACHE_DIR": str(cache), "SEARCH_WORKERS": "1"}
 
 

@@ -20,7 +20,7 @@ import optuna
 import pytest
 
 from search.data import Dataset, check_settings, register_loader
-from tests._helpers import CHROMIUM_ARGS, PostgresServer, binary_dataset, postgres_binary
+from tests._helpers import CHROMIUM_ARGS, PostgresServer, binary_dataset, fixture_env, postgres_binary
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("SEARCH_DATA_DIR") or REPO.parent / "shared" / "data")
@@ -123,16 +123,15 @@ def shared_cache(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fixtu
 
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path: Path, shared_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("SEARCH_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("SEARCH_CACHE_DIR", str(shared_cache))
+    # `run` starts one worker per core unless told (SEARCH_WORKERS): the tests ask for workers where they test them.
+    for variable, value in fixture_env(tmp_path, shared_cache).items():
+        monkeypatch.setenv(variable, value)
     monkeypatch.delenv("SEARCH_STORAGE", raising=False)
     monkeypatch.delenv("SEARCH_ARTIFACTS", raising=False)
     # the compilation cache's folder, which an earlier test's in-process training handed to the environment
     for variable in ("JAX_COMPILATION_CACHE_DIR", "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"):
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.delenv("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", raising=False)
-    # `run` starts one worker per core unless told: the tests ask for workers where they test them.
-    monkeypatch.setenv("SEARCH_WORKERS", "1")
     # Every epoch checkpointed, so that the resume tests know which epoch a kill leaves (the interval has its own test).
     monkeypatch.setenv("SEARCH_CHECKPOINT_EVERY", "0")
     if SHARED_DATA.is_dir():

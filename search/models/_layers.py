@@ -548,10 +548,10 @@ def save_model(model: keras.Model, path: Any, *, as_is: bool = False) -> None:
         (False, True)
     """
     with without_tensorflow():
-        if not as_is and any(_traced(layer) for layer in model.layers):
+        if not as_is:
             # a model Keras cannot clone or a compile config it cannot rebuild: saved as it is
             with contextlib.suppress(TypeError, ValueError, AttributeError):
-                model = plain_model(model)
+                model = plain_model(model)  # the model itself when no layer is traced
         config = model.get_compile_config()  # {} for a model never compiled
         if as_is or not (config.get("jit_compile") and _sparse_inputs(model)):
             model.save(path)
