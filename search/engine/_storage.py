@@ -609,23 +609,38 @@ _WAL_SET = False
 
 
 def _use_wal() -> None:
-    """Put SQLite connections in WAL mode with a busy timeout.
+    """Put SQLite connections in WAL mode with a busy timeout; each ORM session takes the write lock first.
 
-    With WAL, readers (a dashboard, ``list``) never block the writers and one
-    writer waits for another instead of failing with "database is locked".
+    With WAL, one writer waits for another instead of failing with "database is
+    locked". Python's ``sqlite3`` begins a transaction only at its first write,
+    after the reads that decided the write, and Optuna's ``SELECT ... FOR UPDATE``
+    does nothing on SQLite: two worker processes could both read a queued trial as
+    waiting and both run it (optuna/optuna#4621). Optuna's storage calls run in
+    ORM sessions; each such session on SQLite therefore begins with ``BEGIN
+    IMMEDIATE`` (the driver's own transaction handling off, as in SQLAlchemy's
+    recipe for pysqlite), so that a read and the write it decides are one step
+    for every process. Core connections (Alembic's version checks, which Optuna
+    holds open around a session) run each statement on its own and take no lock.
     """
     global _WAL_SET
     if _WAL_SET:
         return
     from sqlalchemy import event
-    from sqlalchemy.engine import Engine
+    from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.orm import Session, SessionTransaction
 
     @event.listens_for(Engine, "connect")
     def _pragmas(connection: Any, record: Any) -> None:
         if isinstance(connection, sqlite3.Connection):
+            connection.isolation_level = None  # no implicit BEGIN: transactions begin where sessions begin them
             cursor = connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA busy_timeout=120000")
+            cursor.execute("PRAGMA journal_mode=WAL")
             cursor.close()
+
+    @event.listens_for(Session, "after_begin")
+    def _begin(session: Session, transaction: SessionTransaction, connection: Connection) -> None:
+        if connection.dialect.name == "sqlite":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     _WAL_SET = True
