@@ -20,7 +20,10 @@ Arms (``--arms``; a name not valid for a study is skipped there):
   (needs PyTorch: ``pip install torch``);
 - ``tpe-hyperband``: TPE with ``HyperbandPruner(min_resource=1, reduction_factor=3)`` over epochs;
 - ``tpe-halving``: TPE with ``SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)``;
-- ``tpe-none``: TPE, no pruning.
+- ``tpe-none``: TPE, no pruning;
+- any arm with ``-cold`` appended (``tpe-hyperband-cold``): the same with ``portfolio = false``, the
+  sampler picking from the first trial, as every study started before the portfolio start
+  (2026-12-08); the arms without it start from their space's portfolio, as shipped.
 
 OptunaHub's ``AutoSampler`` is not measured: OptunaHub loads it from GitHub at run time, which these
 offline machines cannot reach (and it runs ``GPSampler`` for studies of this size).
@@ -76,7 +79,7 @@ def definition(study: str, arm: str, seed: int, workdir: Path) -> Path | None:
     ``None``: the arm is not for this study (a fold pruner for a study without folds, or the reverse).
     """
     raw = tomllib.loads((REPO / "studies" / f"{study}.toml").read_text())
-    sampler_name, pruner_name = arm.split("-")
+    sampler_name, pruner_name, *cold = arm.split("-")
     cross_validated = int(raw.get("cv", 1)) > 1
     if (pruner_name in FOLD_PRUNERS) != cross_validated and pruner_name != "none":
         return None
@@ -87,7 +90,9 @@ def definition(study: str, arm: str, seed: int, workdir: Path) -> Path | None:
     if pruner_name == "hyperband":
         pruner["max_resource"] = raw["budget"]["max_epochs"]
     name = f"{study}-{arm}-s{seed}"
-    return study_with(study, workdir / f"{name}.toml", name=name, seed=seed, sampler=sampler, pruner=pruner)
+    start = {"portfolio": False} if cold == ["cold"] else {}
+    path = workdir / f"{name}.toml"
+    return study_with(study, path, name=name, seed=seed, sampler=sampler, pruner=pruner, **start)
 
 
 def run_arm(study: str, arm: str, seed: int, budget: float, workdir: Path) -> dict[str, Any] | None:

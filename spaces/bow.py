@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     import optuna
     import scipy.sparse as sp
 
-__all__ = ["DEFAULT_BOUNDS", "LIMITS", "build", "check", "check_data", "features", "suggest"]
+__all__ = ["DEFAULT_BOUNDS", "LIMITS", "PORTFOLIO", "build", "check", "check_data", "features", "suggest"]
 
 DEFAULT_BOUNDS: dict[str, Any] = {
     **mlp.DEFAULT_BOUNDS,
@@ -48,6 +48,8 @@ DEFAULT_BOUNDS: dict[str, Any] = {
     "mode": ["multi-hot", "count", "tf-idf"],
 }
 LIMITS: dict[str, Limit] = {**mlp.LIMITS, "vocab_size": Limit(2, integer=True), "ngrams": Limit(1, integer=True)}
+# The MLP's portfolio, the representation left to the sampler: no data set of another kind has one.
+PORTFOLIO = mlp.PORTFOLIO
 _CHOICES = ("ngrams", "mode")
 _REPRESENTATION = ("vocab_size", *_CHOICES)
 

@@ -23,12 +23,13 @@ from search import models
 from search.data import Task
 from search.errors import InputError
 from search.models import DEFAULT_TEXT_HANDLE, Limit, check_bounds, compile_for_task, load_text_module, output_layer
+from spaces import mlp
 
 if TYPE_CHECKING:
     import keras
     import optuna
 
-__all__ = ["DEFAULT_BOUNDS", "LIMITS", "build", "check", "group", "suggest"]
+__all__ = ["DEFAULT_BOUNDS", "LIMITS", "PORTFOLIO", "build", "check", "group", "suggest"]
 
 DEFAULT_BOUNDS: dict[str, Any] = {
     "handle": [DEFAULT_TEXT_HANDLE],
@@ -49,6 +50,9 @@ LIMITS: dict[str, Limit] = {
     "batch_size": Limit(1, integer=True),
     "learning_rate": Limit(0, low_open=True),
 }
+# The head's variables from the MLP's portfolio (depth, units, dropout, L2, batch size, learning rate);
+# the embedding and whether it is fine-tuned are left to the sampler.
+PORTFOLIO = mlp.PORTFOLIO
 _CHOICES = ("handle", "trainable", "batch_size")
 _MIN_UNITS = 2
 

@@ -278,6 +278,11 @@ class StudyConfig(BaseModel):
             ``optuna.Study.enqueue_trial`` when the study runs and not yet tried;
             a set may fix only some parameters (the sampler picks the others).
             Not part of the fingerprint: a resumed study may queue new sets.
+        portfolio: A new study without ``[[enqueue]]`` sets tries its space's
+            portfolio first (the space's ``PORTFOLIO``: configurations that did
+            well on other data sets, each moved to the nearest point within the
+            study's bounds; the sampler picks what a set leaves out). ``false``:
+            the sampler picks from the first trial. Not part of the fingerprint.
         metrics: The metrics the model logs (``loss``, ``auc``...; ``val_`` ones
             follow), when they are not the task's own (a model of the user's own,
             see :func:`search.tune`); empty: the task's.
@@ -330,6 +335,7 @@ class StudyConfig(BaseModel):
     monitor: str = ""
     backend: _Backend = ""
     enqueue: list[Annotated[dict[str, Any], Field(min_length=1)]] = []
+    portfolio: bool = True
     metrics: list[_Text] = []
     objectives: Annotated[list[dict[str, Any]], AfterValidator(_objectives)] = []
     constraints: Annotated[dict[str, float], AfterValidator(_check_constraints)] = {}
@@ -499,6 +505,7 @@ class _Definition(_Schema):
     patience: _Patience | None = None
     cv: _Folds = 1
     enqueue: list[Annotated[dict[str, Any], Field(min_length=1)]] = []
+    portfolio: bool = True
     objectives: Annotated[list[_Objective], AfterValidator(_check_objectives)] = []
     constraints: Annotated[dict[str, float], AfterValidator(_check_constraints)] = {}
 
@@ -527,6 +534,7 @@ class _Definition(_Schema):
             "monitor": budget("monitor", ""),
             "backend": self.backend,
             "enqueue": self.enqueue,
+            "portfolio": self.portfolio,
             "objectives": [{"name": o.name, "direction": str(o.direction)} for o in self.objectives],
             "constraints": {k: float(v) for k, v in self.constraints.items()},
             "cv": self.cv,

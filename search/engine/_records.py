@@ -93,6 +93,7 @@ class TrialOutcome(BaseModel):
         resumed_from_fold: The folds a cross-validated retry took over from the trial it retries.
         queued_params: The parameters a trial was queued with (``enqueue``).
         enqueued: Queued by the definition's ``[[enqueue]]``.
+        portfolio: Queued from the space's portfolio (a new study's first trials).
         group: The space's label for its configuration (``spaces.text``: frozen or fine-tuned).
         worker: Host, process id and start time of the process that ran it.
         backend: The Keras backend it trained on.
@@ -129,6 +130,7 @@ class TrialOutcome(BaseModel):
     queued_params: dict[str, Any] = {}
     resumed_from_fold: _Count | None = None
     enqueued: bool = False
+    portfolio: bool = False
     group: str | None = None
     worker: dict[str, Any] | None = None
     backend: str | None = None

@@ -27,7 +27,7 @@ from search.engine._ranking import best_by_group, count_finished
 from search.engine._recovery import recover_trials
 from search.engine._spaces import check_study, study_data, study_space
 from search.engine._storage import check_storage, closes_storages, redact, resolve_storage
-from search.engine._study import enqueue_definition, open_study, open_trial_storage
+from search.engine._study import enqueue_definition, enqueue_portfolio, open_study, open_trial_storage
 from search.engine._supervise import default_workers, device_line, pin_cores, run_workers, usable_gpus
 from search.errors import InputError
 from search.models import use_backend
@@ -161,6 +161,11 @@ def run_study(
             queued = enqueue_definition(study, config)
             if queued:
                 print(f"queued {queued} parameter set(s) of the definition to try first", file=sys.stderr)
+        if queued := enqueue_portfolio(study, config, space):
+            print(
+                f"queued {queued} configuration(s) of {space.name}'s portfolio to try first (portfolio = false: none)",
+                file=sys.stderr,
+            )
 
         deadline = None if timeout is None else time.monotonic() + timeout
         # With the budget reached nothing trains (and the stored definition was left as it was): no worker starts.

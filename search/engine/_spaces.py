@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,7 +18,7 @@ from search.models import LoadedSpace, load_space
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["check_space", "check_study", "space_changes", "study_data", "study_space"]
+__all__ = ["check_sets", "check_space", "check_study", "portfolio_sets", "space_changes", "study_data", "study_space"]
 
 
 def study_space(
@@ -94,9 +95,100 @@ def check_space(config: StudyConfig, space: LoadedSpace | None = None) -> Loaded
             f"space {space.name!r} must return a dict with a positive integer 'batch_size', got {sample!r}"
         )
     space.check(config.space_bounds)
-    for number, params in enumerate(config.enqueue, 1):
-        _check_enqueued(params, space, config.space_bounds, where=f"[[enqueue]] set {number}")
+    check_sets(config.enqueue, space, config.space_bounds, what="[[enqueue]] set")
+    if config.portfolio and not config.enqueue:
+        check_sets(portfolio_sets(space, config.space_bounds), space, config.space_bounds, what="portfolio set")
     return space
+
+
+def check_sets(sets: Sequence[Any], space: LoadedSpace, bounds: dict[str, Any], *, what: str) -> None:
+    """Refuse parameter sets to queue that the space does not have or would not sample (out of its bounds).
+
+    Raises:
+        search.InputError: The first problem, naming the set (``"[[enqueue]] set 2: ..."``).
+
+    Examples:
+        >>> check_sets([{"units": 64}, {"width": 3}], load_space("spaces.mlp"), {}, what="[[enqueue]] set")
+        Traceback (most recent call last):
+        ...
+        search.errors.InputError: [[enqueue]] set 2: the space samples no parameter 'width'
+    """
+    for number, params in enumerate(sets, 1):
+        if not isinstance(params, dict) or not params:
+            raise InputError(f"{what} {number} must be a non-empty dict of parameter values, got {params!r}")
+        _check_enqueued(params, space, bounds, where=f"{what} {number}")
+
+
+def portfolio_sets(space: LoadedSpace, bounds: dict[str, Any]) -> list[dict[str, Any]]:
+    """The space's portfolio within ``bounds``: each set's values moved to the nearest the study samples.
+
+    A number is clipped to its range (and rounded to its step); a choice the
+    bounds leave out becomes the nearest numeric choice (a batch size), or is left
+    to the sampler; a parameter the set's configuration does not sample is
+    dropped. Sets that become the same are kept once.
+
+    Examples:
+        >>> space = load_space("spaces.mlp")
+        >>> first = portfolio_sets(space, {})[0]
+        >>> narrow = portfolio_sets(space, {"units": [4, 8], "batch_size": [8, 16]})[0]
+        >>> narrow["units"] <= 8, narrow["batch_size"], set(narrow) <= set(first)
+        (True, 16, True)
+    """
+    sets: list[dict[str, Any]] = []
+    for wanted in space.portfolio:
+        projection = _Projection(wanted)
+        space.suggest(projection, bounds)  # type: ignore[arg-type]  # duck-typed: suggest_* only
+        if projection.params and projection.params not in sets:
+            sets.append(projection.params)
+    return sets
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+
+
+class _Projection:
+    """A stand-in trial for ``suggest`` that answers with a parameter set's values, each moved into what is asked.
+
+    A parameter the set does not hold is left out of :attr:`params` (the sampler will pick it);
+    ``suggest`` gets the distribution's first value for it, so that it can go on.
+    """
+
+    def __init__(self, wanted: dict[str, Any]) -> None:
+        self.wanted = wanted
+        self.params: dict[str, Any] = {}
+
+    def suggest_float(
+        self, name: str, low: float, high: float, *, step: float | None = None, log: bool = False
+    ) -> float:
+        return float(self._number(name, low, high, step))
+
+    def suggest_int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> int:
+        return int(self._number(name, low, high, step, integer=True))
+
+    def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any:
+        if name not in self.wanted:
+            return choices[0]
+        value = self.wanted[name]
+        if value not in choices:
+            numbers = [c for c in choices if _positive(c)]
+            if not _positive(value) or len(numbers) != len(choices):
+                return choices[0]  # e.g. an activation the study does not offer: the sampler picks
+            value = min(numbers, key=lambda c: abs(math.log(c / value)))
+        self.params[name] = value
+        return value
+
+    def _number(self, name: str, low: float, high: float, step: float | None, *, integer: bool = False) -> float:
+        value = self.wanted.get(name)
+        if name not in self.wanted or not isinstance(value, (int, float)) or isinstance(value, bool):
+            return low
+        value = min(max(value, low), high)
+        if step:
+            value = min(low + round((value - low) / step) * step, high)
+        if integer:
+            value = round(value)
+        self.params[name] = value
+        return value
 
 
 def check_study(config: StudyConfig, space: LoadedSpace | None = None) -> LoadedSpace:

@@ -16,7 +16,7 @@ from search.engine._config import StudyConfig
 from search.engine._ranking import count_finished
 from search.engine._recovery import enqueue_params, requeue_stale_trial
 from search.engine._samplers import make_pruner, make_sampler
-from search.engine._spaces import space_changes
+from search.engine._spaces import portfolio_sets, space_changes
 from search.engine._storage import closes_storages, open_storage, redact, resolve_storage
 from search.errors import InputError
 from search.models import LoadedSpace
@@ -24,7 +24,15 @@ from search.models import LoadedSpace
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["enqueue_definition", "find_study", "load_study", "open_study", "open_trial_storage", "stored_config"]
+__all__ = [
+    "enqueue_definition",
+    "enqueue_portfolio",
+    "find_study",
+    "load_study",
+    "open_study",
+    "open_trial_storage",
+    "stored_config",
+]
 
 
 def _name_objectives(study: optuna.Study, names: list[str]) -> None:
@@ -42,6 +50,29 @@ def enqueue_definition(study: optuna.Study, config: StudyConfig) -> int:
     for params in config.enqueue:
         enqueue_params(study, params, skip_if_exists=True, user_attrs={"enqueued": True})
     return len(study.get_trials(deepcopy=False)) - before
+
+
+def enqueue_portfolio(study: optuna.Study, config: StudyConfig, space: LoadedSpace) -> int:
+    """Queue the space's portfolio (within the study's bounds) as a new study's first trials; return how many.
+
+    Only for a study with no trial yet whose definition asks for it (``portfolio``, the default)
+    and queues no sets of its own (``[[enqueue]]`` replaces the portfolio); no more sets than the
+    study's budget of trials.
+
+    Examples:
+        >>> import optuna
+        >>> from search.engine import load_study_config
+        >>> from search.models import load_space
+        >>> study = optuna.create_study(direction="maximize")
+        >>> enqueue_portfolio(study, load_study_config("auto-mpg"), load_space("spaces.mlp"))
+        4
+    """
+    if not config.portfolio or config.enqueue or study.get_trials(deepcopy=False):
+        return 0
+    sets = portfolio_sets(space, config.space_bounds)[: config.trials]  # no more than the budget runs
+    for params in sets:
+        enqueue_params(study, params, skip_if_exists=False, user_attrs={"portfolio": True})
+    return len(sets)
 
 
 def open_study(

@@ -34,6 +34,7 @@ from search.engine._callbacks import check_callbacks, keep_callbacks
 from search.engine._config import MAX_FOLDS, SIGNATURE, StudyConfig, check_name
 from search.engine._logs import framework_logs, quiet_optuna
 from search.engine._run import run_study
+from search.engine._spaces import check_sets
 from search.engine._storage import closes_storages
 from search.engine._trust import ARTIFACT_PREFIX, REFERENCE, keep_given, sign
 from search.errors import InputError
@@ -95,6 +96,7 @@ def tune(
     seed: int = 0,
     sampler: dict[str, Any] | None = None,
     pruner: dict[str, Any] | None = None,
+    enqueue: list[dict[str, Any]] | None = None,
     memory_limit_mb: float | None = None,
     show_progress: bool = True,
     allow_changes: bool = False,
@@ -149,6 +151,10 @@ def tune(
         pruner: An ``optuna.pruners`` class ``name`` and its options (default median
             pruning from the second epoch; with ``cv``, ``WilcoxonPruner(p_threshold=0.1)``
             over the folds).
+        enqueue: Parameter sets to try first, as a definition's ``[[enqueue]]`` tables:
+            the values of some of the names the build function (or the space) suggests,
+            e.g. ``[{"units": 64, "learning_rate": 1e-3}]``; the sampler picks the rest.
+            With a space, they replace its portfolio (a build function has none).
         memory_limit_mb: As for :func:`search.run_study`.
         show_progress: A progress bar (a widget in Jupyter).
         allow_changes: Resume although the data or the space changed.
@@ -208,6 +214,10 @@ def tune(
         elif batch_size is not None:
             raise InputError("batch_size is for build functions: a space samples its own (bound 'batch_size')")
         model = _dry_model(space, space_bounds) if function else None
+        if enqueue is not None:  # replayed through the space in memory, before anything is signed or written
+            if not isinstance(enqueue, list):
+                raise InputError(f"enqueue must be a list of dicts of parameter values, got {type(enqueue).__name__}")
+            check_sets(enqueue, space, space_bounds, what="enqueue set")
         dataset = dataset_from_memory(
             x,
             y,
@@ -253,6 +263,7 @@ def tune(
                 "metrics": logged,
                 "cv": cv,
                 "callbacks": callbacks_table or None,
+                "enqueue": list(enqueue or []),
             },
             source="tune()",
         )

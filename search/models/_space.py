@@ -65,9 +65,14 @@ class SpaceHooks(Protocol):
         DEFAULT_BOUNDS: The bounds ``suggest`` uses when a study overrides none:
             ``[low, high]`` ranges or lists of choices. The contract suite
             (:mod:`search.testing`) checks that reversed ranges are refused.
+        PORTFOLIO: Parameter sets (as ``suggest`` names them) that a new study
+            tries first, each moved into the study's bounds; chosen on other data
+            sets (``benchmarks/portfolio.py``). The contract suite checks that each
+            is a set the space samples within its default bounds.
     """
 
     DEFAULT_BOUNDS: dict[str, Any]
+    PORTFOLIO: list[dict[str, Any]]
 
     def check(self, **bounds: Any) -> None:
         """Verify what the bounds name (e.g. that embedding modules load) before a study is written."""
@@ -113,6 +118,11 @@ class LoadedSpace:
     def default_bounds(self) -> dict[str, Any]:
         """The space's ``DEFAULT_BOUNDS`` (empty when it declares none)."""
         return dict(getattr(self.space, "DEFAULT_BOUNDS", {}))
+
+    @property
+    def portfolio(self) -> list[dict[str, Any]]:
+        """The space's ``PORTFOLIO`` (empty when it declares none)."""
+        return [dict(params) for params in getattr(self.space, "PORTFOLIO", [])]
 
     def suggest(self, trial: optuna.trial.BaseTrial, bounds: dict[str, Any]) -> dict[str, Any]:
         return self.space.suggest(trial, **bounds)

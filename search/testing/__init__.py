@@ -13,7 +13,7 @@ scikit-learn's ``parametrize_with_checks``)::
 Examples:
     >>> checks = space_checks("spaces.mlp") + study_checks("iris")
     >>> len(checks)
-    10
+    11
 """
 
 from __future__ import annotations

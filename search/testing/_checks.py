@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from search.data import Task
-from search.engine import check_study, load_study_config, run_study
+from search.engine import check_study, load_study_config, portfolio_sets, run_study
 from search.errors import InputError
 from search.models import LoadedSpace, Space, load_space
 
@@ -88,7 +88,8 @@ def space_checks(
     Returns:
         Named checks: the protocol, JSON-able configurations with a ``batch_size``,
         suggestions replayed by a ``FixedTrial``, the same seed giving the same
-        suggestions, a compiled model fit for the task, bad bounds refused.
+        suggestions, a compiled model fit for the task, bad bounds refused, a
+        portfolio of distinct parameter sets that the space samples within the bounds.
 
     Examples:
         >>> for check in space_checks("spaces.mlp"):
@@ -151,6 +152,19 @@ def space_checks(
                 continue
             raise AssertionError(f"{name}: the reversed range {bound} = {reversed_range} was accepted")
 
+    def portfolio() -> None:
+        sets = portfolio_sets(loaded, bounds)
+        assert len(sets) == len(loaded.portfolio), f"{name}: portfolio sets that are empty or the same within bounds"
+        for params in sets:
+            trial = loaded.replay(params, bounds)
+            taken = {key: trial.params.get(key) for key in params}
+            assert taken == params, f"{name}: portfolio set {params} samples {trial.params}"
+            for key, value in params.items():
+                dist = trial.distributions[key]
+                choices = getattr(dist, "choices", None)
+                inside = value in choices if choices is not None else dist.low <= value <= dist.high  # type: ignore[attr-defined]
+                assert inside, f"{name}: portfolio {key}={value!r} outside {dist}"
+
     return [
         Check(f"{name}: satisfies the Space protocol", protocol),
         Check(f"{name}: suggest returns JSON-able configs with a batch size", jsonable),
@@ -158,6 +172,7 @@ def space_checks(
         Check(f"{name}: the same seed gives the same suggestions", same_seed),
         Check(f"{name}: build returns a compiled model for the task", builds),
         Check(f"{name}: bad bounds are refused with InputError", bad_bounds),
+        Check(f"{name}: its portfolio, moved into the bounds, is sets it samples", portfolio),
     ]
 
 

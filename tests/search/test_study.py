@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 import optuna
@@ -14,7 +15,7 @@ import psutil
 import pytest
 
 from search import SearchError, load_study, run_study
-from search.engine import open_storage
+from search.engine import load_study_config, open_storage, portfolio_sets
 from search.engine._recovery import enqueue_params
 from search.engine._spaces import space_changes
 from search.engine._storage import check_storage, sqlite_path
@@ -248,3 +249,42 @@ def test_checking_a_database_this_process_has_open_keeps_its_connections_sound(t
     assert [t.value for t in study.trials] == [1.0, 2.0, 3.0]
     conn = sqlite3.connect(tmp_path / "studies.db")
     assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+
+
+def test_portfolio_sets_are_moved_into_the_study_bounds() -> None:
+    space = load_space(
+        types.SimpleNamespace(
+            suggest=mlp.suggest,
+            build=mlp.build,
+            PORTFOLIO=[
+                {"depth": 3, "units": 500, "taper": 0.5, "batch_size": 8, "activation": "gelu", "learning_rate": 1.0},
+                {"depth": 2, "units": 16, "taper": 0.5, "batch_size": 32, "learning_rate": 0.03},  # the same, within
+                {"depth": 1, "units": 2, "taper": 0.9, "l2_on": True, "l2": 1e-9, "batch_size": 512},
+            ],
+        )
+    )
+    bounds = {"depth": [1, 2], "units": [4, 16], "batch_size": [32, 64], "learning_rate": [0.003, 0.03]}
+    bounds |= {"activation": ["relu", "tanh"]}
+    # Clipped, the nearest batch size, gelu left to the sampler, taper dropped where depth 1 does not sample it.
+    assert portfolio_sets(space, bounds) == [
+        {"depth": 2, "units": 16, "taper": 0.5, "batch_size": 32, "learning_rate": 0.03},
+        {"depth": 1, "units": 4, "l2_on": True, "l2": 1e-6, "batch_size": 64},
+    ]
+
+
+def test_new_study_tries_the_portfolio_first_and_only_once(make_study, storage: str) -> None:
+    path = make_study(trials=2)
+    sets = portfolio_sets(load_space("spaces.mlp"), load_study_config(path).space_bounds)
+    assert len(sets) > 2
+    study = run_study(path, storage=storage, show_progress=False)
+    assert [t.state for t in study.trials] == [State.COMPLETE] * 2  # no more sets queued than the budget runs
+    assert [{k: t.params[k] for k in sets[i]} for i, t in enumerate(study.trials)] == sets[:2]
+    assert all(t.user_attrs["portfolio"] for t in study.trials)
+    more = run_study(path, storage=storage, n_trials=3, show_progress=False)
+    assert len(more.trials) == 3 and "portfolio" not in more.trials[2].user_attrs  # a resumed study: the sampler
+
+
+@pytest.mark.parametrize("overrides", [{"portfolio": False}, {"enqueue": [{"depth": 1}]}])
+def test_portfolio_off_or_replaced_by_enqueued_sets(make_study, storage: str, overrides: dict) -> None:
+    study = run_study(make_study(trials=1), storage=storage, show_progress=False, overrides=overrides)
+    assert len(study.trials) == 1 and "portfolio" not in study.trials[0].user_attrs

@@ -46,18 +46,17 @@ def _finished(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
 
 def test_numpy_in_one_process_with_val_auc_resumes_with_the_same_call(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'studies.db'}"
-    study = tune(
-        build, *TRAIN, test_data=TEST, metric="val_auc", n_trials=2, max_epochs=3, storage=url, show_progress=False
-    )
+    options = {"metric": "val_auc", "max_epochs": 3, "storage": url, "show_progress": False}
+    hand_tuned = [{"units": 7}]  # tried first, the learning rate sampled
+    study = tune(build, *TRAIN, test_data=TEST, n_trials=2, enqueue=hand_tuned, **options)
     assert study.direction.name == "MAXIMIZE" and len(_finished(study)) == 2
+    assert study.trials[0].params["units"] == 7 and study.trials[0].user_attrs["enqueued"]
     best = study.best_trial
     assert best.value == max(best.user_attrs["history"]["val_auc"])  # the objective is the model's own metric
     assert best.user_attrs["config"]["batch_size"] == 32  # no batch_size suggested, none given: the default
     first = [t.params for t in study.trials]
-    again = tune(
-        build, *TRAIN, test_data=TEST, metric="val_auc", n_trials=3, max_epochs=3, storage=url, show_progress=False
-    )
-    assert len(again.trials) == 3  # the budget is a total: one more trial
+    again = tune(build, *TRAIN, test_data=TEST, n_trials=3, enqueue=hand_tuned, **options)
+    assert len(again.trials) == 3  # the budget is a total: one more trial, the queued set not again
     assert [t.params for t in again.trials[:2]] == first
 
 
@@ -126,6 +125,7 @@ def test_a_shipped_space_by_name(tmp_path: Path) -> None:
         show_progress=False,
     )
     assert len(_finished(study)) == 2 and study.study_name == "tune-mlp"
+    assert all(t.user_attrs["portfolio"] for t in study.trials)  # a shipped space starts from its portfolio
     assert all(t.user_attrs["config"]["layer_units"][0] <= 8 for t in study.trials)
     assert evaluate_holdout("tune-mlp", storage=url, show_progress=False)["n_test"] == 80
 
@@ -211,6 +211,7 @@ def test_tf_data_with_validation_data_and_streams_refused_for_workers(tmp_path: 
         ({"x": np.full((280, 4), np.nan, dtype="float32")}, "NaN or infinite"),
         ({"n_trials": 0}, "n_trials must be a positive integer"),
         ({"build": lambda trial: "not a model"}, "returned str, not a keras.Model"),
+        ({"enqueue": [{"units": 7, "width": 3}]}, "enqueue set 1: the space samples no parameter 'width'"),
     ],
 )
 def test_bad_input_is_one_line_before_any_write(tmp_path: Path, change: dict, message: str) -> None:
