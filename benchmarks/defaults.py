@@ -23,7 +23,8 @@ Arms (``--arms``; a name not valid for a study is skipped there):
 - ``tpe-none``: TPE, no pruning;
 - any arm with ``-cold`` appended (``tpe-hyperband-cold``): the same with ``portfolio = false``, the
   sampler picking from the first trial, as every study started before the portfolio start
-  (2026-12-08); the arms without it start from their space's portfolio, as shipped.
+  (2026-12-08); with ``-portfolio`` appended: ``portfolio = true``, the space's portfolio tried first;
+  with neither: the study's own setting, as shipped.
 
 OptunaHub's ``AutoSampler`` is not measured: OptunaHub loads it from GitHub at run time, which these
 offline machines cannot reach (and it runs ``GPSampler`` for studies of this size).
@@ -79,7 +80,7 @@ def definition(study: str, arm: str, seed: int, workdir: Path) -> Path | None:
     ``None``: the arm is not for this study (a fold pruner for a study without folds, or the reverse).
     """
     raw = tomllib.loads((REPO / "studies" / f"{study}.toml").read_text())
-    sampler_name, pruner_name, *cold = arm.split("-")
+    sampler_name, pruner_name, *cold = arm.split("-")  # cold: [], ["cold"] or ["portfolio"]
     cross_validated = int(raw.get("cv", 1)) > 1
     if (pruner_name in FOLD_PRUNERS) != cross_validated and pruner_name != "none":
         return None
@@ -90,7 +91,7 @@ def definition(study: str, arm: str, seed: int, workdir: Path) -> Path | None:
     if pruner_name == "hyperband":
         pruner["max_resource"] = raw["budget"]["max_epochs"]
     name = f"{study}-{arm}-s{seed}"
-    start = {"portfolio": False} if cold == ["cold"] else {}
+    start = {"portfolio": cold == ["portfolio"]} if cold else {}
     path = workdir / f"{name}.toml"
     return study_with(study, path, name=name, seed=seed, sampler=sampler, pruner=pruner, **start)
 

@@ -23,7 +23,6 @@ from search import models
 from search.data import Task
 from search.errors import InputError
 from search.models import DEFAULT_TEXT_HANDLE, Limit, check_bounds, compile_for_task, load_text_module, output_layer
-from spaces import mlp
 
 if TYPE_CHECKING:
     import keras
@@ -50,9 +49,9 @@ LIMITS: dict[str, Limit] = {
     "batch_size": Limit(1, integer=True),
     "learning_rate": Limit(0, low_open=True),
 }
-# The head's variables from the MLP's portfolio (depth, units, dropout, L2, batch size, learning rate);
-# the embedding and whether it is fine-tuned are left to the sampler.
-PORTFOLIO = mlp.PORTFOLIO
+# No portfolio: the one spaces.mlp carries (chosen on small tables) was slower on imdb-bow's reviews
+# (docs/benchmarks.md: "Portfolio start"), and no text data set of another kind is at hand to choose one from.
+PORTFOLIO: list[dict[str, Any]] = []
 _CHOICES = ("handle", "trainable", "batch_size")
 _MIN_UNITS = 2
 

@@ -135,9 +135,18 @@ def portfolio_sets(space: LoadedSpace, bounds: dict[str, Any]) -> list[dict[str,
         (True, 16, True)
     """
     sets: list[dict[str, Any]] = []
-    for wanted in space.portfolio:
+    for number, wanted in enumerate(space.portfolio, 1):
         projection = _Projection(wanted)
-        space.suggest(projection, bounds)  # type: ignore[arg-type]  # duck-typed: suggest_* only
+        try:
+            space.suggest(projection, bounds)  # type: ignore[arg-type]  # duck-typed: suggest_* only
+        except InputError:
+            raise
+        except Exception as exc:  # e.g. a suggest that asks the trial for more than suggest_* values
+            detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
+            raise InputError(
+                f"space {space.name!r}: its PORTFOLIO set {number} cannot be moved into the study's bounds "
+                f"({detail}); set portfolio = false to start from the sampler"
+            ) from None
         if projection.params and projection.params not in sets:
             sets.append(projection.params)
     return sets
@@ -182,6 +191,8 @@ class _Projection:
         value = self.wanted.get(name)
         if name not in self.wanted or not isinstance(value, (int, float)) or isinstance(value, bool):
             return low
+        if step:  # the highest value on the step's grid, as Optuna's distributions take it
+            high = low + math.floor((high - low) / step + 1e-9) * step
         value = min(max(value, low), high)
         if step:
             value = min(low + round((value - low) / step) * step, high)

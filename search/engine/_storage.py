@@ -218,7 +218,8 @@ def sqlite_path(url: str) -> Path | None:
 
 
 # What SQLAlchemy's pysqlite dialect reads from a sqlite:/// URL's query; anything else would be ignored.
-_SQLITE_OPTIONS = frozenset({"timeout", "isolation_level", "detect_types", "check_same_thread", "cached_statements"})
+# Not isolation_level: the storage sets it (each of its sessions begins with BEGIN IMMEDIATE, see _use_wal).
+_SQLITE_OPTIONS = frozenset({"timeout", "detect_types", "check_same_thread", "cached_statements"})
 
 
 CHECK_TIMEOUT_S = 5.0
@@ -477,8 +478,10 @@ def open_storage(
     path = sqlite_path(url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)  # only the default folder can be missing here
-        # Wait for a lock rather than fail with "database is locked".
-        engine_kwargs["connect_args"] = {"timeout": 120}
+        # Wait for a lock rather than fail with "database is locked"; transactions begin where this storage's
+        # sessions begin them (BEGIN IMMEDIATE, see _use_wal), not at pysqlite's first write.
+        engine_kwargs["connect_args"] = {"timeout": 120, "isolation_level": None}
+        engine_kwargs["execution_options"] = {_IMMEDIATE: True}
     if path is not None:
         _use_wal()
     else:  # a server: replace connections that a restart closed; calls wait for it to come back (_reconnect.py)
@@ -608,19 +611,24 @@ def _without(url: str, detail: object) -> str:
 _WAL_SET = False
 
 
+_IMMEDIATE = "search_begin_immediate"  # the execution option that marks this storage's SQLite engines
+
+
 def _use_wal() -> None:
-    """Put SQLite connections in WAL mode with a busy timeout; each ORM session takes the write lock first.
+    """Put SQLite connections in WAL mode with a busy timeout; each session of this storage takes the write lock first.
 
     With WAL, one writer waits for another instead of failing with "database is
     locked". Python's ``sqlite3`` begins a transaction only at its first write,
     after the reads that decided the write, and Optuna's ``SELECT ... FOR UPDATE``
     does nothing on SQLite: two worker processes could both read a queued trial as
-    waiting and both run it (optuna/optuna#4621). Optuna's storage calls run in
-    ORM sessions; each such session on SQLite therefore begins with ``BEGIN
-    IMMEDIATE`` (the driver's own transaction handling off, as in SQLAlchemy's
-    recipe for pysqlite), so that a read and the write it decides are one step
-    for every process. Core connections (Alembic's version checks, which Optuna
-    holds open around a session) run each statement on its own and take no lock.
+    waiting and both run it (optuna/optuna#4621). Optuna's storage calls run in ORM
+    sessions; on the engines :func:`open_storage` makes (marked with the
+    ``search_begin_immediate`` execution option, their connections in the driver's
+    autocommit mode, as in SQLAlchemy's recipe for pysqlite) each session therefore
+    begins with ``BEGIN IMMEDIATE``, so that a read and the write it decides are one
+    step for every process. Core connections of those engines (Alembic's version
+    checks, which Optuna holds open around a session) run each statement on its own
+    and take no lock; other engines in the process are left as they are.
     """
     global _WAL_SET
     if _WAL_SET:
@@ -632,7 +640,6 @@ def _use_wal() -> None:
     @event.listens_for(Engine, "connect")
     def _pragmas(connection: Any, record: Any) -> None:
         if isinstance(connection, sqlite3.Connection):
-            connection.isolation_level = None  # no implicit BEGIN: transactions begin where sessions begin them
             cursor = connection.cursor()
             cursor.execute("PRAGMA busy_timeout=120000")
             cursor.execute("PRAGMA journal_mode=WAL")
@@ -640,7 +647,7 @@ def _use_wal() -> None:
 
     @event.listens_for(Session, "after_begin")
     def _begin(session: Session, transaction: SessionTransaction, connection: Connection) -> None:
-        if connection.dialect.name == "sqlite":
+        if connection.get_execution_options().get(_IMMEDIATE) and not transaction.nested:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     _WAL_SET = True

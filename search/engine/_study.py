@@ -71,7 +71,8 @@ def enqueue_portfolio(study: optuna.Study, config: StudyConfig, space: LoadedSpa
         return 0
     sets = portfolio_sets(space, config.space_bounds)[: config.trials]  # no more than the budget runs
     for params in sets:
-        enqueue_params(study, params, skip_if_exists=False, user_attrs={"portfolio": True})
+        # skip_if_exists: a set that another run just queued for this new study is not queued again
+        enqueue_params(study, params, skip_if_exists=True, user_attrs={"portfolio": True})
     return len(sets)
 
 

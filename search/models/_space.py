@@ -121,8 +121,15 @@ class LoadedSpace:
 
     @property
     def portfolio(self) -> list[dict[str, Any]]:
-        """The space's ``PORTFOLIO`` (empty when it declares none)."""
-        return [dict(params) for params in getattr(self.space, "PORTFOLIO", [])]
+        """The space's ``PORTFOLIO`` (empty when it declares none).
+
+        Raises:
+            search.InputError: A ``PORTFOLIO`` that is not a list of non-empty dicts.
+        """
+        portfolio = getattr(self.space, "PORTFOLIO", [])
+        if not isinstance(portfolio, (list, tuple)) or not all(isinstance(p, dict) and p for p in portfolio):
+            raise InputError(f"space {self.name!r}: PORTFOLIO must be a list of dicts of parameter values")
+        return [dict(params) for params in portfolio]
 
     def suggest(self, trial: optuna.trial.BaseTrial, bounds: dict[str, Any]) -> dict[str, Any]:
         return self.space.suggest(trial, **bounds)

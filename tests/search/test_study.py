@@ -288,3 +288,25 @@ def test_new_study_tries_the_portfolio_first_and_only_once(make_study, storage: 
 def test_portfolio_off_or_replaced_by_enqueued_sets(make_study, storage: str, overrides: dict) -> None:
     study = run_study(make_study(trials=1), storage=storage, show_progress=False, overrides=overrides)
     assert len(study.trials) == 1 and "portfolio" not in study.trials[0].user_attrs
+
+
+def _space_with(suggest, portfolio) -> object:
+    return types.SimpleNamespace(suggest=suggest, build=mlp.build, PORTFOLIO=portfolio)
+
+
+def test_a_portfolio_that_cannot_be_used_is_one_line_before_any_write(make_study, storage: str) -> None:
+    def stepped(trial, **bounds):
+        return {"x": trial.suggest_int("x", 0, 10, step=6), "batch_size": 32}
+
+    def numbered(trial, **bounds):
+        return {"x": trial.suggest_int("x", 0, 10) + trial.number, "batch_size": 32}
+
+    # 10 is off the grid of step 6: the highest value on it is 6.
+    assert portfolio_sets(load_space(_space_with(stepped, [{"x": 10}])), {}) == [{"x": 6}]
+    with pytest.raises(SearchError, match=r"its PORTFOLIO set 1 cannot be moved .*AttributeError.*portfolio = false"):
+        portfolio_sets(load_space(_space_with(numbered, [{"x": 3}])), {})
+    with pytest.raises(SearchError, match="PORTFOLIO must be a list of dicts"):
+        portfolio_sets(load_space(_space_with(stepped, {"x": 3})), {})
+    with pytest.raises(SearchError, match="unknown SQLite option.*isolation_level"):
+        run_study(make_study(), storage=f"{storage}?isolation_level=DEFERRED", show_progress=False)
+    assert not sqlite_path(storage).exists()
