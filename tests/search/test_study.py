@@ -15,11 +15,11 @@ import psutil
 import pytest
 
 from search import SearchError, load_study, run_study
-from search.engine import load_study_config, open_storage, portfolio_sets
+from search.engine import StudyConfig, load_study_config, open_storage, portfolio_sets
 from search.engine._recovery import enqueue_params
 from search.engine._spaces import space_changes
 from search.engine._storage import check_storage, sqlite_path
-from search.engine._study import stored_config
+from search.engine._study import enqueue_portfolio, stored_config
 from search.models import load_space
 from spaces import mlp
 
@@ -285,9 +285,12 @@ def test_new_study_tries_the_portfolio_first_and_only_once(make_study, storage: 
 
 
 @pytest.mark.parametrize("overrides", [{"portfolio": False}, {"enqueue": [{"depth": 1}]}])
-def test_portfolio_off_or_replaced_by_enqueued_sets(make_study, storage: str, overrides: dict) -> None:
-    study = run_study(make_study(trials=1), storage=storage, show_progress=False, overrides=overrides)
-    assert len(study.trials) == 1 and "portfolio" not in study.trials[0].user_attrs
+def test_portfolio_off_or_replaced_by_enqueued_sets(make_study, overrides: dict) -> None:
+    config = StudyConfig.checked(load_study_config(make_study()).stored() | overrides, source="test")
+    study = optuna.create_study(direction="maximize")
+    space = load_space("spaces.mlp")
+    assert enqueue_portfolio(study, config, space) == 0 and not study.trials
+    assert enqueue_portfolio(study, config.model_copy(update={"portfolio": True, "enqueue": []}), space) > 0
 
 
 def _space_with(suggest, portfolio) -> object:

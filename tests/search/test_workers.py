@@ -161,17 +161,17 @@ def test_processes_popping_queued_trials_at_once_take_each_once(tmp_path: Path) 
 
 
 def test_four_workers_on_postgresql(tmp_path: Path, postgres_url: str) -> None:
-    path = tiny_study(tmp_path, "pg-parallel", trials=16)
+    path = tiny_study(tmp_path, "pg-parallel", trials=8)
     result = cli("run", str(path), "--workers", "4", "--storage", postgres_url, "--no-progress", "--json")
     assert result.returncode == 0, result.stderr[-3000:]
-    assert json.loads(result.stdout)["n_finished"] == 16
+    assert json.loads(result.stdout)["n_finished"] == 8
     study = optuna.load_study(study_name="pg-parallel", storage=postgres_url)
     finished = _finished(study)
-    assert len(finished) == 16
+    assert len(finished) == 8
     assert len({t.number for t in study.trials}) == len(study.trials)
     assert len({t.user_attrs["worker"]["pid"] for t in finished}) >= 2
     # Each finished trial ran its own configuration: no trial was run twice.
-    assert len({t.datetime_start for t in finished}) == 16
+    assert len({t.datetime_start for t in finished}) == 8
 
 
 def test_a_worker_joins_from_elsewhere_with_only_name_and_url(
