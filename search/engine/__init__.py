@@ -19,7 +19,7 @@ from search.engine._ranking import best_by_group, chosen_trial, count_states, is
 from search.engine._records import TrialOutcome
 from search.engine._run import join_study, run_study
 from search.engine._signals import stop_on_signals
-from search.engine._spaces import check_study, portfolio_sets
+from search.engine._spaces import check_sets, check_study, portfolio_sets
 from search.engine._storage import closes_storages, open_storage, shown_url
 from search.engine._study import load_study
 from search.engine._tune import tune
@@ -30,6 +30,7 @@ __all__ = [
     "TrialOutcome",
     "available_studies",
     "best_by_group",
+    "check_sets",
     "check_study",
     "chosen_trial",
     "closes_storages",

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from search.data import Task
-from search.engine import check_study, load_study_config, portfolio_sets, run_study
+from search.engine import check_sets, check_study, load_study_config, portfolio_sets, run_study
 from search.errors import InputError
 from search.models import LoadedSpace, Space, load_space
 
@@ -155,15 +155,10 @@ def space_checks(
     def portfolio() -> None:
         sets = portfolio_sets(loaded, bounds)
         assert len(sets) == len(loaded.portfolio), f"{name}: portfolio sets that are empty or the same within bounds"
-        for params in sets:
-            trial = loaded.replay(params, bounds)
-            taken = {key: trial.params.get(key) for key in params}
-            assert taken == params, f"{name}: portfolio set {params} samples {trial.params}"
-            for key, value in params.items():
-                dist = trial.distributions[key]
-                choices = getattr(dist, "choices", None)
-                inside = value in choices if choices is not None else dist.low <= value <= dist.high  # type: ignore[attr-defined]
-                assert inside, f"{name}: portfolio {key}={value!r} outside {dist}"
+        try:  # what run_study checks before it queues them
+            check_sets(sets, loaded, bounds, what="portfolio set")
+        except InputError as exc:
+            raise AssertionError(f"{name}: {exc}") from None
 
     return [
         Check(f"{name}: satisfies the Space protocol", protocol),
